@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.ts';
+
+describe('loadConfig', () => {
+  it('derives client addresses from the launcher ports by default', () => {
+    const c = loadConfig({ FEEDLOG_ROOT: '/r', KAFKA_PORT: '19092', POSTGRES_PORT: '6000' });
+    expect(c.kafka.brokers).toEqual(['127.0.0.1:19092']);
+    expect(c.postgres.url).toBe('postgres://feedlog@127.0.0.1:6000/feedlog');
+    expect(c.home).toBe('/r/.feedlog');
+  });
+
+  it('prefers explicit client addresses', () => {
+    const c = loadConfig({ KAFKA_BROKERS: 'a:1, b:2', DATABASE_URL: 'postgres://x@h:1/db' });
+    expect(c.kafka.brokers).toEqual(['a:1', 'b:2']);
+    expect(c.postgres.url).toBe('postgres://x@h:1/db');
+  });
+
+  it('names every invalid variable at once', () => {
+    expect(() => loadConfig({ KAFKA_PORT: '70000', KAFKA_HEAP: 'lots' })).toThrowError(ConfigError);
+    try {
+      loadConfig({ KAFKA_PORT: '70000', KAFKA_HEAP: 'lots' });
+    } catch (e) {
+      expect(String(e)).toMatch(/kafka\.port/);
+      expect(String(e)).toMatch(/KAFKA_HEAP/);
+    }
+  });
+});

@@ -1,0 +1,2 @@
+export { ConfigError, type EnvName, envSpec, type FeedlogConfig, loadConfig, repoRoot } from './config.ts';
+export { createKafka, type KafkaFactoryOptions } from './kafka.ts';

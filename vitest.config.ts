@@ -1,0 +1,32 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `unit` needs nothing running; `integration` (files named *.it.test.ts) gets the
+// real Kafka broker and PostgreSQL from test/src/global-setup.ts (env, testcontainers, or the local launcher).
+const ignore = ['**/node_modules/**', '**/.feedlog/**', '**/dist/**'];
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['**/*.test.ts'],
+          exclude: [...ignore, '**/*.it.test.ts'],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['**/*.it.test.ts'],
+          exclude: ignore,
+          globalSetup: ['test/src/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+          pool: 'forks',
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+});
