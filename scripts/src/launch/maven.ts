@@ -1,0 +1,102 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LaunchError } from './errors.ts';
+import { commandExists } from './process.ts';
+
+// Kafka declares no logging backend; the broker itself is written against the log4j 1 API,
+// so reload4j (the maintained log4j 1 fork Kafka 3.x ships) is the binding that keeps its logs.
+const SLF4J_BINDING = { groupId: 'org.slf4j', artifactId: 'slf4j-reload4j', version: '1.7.36' };
+
+function pom(version: string): string {
+  const dep = (g: string, a: string, v: string) =>
+    `<dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`;
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.feedlog</groupId><artifactId>kafka-broker-runtime</artifactId><version>${version}</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    ${dep('org.apache.kafka', 'kafka_2.13', version)}
+    ${dep(SLF4J_BINDING.groupId, SLF4J_BINDING.artifactId, SLF4J_BINDING.version)}
+  </dependencies>
+</project>
+`;
+}
+
+export function checkJava(): void {
+  if (!commandExists('java')) {
+    throw new LaunchError('Java is not installed: the local Kafka broker needs a Java 17+ runtime', {
+      hint: 'apt-get update && apt-get install -y openjdk-17-jre-headless',
+    });
+  }
+  const r = spawnSync('java', ['-version'], { encoding: 'utf8' });
+  const m = /version "(\d+)/.exec(r.stderr ?? '');
+  if (m?.[1] && Number(m[1]) < 11) {
+    throw new LaunchError(`Java ${m[1]} is too old for Kafka; 17 or newer is needed`, {
+      hint: 'apt-get install -y openjdk-17-jre-headless',
+    });
+  }
+}
+
+/**
+ * Resolves `org.apache.kafka:kafka_2.13:<version>` and its runtime dependencies from Maven Central
+ * into `<cache>/kafka-<version>/lib`. A `.complete` marker makes the second call a no-op, so
+ * later starts work offline.
+ */
+export function ensureKafkaJars(cacheDir: string, version: string, log: (s: string) => void): string {
+  const base = join(cacheDir, `kafka-${version}`);
+  const lib = join(base, 'lib');
+  if (existsSync(join(base, '.complete'))) return lib;
+  if (!commandExists('mvn')) {
+    throw new LaunchError('Maven is not installed: it fetches the Kafka broker jars from Maven Central', {
+      hint: 'apt-get update && apt-get install -y maven',
+    });
+  }
+  mkdirSync(base, { recursive: true });
+  writeFileSync(join(base, 'pom.xml'), pom(version));
+  const staging = join(base, 'lib.partial');
+  rmSync(staging, { recursive: true, force: true });
+  log(`fetching Apache Kafka ${version} broker jars from Maven Central (once; cached in ${base})`);
+  const r = spawnSync(
+    'mvn',
+    [
+      '-B',
+      '-q',
+      '-f',
+      join(base, 'pom.xml'),
+      'dependency:copy-dependencies',
+      '-DincludeScope=runtime',
+      `-DoutputDirectory=${staging}`,
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  if (r.status !== 0) {
+    const out = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
+    const unreachable =
+      /Could not transfer|UnknownHost|Connection (refused|timed out)|Network is unreachable|Could not resolve dependencies|Temporary failure in name resolution/i.test(
+        out,
+      );
+    const tail = out.trim().split('\n').slice(-6).join('\n');
+    throw new LaunchError(
+      unreachable
+        ? `Maven could not download Kafka ${version}: the Maven Central registry is unreachable from this machine, and the jars are not cached in ${base}`
+        : `Maven failed to resolve Kafka ${version}:\n${tail}`,
+      {
+        hint: unreachable
+          ? 'check network access to Maven Central (or a mirror in ~/.m2/settings.xml), then run `feedlog up` again'
+          : undefined,
+        retriable: unreachable,
+      },
+    );
+  }
+  const jars = readdirSync(staging).filter((f) => f.endsWith('.jar'));
+  if (!jars.some((j) => j.startsWith(`kafka_2.13-${version}`))) {
+    throw new LaunchError(`Maven finished but kafka_2.13-${version}.jar is missing from ${staging}`);
+  }
+  rmSync(lib, { recursive: true, force: true });
+  renameSync(staging, lib);
+  writeFileSync(join(base, '.complete'), `${jars.length} jars\n`);
+  log(`fetched ${jars.length} jars`);
+  return lib;
+}

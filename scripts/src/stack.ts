@@ -1,0 +1,214 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { type FeedlogConfig, repoRoot } from '@feedlog/common';
+import {
+  bootstrapServers,
+  type KafkaClusterSpec,
+  kafkaNodes,
+  nodeStatus,
+  startKafkaCluster,
+  stopKafkaCluster,
+  waitKafkaReady,
+} from './launch/kafka.ts';
+import { postgresAnswers, postgresDataDir, postgresPid, startPostgres, stopPostgres } from './launch/postgres.ts';
+import { assertPortFree, readPid, removePid, spawnDetached, stopPid, waitFor, writePid } from './launch/process.ts';
+
+export type Log = (line: string) => void;
+
+export interface ComponentStatus {
+  component: string;
+  address: string;
+  pid: number | null;
+  state: 'answering' | 'not answering' | 'stopped';
+  detail?: string;
+}
+
+export interface Component {
+  name: string;
+  /** Present when the component can run here (a service whose code has not landed yet is skipped). */
+  available(): boolean;
+  up(log: Log): Promise<'started' | 'already-running'>;
+  down(): Promise<string>;
+  status(): Promise<ComponentStatus>;
+}
+
+export function kafkaSpec(config: FeedlogConfig, overrides: Partial<KafkaClusterSpec> = {}): KafkaClusterSpec {
+  return {
+    dir: join(config.home, 'kafka'),
+    cache: config.cache,
+    version: config.kafka.version,
+    brokers: 1,
+    port: config.kafka.port,
+    controllerPort: config.kafka.controllerPort,
+    heap: config.kafka.heap,
+    ...overrides,
+  };
+}
+
+function kafkaComponent(spec: KafkaClusterSpec): Component {
+  const brokers = bootstrapServers(spec);
+  return {
+    name: spec.brokers === 1 ? 'kafka' : `kafka×${spec.brokers}`,
+    available: () => true,
+    async up(log) {
+      const r = await startKafkaCluster(spec, log);
+      return r.started === 0 ? 'already-running' : 'started';
+    },
+    async down() {
+      const r = await stopKafkaCluster(spec);
+      return r.map((x) => `node ${x.id}: ${x.result}`).join(', ');
+    },
+    async status() {
+      const nodes = kafkaNodes(spec).map(nodeStatus);
+      const running = nodes.filter((n) => n.state === 'running');
+      const base = { component: this.name, address: brokers.join(','), pid: running[0]?.pid ?? null };
+      if (running.length === 0) return { ...base, state: 'stopped' };
+      const ok = await waitKafkaReady(brokers, running.length, 2_000).then(
+        () => true,
+        () => false,
+      );
+      return {
+        ...base,
+        state: ok ? 'answering' : 'not answering',
+        detail: `${running.length}/${nodes.length} nodes, Kafka ${spec.version}`,
+      };
+    },
+  };
+}
+
+function postgresComponent(config: FeedlogConfig): Component {
+  const spec = { dir: join(config.home, 'postgres'), port: config.postgres.port };
+  const url = `postgres://feedlog@127.0.0.1:${spec.port}/feedlog`;
+  return {
+    name: 'postgres',
+    available: () => true,
+    async up(log) {
+      const r = await startPostgres(spec, log);
+      return r.result;
+    },
+    down: () => stopPostgres(spec),
+    async status() {
+      const pid = postgresPid(postgresDataDir(spec)) ?? null;
+      if (!pid) return { component: 'postgres', address: url, pid, state: 'stopped' };
+      return {
+        component: 'postgres',
+        address: url,
+        pid,
+        state: (await postgresAnswers(url)) ? 'answering' : 'not answering',
+      };
+    },
+  };
+}
+
+/** A feedlog service written in TypeScript, run detached through tsx, ready when `health` answers 200. */
+export interface NodeServiceSpec {
+  name: string;
+  entry: string; // relative to the repository root
+  port: number;
+  health: string; // path
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  try {
+    const r = await fetch(url, { signal: AbortSignal.timeout(1_500) });
+    return r.ok;
+  } catch {
+    return false;
+  }
+}
+
+function nodeServiceComponent(config: FeedlogConfig, svc: NodeServiceSpec): Component {
+  const root = repoRoot();
+  const entry = join(root, svc.entry);
+  const pidFile = join(config.home, 'run', `${svc.name}.pid`);
+  const logFile = join(config.home, 'logs', `${svc.name}.log`);
+  const url = `http://127.0.0.1:${svc.port}`;
+  return {
+    name: svc.name,
+    available: () => existsSync(entry),
+    async up(log) {
+      const s = readPid(pidFile, entry);
+      if (s.state === 'running') return 'already-running';
+      if (s.state === 'stale') {
+        log(`removing stale PID file of ${svc.name} (pid ${s.pid} is gone)`);
+        removePid(pidFile);
+      }
+      await assertPortFree(svc.port, svc.name);
+      const tsx = createRequire(join(root, 'package.json')).resolve('tsx');
+      const pid = spawnDetached(process.execPath, ['--import', tsx, entry], logFile, {
+        cwd: root,
+        env: { ...process.env, FEEDLOG_ROOT: root, FEEDLOG_HOME: config.home },
+      });
+      writePid(pidFile, pid);
+      await waitFor(svc.name, async () => ((await httpOk(url + svc.health)) ? true : undefined), {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+      });
+      return 'started';
+    },
+    async down() {
+      const s = readPid(pidFile, entry);
+      removePid(pidFile);
+      return s.state === 'running' ? stopPid(s.pid) : 'not-running';
+    },
+    async status() {
+      const s = readPid(pidFile, entry);
+      if (s.state !== 'running') return { component: svc.name, address: url, pid: null, state: 'stopped' };
+      return {
+        component: svc.name,
+        address: url,
+        pid: s.pid,
+        state: (await httpOk(url + svc.health)) ? 'answering' : 'not answering',
+      };
+    },
+  };
+}
+
+/** The local stack in start order. Services whose code is absent are skipped, not faked. */
+export function stackComponents(config: FeedlogConfig): Component[] {
+  return [
+    postgresComponent(config),
+    kafkaComponent(kafkaSpec(config)),
+    nodeServiceComponent(config, {
+      name: 'registry',
+      entry: 'processors/registry/src/main.ts',
+      port: config.registry.port,
+      health: '/subjects',
+    }),
+  ];
+}
+
+export interface UpReport {
+  component: string;
+  result: 'started' | 'already-running' | 'skipped';
+  seconds: number;
+}
+
+export async function stackUp(config: FeedlogConfig, log: Log, only?: string[]): Promise<UpReport[]> {
+  const out: UpReport[] = [];
+  for (const c of stackComponents(config)) {
+    if (only && !only.includes(c.name)) continue;
+    if (!c.available()) {
+      out.push({ component: c.name, result: 'skipped', seconds: 0 });
+      continue;
+    }
+    const t0 = performance.now();
+    const result = await c.up(log);
+    out.push({ component: c.name, result, seconds: (performance.now() - t0) / 1000 });
+  }
+  return out;
+}
+
+export async function stackDown(config: FeedlogConfig, only?: string[]) {
+  const out: { component: string; result: string }[] = [];
+  for (const c of stackComponents(config).reverse()) {
+    if (only && !only.includes(c.name)) continue;
+    out.push({ component: c.name, result: await c.down() });
+  }
+  return out;
+}
+
+export async function stackStatus(config: FeedlogConfig): Promise<ComponentStatus[]> {
+  return Promise.all(stackComponents(config).map((c) => c.status()));
+}

@@ -1,0 +1,58 @@
+import { spawnSync } from 'node:child_process';
+import { loadConfig } from '@feedlog/common';
+import type { TestProject } from 'vitest/node';
+
+/**
+ * Where the integration tests get their real Kafka, PostgreSQL and schema registry, in order:
+ *  1. KAFKA_BROKERS + DATABASE_URL (+ SCHEMA_REGISTRY_URL) from the environment;
+ *  2. testcontainers, when a Docker engine answers;
+ *  3. the project's own local launcher (`feedlog up`), which fetches Kafka from Maven Central.
+ * Only what this setup started is stopped afterwards (FEEDLOG_KEEP_STACK=1 keeps it for reruns).
+ */
+let teardown: (() => Promise<void>) | undefined;
+
+function dockerAnswers(): boolean {
+  const r = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { stdio: 'ignore', timeout: 5_000 });
+  return r.status === 0;
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const log = (s: string) => process.stderr.write(`[test stack] ${s}\n`);
+  if (process.env.KAFKA_BROKERS && process.env.DATABASE_URL) {
+    log(`using KAFKA_BROKERS=${process.env.KAFKA_BROKERS} and DATABASE_URL from the environment`);
+  } else if (dockerAnswers()) {
+    log('a Docker engine answers: starting Kafka and PostgreSQL with testcontainers');
+    const { startContainers } = await import('./containers.ts');
+    const c = await startContainers();
+    Object.assign(process.env, c.env);
+    teardown = c.stop;
+  } else {
+    log('no KAFKA_BROKERS and no Docker engine: starting the local stack with the project launcher');
+    const { stackUp, stackDown } = await import('@feedlog/scripts/stack');
+    const config = loadConfig();
+    const report = await stackUp(config, log);
+    for (const r of report) log(`${r.component}: ${r.result}${r.seconds ? ` in ${r.seconds.toFixed(1)} s` : ''}`);
+    const started = report.filter((r) => r.result === 'started').map((r) => r.component);
+    process.env.KAFKA_BROKERS = config.kafka.brokers.join(',');
+    process.env.DATABASE_URL = config.postgres.url;
+    if (report.some((r) => r.component === 'registry' && r.result !== 'skipped')) {
+      process.env.SCHEMA_REGISTRY_URL = config.registry.url;
+    }
+    if (started.length && process.env.FEEDLOG_KEEP_STACK !== '1')
+      teardown = async () => void (await stackDown(config, started));
+  }
+  project.provide('kafkaBrokers', process.env.KAFKA_BROKERS ?? '');
+  project.provide('databaseUrl', process.env.DATABASE_URL ?? '');
+  project.provide('schemaRegistryUrl', process.env.SCHEMA_REGISTRY_URL ?? '');
+  return async () => {
+    await teardown?.();
+  };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    kafkaBrokers: string;
+    databaseUrl: string;
+    schemaRegistryUrl: string;
+  }
+}
