@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import { loadConfig } from '@feedlog/common';
-import type { TestProject } from 'vitest/node';
 
 /**
  * Where the integration tests get their real Kafka, PostgreSQL and schema registry, in order:
@@ -16,7 +15,8 @@ function dockerAnswers(): boolean {
   return r.status === 0;
 }
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+// Workers are forked after this runs, so the variables set here reach every test file.
+export default async function setup(): Promise<() => Promise<void>> {
   const log = (s: string) => process.stderr.write(`[test stack] ${s}\n`);
   if (process.env.KAFKA_BROKERS && process.env.DATABASE_URL) {
     log(`using KAFKA_BROKERS=${process.env.KAFKA_BROKERS} and DATABASE_URL from the environment`);
@@ -41,18 +41,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (started.length && process.env.FEEDLOG_KEEP_STACK !== '1')
       teardown = async () => void (await stackDown(config, started));
   }
-  project.provide('kafkaBrokers', process.env.KAFKA_BROKERS ?? '');
-  project.provide('databaseUrl', process.env.DATABASE_URL ?? '');
-  project.provide('schemaRegistryUrl', process.env.SCHEMA_REGISTRY_URL ?? '');
   return async () => {
     await teardown?.();
   };
-}
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    kafkaBrokers: string;
-    databaseUrl: string;
-    schemaRegistryUrl: string;
-  }
 }
