@@ -49,7 +49,7 @@ export function bootstrapServers(spec: KafkaClusterSpec): string[] {
   return kafkaNodes(spec).map((n) => `127.0.0.1:${n.port}`);
 }
 
-function serverProperties(spec: KafkaClusterSpec, node: KafkaNode): string {
+export function serverProperties(spec: KafkaClusterSpec, node: KafkaNode): string {
   const n = spec.brokers;
   const voters = kafkaNodes(spec)
     .map((v) => `${v.id}@127.0.0.1:${v.controllerPort}`)

@@ -65,7 +65,8 @@ export function ensureKafkaJars(cacheDir: string, version: string, log: (s: stri
       '-q',
       '-f',
       join(base, 'pom.xml'),
-      'dependency:copy-dependencies',
+      // pinned plugin version: the same resolution on every machine, and a clear transfer error offline
+      'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies',
       '-DincludeScope=runtime',
       `-DoutputDirectory=${staging}`,
     ],
@@ -74,7 +75,7 @@ export function ensureKafkaJars(cacheDir: string, version: string, log: (s: stri
   if (r.status !== 0) {
     const out = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
     const unreachable =
-      /Could not transfer|UnknownHost|Connection (refused|timed out)|Network is unreachable|Could not resolve dependencies|Temporary failure in name resolution/i.test(
+      /Could not transfer|transfer failed|No plugin found for prefix|UnknownHost|Connection (refused|timed out)|Network is unreachable|Could not resolve dependencies|Temporary failure in name resolution/i.test(
         out,
       );
     const tail = out.trim().split('\n').slice(-6).join('\n');

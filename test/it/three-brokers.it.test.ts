@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '@feedlog/common';
+import {
+  bootstrapServers,
+  type KafkaClusterSpec,
+  prepareKafka,
+  startKafkaCluster,
+  startKafkaNode,
+  stopKafkaCluster,
+  stopKafkaNode,
+} from '@feedlog/scripts/launch/kafka';
+import { commandExists } from '@feedlog/scripts/launch/process';
+import { waitFor } from '@feedlog/test';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// This test needs the project's own launcher (a JVM); with an external cluster it has nothing to start.
+const canLaunch = commandExists('java');
+if (!canLaunch) console.warn('SKIPPED three-broker fault test: no Java runtime to launch brokers with');
+
+describe.skipIf(!canLaunch)('a three-broker KRaft cluster started by the launcher', () => {
+  const config = loadConfig();
+  const dir = mkdtempSync(join(tmpdir(), 'feedlog-3b-'));
+  const spec: KafkaClusterSpec = {
+    dir,
+    cache: config.cache,
+    version: config.kafka.version,
+    brokers: 3,
+    port: 29092,
+    controllerPort: 29192,
+    heap: '384m',
+  };
+  const kafka = new Kafka({
+    clientId: 'three-broker-test',
+    brokers: bootstrapServers(spec),
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 12, initialRetryTime: 200, maxRetryTime: 3_000 },
+  });
+
+  beforeAll(async () => {
+    await startKafkaCluster(spec, () => {});
+  }, 240_000);
+
+  afterAll(async () => {
+    await stopKafkaCluster(spec);
+    rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('loses nothing acked with acks=-1 while a replica is down (RF 3, min.insync.replicas 2)', async () => {
+    const topic = 'replicated';
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic, numPartitions: 3, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] },
+      ],
+    });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const acked: number[] = [];
+    let seq = 0;
+    const produce = async (batches: number) => {
+      for (let b = 0; b < batches; b++) {
+        const values = Array.from({ length: 200 }, () => seq++);
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: values.map((v) => ({ key: `k${v % 50}`, value: String(v) })),
+        });
+        acked.push(...values);
+      }
+    };
+
+    await produce(10);
+    // stop the leader of partition 0 hard, so the test exercises a leader failover too
+    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    const victim = meta.topics[0]?.partitions.find((p) => p.partitionId === 0)?.leader ?? 2;
+    expect(await stopKafkaNode(spec, victim, 'KILL')).not.toBe('not-running');
+    await produce(20);
+
+    await startKafkaNode(
+      spec,
+      prepareKafka(spec, () => {}),
+      victim,
+      () => {},
+    );
+    await waitFor(
+      'the restarted broker back in every ISR',
+      async () => {
+        const m = await admin.fetchTopicMetadata({ topics: [topic] });
+        return m.topics[0]?.partitions.every((p) => p.isr.length === 3);
+      },
+      120_000,
+      500,
+    );
+    await produce(10);
+    await producer.disconnect();
+
+    const consumer = kafka.consumer({ groupId: 'verify', readUncommitted: false, maxWaitTimeInMs: 100 });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const got: number[] = [];
+    await consumer.run({ eachMessage: async ({ message }) => void got.push(Number(message.value?.toString())) });
+    await waitFor('every acked record read back', () => got.length >= acked.length, 60_000);
+    await consumer.disconnect();
+    await admin.disconnect();
+
+    expect(acked.length).toBe(8_000);
+    expect(got.length).toBe(acked.length);
+    expect(new Set(got).size).toBe(got.length);
+    expect([...got].sort((a, b) => a - b)).toEqual(acked);
+  }, 300_000);
+});
