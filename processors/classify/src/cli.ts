@@ -1,0 +1,145 @@
+import { statSync } from 'node:fs';
+import Table from 'cli-table3';
+import { type Command, Option } from 'commander';
+import { DATA_FORMATS, type DataFormat, loadDataset } from './data.ts';
+import type { Metrics } from './metrics.ts';
+import {
+  type Candidate,
+  DEFAULT_CANDIDATES,
+  describeCandidate,
+  type TrainText,
+  trainClassifier,
+  writeModel,
+} from './train.ts';
+import { METHODS, type Method } from './trainers.ts';
+
+export const DEFAULT_MODEL_OUT = '.feedlog/models/classify.flcm';
+
+interface TrainClassifyOpts {
+  data: string;
+  format?: DataFormat;
+  out: string;
+  name?: string;
+  splitByStory?: boolean;
+  seed: number;
+  holdout: number;
+  method?: Method;
+  folds: number;
+  refit: boolean;
+  trainText: TrainText;
+  json?: boolean;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+const log = (line: string) => process.stderr.write(`feedlog train classify: ${line}\n`);
+
+function metricsTable(title: string, m: Metrics): string {
+  const t = new Table({ head: [title, 'precision', 'recall', 'F1', 'support'], style: { head: [], border: [] } });
+  for (const c of m.perClass) t.push([c.label, pct(c.precision), pct(c.recall), pct(c.f1), String(c.support)]);
+  t.push(['accuracy', '', '', pct(m.accuracy), String(m.n)]);
+  t.push(['macro-F1', '', '', pct(m.macroF1), String(m.n)]);
+  return t.toString();
+}
+
+/** Adds `train classify` to a commander program (reuses an existing `train` command if there is one). */
+export function registerClassifyCommands(program: Command): Command {
+  const train =
+    program.commands.find((c) => c.name() === 'train') ??
+    program.command('train').description('train the models of the pipeline stages');
+  train
+    .command('classify')
+    .description('train the headline classifier into a versioned model artifact and print its held-out metrics')
+    .requiredOption(
+      '--data <file>',
+      'labelled data: AG News csv, UCI News Aggregator csv, HuffPost jsonl or csv with a header',
+    )
+    .addOption(
+      new Option('--format <format>', 'data format (default: detected from the file)').choices([...DATA_FORMATS]),
+    )
+    .option('--out <path>', 'where to write the model artifact', DEFAULT_MODEL_OUT)
+    .option('--name <name>', 'model name recorded in the artifact (default feedlog-classify-<format>)')
+    .option('--split-by-story', 'hold out whole stories (UCI STORY column); default when the data has stories')
+    .option('--no-split-by-story', 'split by row even when the data has stories')
+    .option('--seed <n>', 'seed for the split, folds and SGD', (v) => Number.parseInt(v, 10), 42)
+    .option('--holdout <fraction>', 'fraction held out for the reported metrics (0 = none)', Number.parseFloat, 0.2)
+    .addOption(new Option('--method <method>', 'skip model selection and train this method').choices([...METHODS]))
+    .option('--folds <k>', 'cross-validation folds for model selection', (v) => Number.parseInt(v, 10), 3)
+    .option('--no-refit', 'ship the model trained on the training part instead of refitting on all rows')
+    .addOption(
+      new Option('--train-text <mode>', 'full = title+summary; title = title only; both = rows with a summary twice')
+        .choices(['full', 'title', 'both'])
+        .default('full'),
+    )
+    .option('--json', 'machine-readable result on stdout (progress stays on stderr)')
+    .action((opts: TrainClassifyOpts) => {
+      const t0 = performance.now();
+      if (!(opts.holdout >= 0 && opts.holdout < 1)) throw new RangeError('--holdout must be in [0, 1)');
+      if (!Number.isInteger(opts.seed)) throw new RangeError('--seed must be an integer');
+      const ds = loadDataset(opts.data, opts.format);
+      if (opts.splitByStory === true && !ds.examples.some((e) => e.group)) {
+        throw new RangeError(`--split-by-story: ${opts.data} has no story/group column`);
+      }
+      let candidates: Candidate[] = DEFAULT_CANDIDATES;
+      if (opts.method) {
+        candidates = [DEFAULT_CANDIDATES.find((c) => c.method === opts.method) ?? { method: opts.method }];
+      }
+      const r = trainClassifier(ds, {
+        ...(opts.name ? { name: opts.name } : {}),
+        seed: opts.seed,
+        holdout: opts.holdout,
+        ...(opts.splitByStory !== undefined ? { splitByGroup: opts.splitByStory } : {}),
+        candidates,
+        folds: opts.folds,
+        refit: opts.refit,
+        trainText: opts.trainText,
+        log,
+      });
+      const header = writeModel(opts.out, r);
+      const bytes = statSync(opts.out).size;
+      const seconds = (performance.now() - t0) / 1000;
+      if (opts.json) {
+        process.stdout.write(
+          `${JSON.stringify({ artifact: opts.out, bytes, seconds, header, holdout: r.holdout ?? null }, null, 2)}\n`,
+        );
+        return;
+      }
+      const out: string[] = [];
+      if (r.selection.length) {
+        const t = new Table({
+          head: ['candidate (CV on the training part)', 'accuracy', 'macro-F1', 'seconds'],
+          style: { head: [], border: [] },
+        });
+        for (const s of r.selection) {
+          t.push([
+            `${s.candidate === r.chosen ? '* ' : '  '}${describeCandidate(s.candidate)}`,
+            pct(s.cvAccuracy),
+            pct(s.cvMacroF1),
+            (s.ms / 1000).toFixed(1),
+          ]);
+        }
+        out.push(t.toString());
+      }
+      if (r.holdout) {
+        out.push(`hold-out (${r.split.kind}; ${r.split.train} train / ${r.split.test} test rows):`);
+        out.push(metricsTable('title + summary', r.holdout.full));
+        if (r.holdout.titleOnly) out.push(metricsTable('title only', r.holdout.titleOnly));
+        const rps = header.metrics.holdout?.recordsPerSec;
+        if (rps)
+          out.push(`throughput: ${Math.round(rps).toLocaleString('en-US')} records/s (single core, featurise + score)`);
+      }
+      const t = new Table({ style: { head: [], border: [] } });
+      t.push(
+        { artifact: opts.out },
+        { name: header.name },
+        { version: header.version },
+        { method: describeCandidate(r.chosen) },
+        { labels: header.labels.join(', ') },
+        { 'trained on': `${header.training.trainedOnRows} rows` },
+        { size: `${(bytes / 1024).toFixed(0)} KiB (${header.weights.rows} non-zero buckets of ${header.weights.dim})` },
+        { seconds: seconds.toFixed(1) },
+      );
+      out.push(t.toString());
+      process.stdout.write(`${out.join('\n')}\n`);
+    });
+  return train;
+}
