@@ -1,0 +1,199 @@
+// Encode/decode throughput of feedlog's Avro records vs JSON, and the two candidate encodings of
+// the embedding vector (Avro array<float> vs bytes of little-endian float32).
+//   npx tsx bench/codec.ts [--seconds 0.5] [--json]
+// Every variant runs on the same records in the same process; rates are records/s.
+import avro from 'avsc';
+import type { AvroJson } from '../schemas/src/files.ts';
+import { readSchemaFiles } from '../schemas/src/files.ts';
+import { bytesToVector, vectorToBytes } from '../schemas/src/vector.ts';
+
+const args = process.argv.slice(2);
+const seconds = Number(args[args.indexOf('--seconds') + 1] ?? 0.5) || 0.5;
+const asJson = args.includes('--json');
+const DIM = 384;
+const N = 1000; // distinct records cycled through
+
+const files = Object.fromEntries(readSchemaFiles().map((f) => [f.name, f.json]));
+const rawType = avro.Type.forSchema(files.RawHeadline as avro.Schema);
+const bytesType = avro.Type.forSchema(files.EmbeddedHeadline as avro.Schema);
+// The same schema with the vector as array<float>.
+const arraySchema = JSON.parse(JSON.stringify(files.EmbeddedHeadline), (k, v: AvroJson) =>
+  k === 'type' && v === 'bytes' ? { type: 'array', items: 'float' } : v,
+) as avro.Schema;
+const arrayType = avro.Type.forSchema(arraySchema);
+
+// Deterministic pseudo-random data (xorshift) so runs are comparable.
+let seed = 0x2545f491;
+const rnd = () => {
+  seed ^= seed << 13;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  return (seed >>> 0) / 2 ** 32;
+};
+const words = 'market storm election court vaccine league record strike talks outage climate merger rally'.split(' ');
+const sentence = (n: number) => Array.from({ length: n }, () => words[Math.floor(rnd() * words.length)]).join(' ');
+const run = (model: string) => ({
+  model_name: model,
+  model_version: '1.4.0',
+  generation: 3,
+  produced_at: 1_763_700_000_000,
+});
+
+const raws = Array.from({ length: N }, (_, i) => ({
+  item_id: (i * 2654435761).toString(16).padStart(32, '0'),
+  job_id: 'job-2025-11-21-0001',
+  headline: {
+    source: 'https://feeds.example.org/world.rss',
+    guid: `urn:example:item:${i}`,
+    url: `https://news.example.org/2025/11/21/${sentence(4).replaceAll(' ', '-')}-${i}`,
+    title: sentence(12),
+    summary: rnd() < 0.8 ? sentence(35) : null,
+    published_at: 1_763_700_000_000 + i * 1000,
+    ingested_at: 1_763_700_100_000 + i * 1000,
+  },
+}));
+const vectors = raws.map(() => {
+  const v = Float32Array.from({ length: DIM }, () => rnd() * 2 - 1);
+  const norm = Math.hypot(...v);
+  return v.map((x) => x / norm);
+});
+const base = (i: number) => ({
+  ...raws[i]!,
+  classification: { category: 'world', confidence: 0.93, run: run('tfidf-logreg') },
+  story: { story_id: `story-${i % 97}`, similarity: 0.81, is_new: false, run: run('online-centroid') },
+});
+// Application-side values: the embed stage holds a Float32Array; array<float> and JSON hold number[].
+const embeddedF32 = raws.map((_, i) => ({
+  rec: base(i),
+  vector: vectors[i]!,
+}));
+const embeddedArr = raws.map((_, i) => ({
+  ...base(i),
+  embedding: { vector: Array.from(vectors[i]!), dimensions: DIM, normalized: true, run: run('minilm-l6') },
+}));
+
+function rate(fn: (i: number) => unknown): number {
+  for (let i = 0; i < 2000; i++) fn(i % N); // warm up the JIT
+  let ops = 0;
+  const start = process.hrtime.bigint();
+  const budget = BigInt(Math.round(seconds * 1e9));
+  let elapsed = 0n;
+  while (elapsed < budget) {
+    for (let j = 0; j < 200; j++) fn((ops + j) % N);
+    ops += 200;
+    elapsed = process.hrtime.bigint() - start;
+  }
+  return ops / (Number(elapsed) / 1e9);
+}
+
+type Row = { record: string; codec: string; bytes: number; encode: number; decode: number };
+const rows: Row[] = [];
+function measure(record: string, codec: string, enc: (i: number) => Buffer, dec: (b: Buffer) => unknown) {
+  const encoded = Array.from({ length: N }, (_, i) => enc(i));
+  const bytes = encoded.reduce((s, b) => s + b.length, 0) / N;
+  rows.push({ record, codec, bytes, encode: rate(enc), decode: rate((i) => dec(encoded[i]!)) });
+}
+
+// Kafka carries bytes, so JSON includes the string↔Buffer step on both sides.
+measure(
+  'RawHeadline',
+  'json',
+  (i) => Buffer.from(JSON.stringify(raws[i])),
+  (b) => JSON.parse(b.toString('utf8')),
+);
+measure(
+  'RawHeadline',
+  'avro',
+  (i) => rawType.toBuffer(raws[i]),
+  (b) => rawType.fromBuffer(b),
+);
+
+measure(
+  'EmbeddedHeadline',
+  'json (vector: number[])',
+  (i) => Buffer.from(JSON.stringify(embeddedArr[i])),
+  (b) => JSON.parse(b.toString('utf8')),
+);
+measure(
+  'EmbeddedHeadline',
+  'avro array<float>',
+  (i) => arrayType.toBuffer(embeddedArr[i]),
+  (b) => arrayType.fromBuffer(b),
+);
+// bytes: conversion Float32Array → Buffer → Float32Array included, so both ends hold floats.
+measure(
+  'EmbeddedHeadline',
+  'avro bytes f32le',
+  (i) => {
+    const e = embeddedF32[i]!;
+    return bytesType.toBuffer({
+      ...e.rec,
+      embedding: { vector: vectorToBytes(e.vector), dimensions: DIM, normalized: true, run: run('minilm-l6') },
+    });
+  },
+  (b) => {
+    const r = bytesType.fromBuffer(b) as { embedding: { vector: Buffer; dimensions: number } };
+    return bytesToVector(r.embedding.vector, r.embedding.dimensions);
+  },
+);
+
+// Sanity: every codec gives back what went in (float32 values survive both Avro encodings exactly).
+const e0 = embeddedArr[0]!;
+const withBytes = { ...e0, embedding: { ...e0.embedding, vector: vectorToBytes(vectors[0]!) } };
+const back = bytesType.fromBuffer(bytesType.toBuffer(withBytes)) as { embedding: { vector: Buffer } };
+const v0 = bytesToVector(back.embedding.vector);
+const arr0 = (arrayType.fromBuffer(arrayType.toBuffer(e0)) as { embedding: { vector: number[] } }).embedding.vector;
+if (!v0.every((x, k) => x === vectors[0]![k] && x === arr0[k])) throw new Error('vector round trip differs');
+
+const find = (record: string, codec: string) => rows.find((r) => r.record === record && r.codec === codec)!;
+const ratios = {
+  rawAvroVsJson: ratio(find('RawHeadline', 'avro'), find('RawHeadline', 'json')),
+  embeddedBytesVsJson: ratio(
+    find('EmbeddedHeadline', 'avro bytes f32le'),
+    find('EmbeddedHeadline', 'json (vector: number[])'),
+  ),
+  embeddedArrayVsJson: ratio(
+    find('EmbeddedHeadline', 'avro array<float>'),
+    find('EmbeddedHeadline', 'json (vector: number[])'),
+  ),
+  embeddedBytesVsArray: ratio(
+    find('EmbeddedHeadline', 'avro bytes f32le'),
+    find('EmbeddedHeadline', 'avro array<float>'),
+  ),
+};
+function ratio(a: Row, b: Row) {
+  return { encode: a.encode / b.encode, decode: a.decode / b.decode, size: a.bytes / b.bytes };
+}
+
+if (asJson) {
+  console.log(JSON.stringify({ node: process.version, seconds, dimensions: DIM, rows, ratios }, null, 2));
+} else {
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  console.log(
+    `codec bench: node ${process.version}, ${seconds}s per measurement, ${DIM}-dim vectors, ${N} distinct records`,
+  );
+  console.log(
+    [
+      'record'.padEnd(18),
+      'codec'.padEnd(24),
+      'bytes/rec'.padStart(10),
+      'encode rec/s'.padStart(14),
+      'decode rec/s'.padStart(14),
+    ].join(' '),
+  );
+  for (const r of rows) {
+    console.log(
+      [
+        r.record.padEnd(18),
+        r.codec.padEnd(24),
+        fmt(r.bytes).padStart(10),
+        fmt(r.encode).padStart(14),
+        fmt(r.decode).padStart(14),
+      ].join(' '),
+    );
+  }
+  console.log('ratios (first / second): encode, decode, size');
+  for (const [k, v] of Object.entries(ratios)) {
+    console.log(`  ${k.padEnd(22)} ${v.encode.toFixed(2)}x  ${v.decode.toFixed(2)}x  ${v.size.toFixed(2)}x`);
+  }
+}

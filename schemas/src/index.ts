@@ -1,0 +1,28 @@
+export { registerSchemaCommands } from './cli.ts';
+export { generateTypes } from './codegen.ts';
+export {
+  IncompatibleSchemaError,
+  isSerdeError,
+  PayloadDecodeError,
+  RecordEncodeError,
+  RegistryUnavailableError,
+  SchemaNotRegisteredError,
+  SerdeError,
+  TruncatedMessageError,
+  UnknownSchemaIdError,
+  WrongMagicByteError,
+} from './errors.ts';
+export { readSchemaFiles, type SchemaFile, schemasDir } from './files.ts';
+export { sampleRecords } from './fixtures.ts';
+export * from './generated.ts';
+export { canonicalUrl, itemId } from './ids.ts';
+export { type LoadedSchemas, loadSchemas, type SubjectBinding } from './load.ts';
+export {
+  type CompatibilityResult,
+  checkCompatibility,
+  RegistryRestClient,
+  registerAll,
+  seedFromGitRef,
+} from './registry.ts';
+export { createRegistryClient, HEADER_BYTES, MAGIC_BYTE, Serde, type SerdeOptions, serdeFor } from './serde.ts';
+export { bytesToVector, vectorToBytes } from './vector.ts';
