@@ -3,6 +3,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyServerOptions,
+  LogController,
 } from 'fastify';
 import pg from 'pg';
 import { parseCompatibilityLevel } from './compatibility.ts';
@@ -75,7 +76,7 @@ export async function buildRegistryApp(opts: RegistryAppOptions = {}): Promise<F
   }
   const app = Fastify({
     logger: opts.logger ?? false,
-    disableRequestLogging: !opts.logRequests,
+    logController: new LogController({ disableRequestLogging: !opts.logRequests }),
     bodyLimit: 16 * 1024 * 1024,
   });
   const svc = new RegistryService(pool, pgSchema);
