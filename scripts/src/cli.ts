@@ -85,7 +85,15 @@ program
   .command('config')
   .description('the environment variables feedlog reads, their defaults and current values')
   .addOption(jsonOpt)
-  .action((opts: { json?: boolean }) => {
+  .option('--env', 'print `export` lines for the client addresses, for eval in a shell')
+  .action((opts: { json?: boolean; env?: boolean }) => {
+    if (opts.env) {
+      const c = config();
+      process.stdout.write(
+        `export KAFKA_BROKERS=${c.kafka.brokers.join(',')}\nexport DATABASE_URL=${c.postgres.url}\nexport SCHEMA_REGISTRY_URL=${c.registry.url}\n`,
+      );
+      return;
+    }
     const rows = Object.entries(envSpec).map(([name, s]) => ({
       name,
       default: s.default,
