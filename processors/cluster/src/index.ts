@@ -1,3 +1,11 @@
+export { DEFAULT_MINHASH, MinHashClusterer, type MinHashOptions } from './baseline.ts';
+export {
+  type ClusterEvalOptions,
+  type ClusterEvalResult,
+  formatClusterEval,
+  registerClusterCommands,
+  runClusterEval,
+} from './cli.ts';
 export { type LabeledHeadline, loadUciCsv, parseUciCsv } from './dataset.ts';
 export { type Clusterer, type EvalReport, evaluateStream } from './evaluate.ts';
 export { type ClusteringMetrics, evaluateClustering, type PRF } from './metrics.ts';

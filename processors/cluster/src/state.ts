@@ -39,6 +39,11 @@ export type IdfMode = 'item' | 'story' | 'none';
 export interface ClusterOptions {
   /** A story ages out when its newest item is older than (newest event time seen − windowMs). */
   windowMs: number;
+  /**
+   * A story is also closed and evicted once its first item is older than this (event time), so
+   * a story that keeps attracting items cannot grow without bound.
+   */
+  maxStoryAgeMs: number;
   /** Minimum cosine to join a large story (the limit as the story grows). */
   threshold: number;
   /**
@@ -62,8 +67,9 @@ export interface ClusterOptions {
 
 export const DEFAULT_OPTIONS: ClusterOptions = Object.freeze({
   windowMs: 24 * 3600_000,
+  maxStoryAgeMs: 7 * 24 * 3600_000,
   threshold: 0.1,
-  seedThreshold: 0.4,
+  seedThreshold: 0.2,
   minCoverage: 0,
   bigrams: false,
   idf: 'story',
@@ -74,6 +80,7 @@ interface Story {
   id: string;
   seq: number;
   opener: string;
+  /** Event time of the opening item (fixed: bounds the story's lifetime). */
   firstTs: number;
   lastTs: number;
   size: number;
@@ -122,7 +129,16 @@ const termKey = (term: string, storyId: string) => `t/${term}/${storyId}`;
 export const storyIdFor = (openerItemId: string): string => `s-${openerItemId}`;
 
 function fingerprint(o: ClusterOptions): string {
-  return JSON.stringify([o.windowMs, o.threshold, o.seedThreshold, o.minCoverage, o.bigrams, o.idf, o.useCategory]);
+  return JSON.stringify([
+    o.windowMs,
+    o.maxStoryAgeMs,
+    o.threshold,
+    o.seedThreshold,
+    o.minCoverage,
+    o.bigrams,
+    o.idf,
+    o.useCategory,
+  ]);
 }
 
 /**
@@ -150,11 +166,15 @@ export class ClusterState {
   /** term → live items containing it (for idf: 'item'). */
   private readonly itemDf = new Map<string, number>();
   private liveItems = 0;
-  private readonly heap = new MinHeap<HeapEntry>((a, b) => a.ts < b.ts || (a.ts === b.ts && a.seq < b.seq));
+  /** Stories by newest item time (lazy: stale entries are skipped) and by first item time. */
+  private readonly byLast = new MinHeap<HeapEntry>(heapLess);
+  private readonly byFirst = new MinHeap<HeapEntry>(heapLess);
 
   constructor(options: Partial<ClusterOptions> = {}) {
     this.options = Object.freeze({ ...DEFAULT_OPTIONS, ...options });
     if (!(this.options.windowMs > 0)) throw new RangeError('windowMs must be > 0');
+    if (!(this.options.maxStoryAgeMs >= this.options.windowMs))
+      throw new RangeError('maxStoryAgeMs must be ≥ windowMs');
     for (const k of ['threshold', 'seedThreshold'] as const) {
       const v = this.options[k];
       if (!(v >= 0 && v <= 1)) throw new RangeError(`${k} ∉ [0,1]`);
@@ -170,7 +190,7 @@ export class ClusterState {
     const changelog: ChangelogEntry[] = [];
     if (rec.publishedAt > this.clock) {
       this.clock = rec.publishedAt;
-      this.evict(this.clock - this.options.windowMs, changelog);
+      this.evict(changelog);
     }
 
     const feats = features(rec.title, this.options.bigrams);
@@ -309,7 +329,8 @@ export class ClusterState {
         throw new Error(`story ${s.id} has size ${s.size} but ${s.members.length} items in the changelog`);
       }
       st.liveItems += s.size;
-      st.heap.push({ ts: s.lastTs, seq: s.seq, id: s.id });
+      st.byLast.push({ ts: s.lastTs, seq: s.seq, id: s.id });
+      st.byFirst.push({ ts: s.firstTs, seq: s.seq, id: s.id });
     }
     return st;
   }
@@ -390,40 +411,52 @@ export class ClusterState {
     s.size++;
     s.members.push(rec.itemId);
     this.liveItems++;
+    if (s.size === 1) this.byFirst.push({ ts: s.firstTs, seq: s.seq, id: s.id });
     if (rec.publishedAt > s.lastTs || s.size === 1) {
       s.lastTs = Math.max(s.lastTs, rec.publishedAt);
-      this.heap.push({ ts: s.lastTs, seq: s.seq, id: s.id });
+      this.byLast.push({ ts: s.lastTs, seq: s.seq, id: s.id });
     }
-    if (rec.publishedAt < s.firstTs) s.firstTs = rec.publishedAt;
   }
 
-  private evict(cutoff: number, changelog: ChangelogEntry[]): void {
-    const gone: Story[] = [];
-    for (let top = this.heap.peek(); top && top.ts < cutoff; top = this.heap.peek()) {
-      this.heap.pop();
+  private evict(changelog: ChangelogEntry[]): void {
+    const gone = new Set<Story>();
+    const lastCut = this.clock - this.options.windowMs;
+    for (let top = this.byLast.peek(); top && top.ts < lastCut; top = this.byLast.peek()) {
+      this.byLast.pop();
       const s = this.stories.get(top.id);
-      if (s && s.seq === top.seq && s.lastTs === top.ts) gone.push(s);
+      if (s && s.seq === top.seq && s.lastTs === top.ts) gone.add(s);
     }
-    gone.sort((a, b) => a.seq - b.seq);
-    for (const s of gone) {
-      this.stories.delete(s.id);
-      changelog.push({ key: storyKey(s.id), value: null });
-      for (const [t, c] of s.terms) {
-        const p = this.postings.get(t)!;
-        p.delete(s);
-        if (p.size === 0) this.postings.delete(t);
-        const df = this.itemDf.get(t)! - c;
-        if (df === 0) this.itemDf.delete(t);
-        else this.itemDf.set(t, df);
-        changelog.push({ key: termKey(t, s.id), value: null });
-      }
-      for (const m of [...s.members].sort()) {
-        this.items.delete(m);
-        changelog.push({ key: itemKey(m), value: null });
-      }
-      this.liveItems -= s.size;
+    const firstCut = this.clock - this.options.maxStoryAgeMs;
+    for (let top = this.byFirst.peek(); top && top.ts < firstCut; top = this.byFirst.peek()) {
+      this.byFirst.pop();
+      const s = this.stories.get(top.id);
+      if (s && s.seq === top.seq) gone.add(s);
     }
+    for (const s of [...gone].sort((a, b) => a.seq - b.seq)) this.drop(s, changelog);
   }
+
+  private drop(s: Story, changelog: ChangelogEntry[]): void {
+    this.stories.delete(s.id);
+    changelog.push({ key: storyKey(s.id), value: null });
+    for (const [t, c] of s.terms) {
+      const p = this.postings.get(t)!;
+      p.delete(s);
+      if (p.size === 0) this.postings.delete(t);
+      const df = this.itemDf.get(t)! - c;
+      if (df === 0) this.itemDf.delete(t);
+      else this.itemDf.set(t, df);
+      changelog.push({ key: termKey(t, s.id), value: null });
+    }
+    for (const m of [...s.members].sort()) {
+      this.items.delete(m);
+      changelog.push({ key: itemKey(m), value: null });
+    }
+    this.liveItems -= s.size;
+  }
+}
+
+function heapLess(a: HeapEntry, b: HeapEntry): boolean {
+  return a.ts < b.ts || (a.ts === b.ts && a.seq < b.seq);
 }
 
 function storyValue(s: Story): StoryValue {
