@@ -247,6 +247,17 @@ export class RegistryService {
       body.version === undefined || body.version === null || Number(body.version) <= 0
         ? undefined
         : Number(body.version);
+    if (wantedId === undefined && wantedVersion === undefined) {
+      // Fast path, one round trip and no lock: already live under this subject → same id.
+      const fast = await this.pool.query<{ mode: Mode | null; id: number | null }>(
+        `SELECT (SELECT mode FROM ${this.s}.mode WHERE subject = '') AS mode,
+                (SELECT sv.schema_id FROM ${this.s}.subject_versions sv JOIN ${this.s}.schemas s ON s.id = sv.schema_id
+                  WHERE sv.subject = $1 AND s.fingerprint = $2 AND NOT sv.deleted LIMIT 1) AS id`,
+        [subject, req.fingerprint],
+      );
+      const row = fast.rows[0];
+      if (row?.id != null && row.mode !== 'READONLY' && row.mode !== 'READONLY_OVERRIDE') return { id: row.id };
+    }
     return this.tx(async (c) => {
       await this.lockSubject(c, subject);
       const mode = await this.getMode(c);
