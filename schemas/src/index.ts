@@ -1,4 +1,4 @@
-export { registerSchemaCommands } from './cli.ts';
+export { formatCheck, registerSchemaCommands } from './cli.ts';
 export { generateTypes } from './codegen.ts';
 export {
   IncompatibleSchemaError,
@@ -22,6 +22,7 @@ export {
   checkCompatibility,
   RegistryRestClient,
   registerAll,
+  schemaFilesAtRef,
   seedFromGitRef,
 } from './registry.ts';
 export { createRegistryClient, HEADER_BYTES, MAGIC_BYTE, Serde, type SerdeOptions, serdeFor } from './serde.ts';

@@ -69,6 +69,17 @@ export class RegistryRestClient {
     }
   }
 
+  /** Every subject (GET /subjects). */
+  subjects(): Promise<string[]> {
+    return this.request<string[]>('GET', '/subjects');
+  }
+
+  /** Delete a subject: soft, then permanently (Confluent requires the soft delete first). */
+  async deleteSubject(subject: string, permanent = false): Promise<void> {
+    await this.request('DELETE', `/subjects/${enc(subject)}`);
+    if (permanent) await this.request('DELETE', `/subjects/${enc(subject)}?permanent=true`);
+  }
+
   /** Compatibility level of the subject (falling back to the global one). */
   async compatibilityLevel(subject: string): Promise<string | undefined> {
     for (const path of [`/config/${enc(subject)}?defaultToGlobal=true`, '/config']) {
@@ -149,26 +160,24 @@ export async function checkCompatibility(
   const results: CompatibilityResult[] = [];
   for (const b of schemas.subjects) {
     const file = schemas.files[b.record];
-    const verdict = await client.checkLatest(b.subject, file.text);
-    if (verdict === null) {
+    // Registries differ on a subject with no versions (404 or "compatible"): ask for it first.
+    const latest = await client.latest(b.subject);
+    const verdict = latest ? await client.checkLatest(b.subject, file.text) : null;
+    if (!latest || !verdict) {
       results.push({ subject: b.subject, record: b.record, status: 'new-subject', messages: [], changes: [] });
       continue;
     }
-    const result: CompatibilityResult = {
+    const level = (await client.compatibilityLevel(b.subject)) ?? 'BACKWARD';
+    const changes = diffSchemas(JSON.parse(latest.schema) as AvroJson, file.json as AvroJson);
+    results.push({
       subject: b.subject,
       record: b.record,
       status: verdict.is_compatible ? 'compatible' : 'incompatible',
-      messages: (verdict.messages ?? []).map(String),
-      changes: [],
-    };
-    const latest = await client.latest(b.subject);
-    if (latest) {
-      result.registeredVersion = latest.version;
-      result.level = (await client.compatibilityLevel(b.subject)) ?? 'BACKWARD';
-      const changes = diffSchemas(JSON.parse(latest.schema) as AvroJson, file.json as AvroJson);
-      result.changes = changes.map((c) => ({ ...c, offending: isOffending(c, result.level!) }));
-    }
-    results.push(result);
+      level,
+      registeredVersion: latest.version,
+      messages: (verdict.messages ?? []).map((m) => (typeof m === 'string' ? m : JSON.stringify(m))),
+      changes: changes.map((c) => ({ ...c, offending: isOffending(c, level) })),
+    });
   }
   return results;
 }
@@ -207,7 +216,7 @@ export function schemaFilesAtRef(ref: string, cwd: string): Record<string, Schem
   git('rev-parse', '--verify', '--quiet', `${ref}^{commit}`); // an unknown ref is an error, not an empty seed
   let listing: string;
   try {
-    listing = git('ls-tree', '--name-only', `${ref}:schemas`);
+    listing = git('-C', root, 'ls-tree', '--full-tree', '--name-only', `${ref}:schemas`);
   } catch {
     return {}; // no schemas/ at that ref (before the first schema): nothing to seed
   }

@@ -97,7 +97,9 @@ export class Serde<R extends RecordName> {
       if (this.autoRegister) return (await this.registry.register(schema, { subject: this.subject })).id;
       return await this.registry.getRegistryIdBySchema(this.subject, schema);
     } catch (e) {
-      const err = registryError(e, this.topic, `looking up ${this.subject}`);
+      // getRegistryIdBySchema rethrows the registry's 404 as a bare ConfluentSchemaRegistryError (no status).
+      const notFound = (e as ResponseErrorLike)?.name === 'ConfluentSchemaRegistryError';
+      const err = notFound ? (e as Error) : registryError(e, this.topic, `looking up ${this.subject}`);
       if (err instanceof RegistryUnavailableError) throw err;
       throw new SchemaNotRegisteredError(
         `${this.record} in schemas/ is not registered under ${this.subject}: run \`feedlog schemas register\` (${(e as Error).message})`,

@@ -1,6 +1,9 @@
-import { type Admin, ConfigResourceTypes, ConfigSource } from 'kafkajs';
+import kafkajs, { type Admin } from 'kafkajs';
 import { declareFeedlog, type FeedlogDeclarations } from './declarations.ts';
 import { type ActualState, type ActualTopic, planTopics, type TopicPlan } from './plan.ts';
+
+// Not named exports under Node's ESM loader (kafkajs is CommonJS): take them from the default export.
+const { ConfigResourceTypes, ConfigSource } = kafkajs;
 
 export interface ApplyOptions {
   /** A kafkajs admin client; applyTopics connects it if needed and leaves it connected. */
@@ -110,10 +113,36 @@ export async function applyTopics(opts: ApplyOptions): Promise<ApplyResult> {
     result.applied.push(...alters);
   }
 
+  // Brokers learn of new topics and partitions asynchronously: return only once metadata shows them,
+  // so the next run (or the caller) never sees the old state and plans the same change again.
+  const expected = new Map<string, number>([
+    ...creates.map((a) => [a.topic, a.partitions] as const),
+    ...grows.map((a) => [a.topic, a.to] as const),
+  ]);
+  if (expected.size > 0) await waitForPartitions(admin, expected, timeout);
+
   const deletes = plan.actions.filter((a) => a.kind === 'delete');
   if (deletes.length > 0) {
     await admin.deleteTopics({ timeout, topics: deletes.map((a) => a.topic) });
     result.applied.push(...deletes);
   }
   return result;
+}
+
+async function waitForPartitions(admin: Admin, expected: Map<string, number>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let pending = [...expected.keys()];
+  while (pending.length > 0) {
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: pending });
+      const seen = new Map(topics.map((t) => [t.name, t.partitions.length]));
+      pending = pending.filter((t) => (seen.get(t) ?? 0) < expected.get(t)!);
+    } catch {
+      // unknown topic until metadata propagates: try again
+    }
+    if (pending.length === 0) return;
+    if (Date.now() > deadline)
+      throw new Error(`metadata did not show the new partitions of ${pending.join(', ')} in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

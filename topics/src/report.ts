@@ -3,6 +3,9 @@ import type { ApplyResult } from './apply.ts';
 import { declaredConfig, type TopicDeclaration } from './declarations.ts';
 import { effectiveReplication } from './plan.ts';
 
+// No ANSI colours: the output is read in logs and CI as often as in a terminal.
+const plain = { head: [] as string[], border: [] as string[] };
+
 /** Human report of an apply or dry run: the replication caps, the drift table, and the outcome. */
 export function formatApplyReport(r: ApplyResult): string {
   const lines: string[] = [];
@@ -22,7 +25,11 @@ export function formatApplyReport(r: ApplyResult): string {
   if (r.drift.length === 0) {
     lines.push('no drift');
   } else {
-    const table = new Table({ head: ['topic', 'drift', 'detail', r.dryRun ? 'would' : 'done'], wordWrap: true });
+    const table = new Table({
+      head: ['topic', 'drift', 'detail', r.dryRun ? 'would' : 'done'],
+      wordWrap: true,
+      style: plain,
+    });
     for (const d of r.drift) table.push([d.topic, d.kind, d.detail, d.fix]);
     lines.push(table.toString());
   }
@@ -42,6 +49,7 @@ function summary(actions: ApplyResult['actions']): string {
 export function formatTopicList(topics: TopicDeclaration[], brokers?: number): string {
   const table = new Table({
     head: ['topic', 'partitions', 'RF', 'min ISR', 'cleanup', 'retention.ms', 'value', 'producer', 'consumers → DLQ'],
+    style: plain,
   });
   for (const t of topics) {
     const rep = brokers === undefined ? undefined : effectiveReplication(t, brokers);
