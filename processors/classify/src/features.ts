@@ -38,6 +38,7 @@ const SEED_UNI = 0x1b873593;
 const SEED_BI = 0x5bd1e995;
 const SEED_CHAR = 0x27d4eb2f;
 const WORD_RE = /[\p{L}\p{N}]+/gu;
+const WORD_CACHE_MAX = 200_000;
 
 export function validateFeatureConfig(c: FeatureConfig): string | null {
   if (!Number.isInteger(c.bits) || c.bits < 4 || c.bits > 24)
@@ -61,44 +62,93 @@ export function validateFeatureConfig(c: FeatureConfig): string | null {
 export class Featurizer {
   readonly dim: number;
   private readonly mask: number;
-  private readonly acc: Float32Array;
-  /** Family weight of the first n-gram that landed in each touched bucket. */
-  private readonly wt: Float32Array;
-  private touched: Int32Array;
-  private nTouched = 0;
+  private slotBits = 0;
+  private slotKey = new Int32Array(0);
+  private slotCount = new Float32Array(0);
+  /** Family weight of the first n-gram that landed in each bucket. */
+  private slotWeight = new Float32Array(0);
+  /** Slots in first-use order. */
+  private used = new Int32Array(0);
+  private nUsed = 0;
   private codes = new Uint16Array(256);
+  /** word → [unigram hash, char n-gram hashes...]; pure function of the word, so caching never changes output. */
+  private readonly wordCache = new Map<string, Int32Array>();
+  private charBuf = new Int32Array(1024);
 
   constructor(readonly config: FeatureConfig) {
     const err = validateFeatureConfig(config);
     if (err) throw new RangeError(`invalid feature config: ${err}`);
     this.dim = 1 << config.bits;
     this.mask = this.dim - 1;
-    this.acc = new Float32Array(this.dim);
-    this.wt = new Float32Array(this.dim);
-    this.touched = new Int32Array(1 << 16);
+    this.allocTable(11);
   }
 
-  private add(h: number, w: number): void {
-    const i = h & this.mask;
-    if (this.acc[i] === 0) {
-      if (this.nTouched === this.touched.length) this.grow();
-      this.touched[this.nTouched++] = i;
-      this.wt[i] = w;
+  /**
+   * Per-document accumulator: a small open-addressing table (bucket → count, family weight) that stays in
+   * cache, instead of a dense 2^bits array whose random accesses would miss the cache on every n-gram.
+   */
+  private add(b: number, w: number): void {
+    const keys = this.slotKey;
+    const cap = keys.length - 1;
+    let s = Math.imul(b, 0x9e3779b1) >>> (32 - this.slotBits);
+    for (;;) {
+      const k = keys[s]!;
+      if (k === b) {
+        this.slotCount[s]! += 1;
+        return;
+      }
+      if (k === -1) break;
+      s = (s + 1) & cap;
     }
-    this.acc[i]! += 1;
+    this.insert(s, b, w);
   }
 
-  private grow(): void {
-    const t = new Int32Array(this.touched.length * 2);
-    t.set(this.touched);
-    this.touched = t;
+  private insert(s: number, b: number, w: number): void {
+    this.slotKey[s] = b;
+    this.slotCount[s] = 1;
+    this.slotWeight[s] = w;
+    this.used[this.nUsed++] = s;
+    if (this.nUsed * 2 >= this.slotKey.length) this.growTable();
   }
 
-  private addChars(word: string, weight: number): void {
+  private allocTable(bits: number): void {
+    this.slotBits = bits;
+    const n = 1 << bits;
+    this.slotKey = new Int32Array(n).fill(-1);
+    this.slotCount = new Float32Array(n);
+    this.slotWeight = new Float32Array(n);
+    this.used = new Int32Array(n >> 1);
+    this.nUsed = 0;
+  }
+
+  private growTable(): void {
+    const keys = this.slotKey;
+    const counts = this.slotCount;
+    const weights = this.slotWeight;
+    const order = Array.from(this.used.subarray(0, this.nUsed));
+    this.allocTable(this.slotBits + 1);
+    const cap = this.slotKey.length - 1;
+    for (const s of order) {
+      const b = keys[s]!;
+      let t = Math.imul(b, 0x9e3779b1) >>> (32 - this.slotBits);
+      while (this.slotKey[t] !== -1) t = (t + 1) & cap;
+      this.slotKey[t] = b;
+      this.slotCount[t] = counts[s]!;
+      this.slotWeight[t] = weights[s]!;
+      this.used[this.nUsed++] = t;
+    }
+  }
+
+  /** Hashes of the char n-grams of `<word>` (fastText style); the whole `<word>` is skipped (the unigram covers it). */
+  private charHashes(word: string): Int32Array {
     const { charMin, charMax } = this.config;
     const len = word.length + 2;
     if (this.codes.length < len) this.codes = new Uint16Array(len * 2);
+    const need = len * (charMax - charMin + 1);
+    if (this.charBuf.length < need) this.charBuf = new Int32Array(need * 2);
     const codes = this.codes;
+    const out = this.charBuf;
+    let n = 0;
     codes[0] = 60; // '<'
     for (let k = 0; k < word.length; k++) codes[k + 1] = word.charCodeAt(k);
     codes[len - 1] = 62; // '>'
@@ -107,40 +157,70 @@ export class Featurizer {
       const end = Math.min(len, s + charMax);
       for (let e = s; e < end; e++) {
         h = fnvStep(h, codes[e]!);
-        const n = e - s + 1;
-        // Skip the n-gram equal to the whole "<word>" (that is the unigram's job).
-        if (n >= charMin && !(s === 0 && e === len - 1)) this.add(fmix32(h), weight);
+        if (e - s + 1 >= charMin && !(s === 0 && e === len - 1)) out[n++] = fmix32(h) | 0;
       }
     }
+    return out.slice(0, n);
+  }
+
+  private wordEntry(word: string): Int32Array {
+    const hit = this.wordCache.get(word);
+    if (hit) return hit;
+    const chars = this.config.chars > 0 ? this.charHashes(word) : new Int32Array(0);
+    const e = new Int32Array(chars.length + 1);
+    e[0] = hashString(word, SEED_UNI) | 0;
+    e.set(chars, 1);
+    if (this.wordCache.size >= WORD_CACHE_MAX) this.wordCache.clear();
+    this.wordCache.set(word, e);
+    return e;
   }
 
   /** Turns one text into a sparse vector (indices in first-seen order). */
   transform(text: string): SparseVec {
     const c = this.config;
-    this.nTouched = 0;
+    this.nUsed = 0;
     const lower = text.toLowerCase();
     let prev = -1;
     let havePrev = false;
+    const mask = this.mask;
+    const uw = c.unigrams;
+    const bw = c.bigrams;
+    const cw = c.chars;
     for (const m of lower.matchAll(WORD_RE)) {
-      const w = m[0];
-      const hu = hashString(w, SEED_UNI);
-      if (c.unigrams > 0) this.add(hu, c.unigrams);
-      if (c.bigrams > 0 && havePrev) this.add(combine(prev, hu, SEED_BI), c.bigrams);
-      if (c.chars > 0) this.addChars(w, c.chars);
+      const e = this.wordEntry(m[0]);
+      const hu = e[0]! >>> 0;
+      if (uw > 0) this.add(hu & mask, uw);
+      if (bw > 0 && havePrev) this.add(combine(prev, hu, SEED_BI) & mask, bw);
+      if (cw > 0) {
+        // Inline probe loop for the char n-grams (the hot path).
+        for (let k = 1; k < e.length; k++) {
+          const b = e[k]! & mask;
+          const keys = this.slotKey;
+          const cap = keys.length - 1;
+          let s = Math.imul(b, 0x9e3779b1) >>> (32 - this.slotBits);
+          let k2 = keys[s]!;
+          while (k2 !== b && k2 !== -1) {
+            s = (s + 1) & cap;
+            k2 = keys[s]!;
+          }
+          if (k2 === b) this.slotCount[s]! += 1;
+          else this.insert(s, b, cw);
+        }
+      }
       prev = hu;
       havePrev = true;
     }
-    const n = this.nTouched;
+    const n = this.nUsed;
     const idx = new Int32Array(n);
     const val = new Float32Array(n);
     let ss = 0;
     for (let k = 0; k < n; k++) {
-      const i = this.touched[k]!;
-      const count = this.acc[i]!;
-      this.acc[i] = 0;
+      const slot = this.used[k]!;
+      const count = this.slotCount[slot]!;
       const tf = c.tf === 'binary' ? 1 : c.tf === 'log' ? 1 + Math.log(count) : count;
-      const v = tf * this.wt[i]!;
-      idx[k] = i;
+      const v = tf * this.slotWeight[slot]!;
+      idx[k] = this.slotKey[slot]!;
+      this.slotKey[slot] = -1;
       val[k] = v;
       ss += v * v;
     }

@@ -62,8 +62,9 @@ export function trainLinear(
     }
     case 'nbsvm': {
       const r = nbRatios(X, y, classes, dim, p.alpha);
-      const weights = sgd(X, y, classes, dim, p, r, 'ovr', onProgress);
-      return { weights, temperature: fitTemperature(weights, X, y) };
+      // The one-vs-rest margins are already logits; a temperature fitted on the training rows would only
+      // learn how separable the training set is (overconfident), so keep 1.
+      return { weights: sgd(X, y, classes, dim, p, r, 'ovr', onProgress), temperature: 1 };
     }
     case 'cnb':
     case 'mnb': {
