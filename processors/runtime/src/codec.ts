@@ -1,0 +1,101 @@
+import { BadMagicByteError, DecodeError, EncodeError, UnknownSchemaError } from './errors.ts';
+
+/**
+ * The serde seam. The runtime only ever calls these two methods, so an Avro serde over a
+ * Confluent-compatible registry (the `Serde` of @feedlog/schemas) plugs in unchanged.
+ * `decode` must throw a DecodeError (or subclass) for bytes it cannot read: those records go
+ * to the DLQ instead of stopping the stage.
+ */
+export interface Codec<T> {
+  decode(buf: Buffer): Promise<T>;
+  encode(value: T, subject: string): Promise<Buffer>;
+}
+
+/** Plain UTF-8 strings (passthrough stages, benchmarks). */
+export function stringCodec(): Codec<string> {
+  return {
+    decode: async (buf) => buf.toString('utf8'),
+    encode: async (value) => Buffer.from(value, 'utf8'),
+  };
+}
+
+/** Bytes unchanged. */
+export function bytesCodec(): Codec<Buffer> {
+  return { decode: async (buf) => buf, encode: async (value) => value };
+}
+
+/** JSON values, unframed. */
+export function jsonCodec<T>(validate?: (v: unknown) => T): Codec<T> {
+  return {
+    async decode(buf) {
+      let v: unknown;
+      try {
+        v = JSON.parse(buf.toString('utf8'));
+      } catch (e) {
+        throw new DecodeError(`not JSON: ${(e as Error).message}`, { cause: e });
+      }
+      return validate ? validate(v) : (v as T);
+    },
+    async encode(value) {
+      try {
+        return Buffer.from(JSON.stringify(value), 'utf8');
+      } catch (e) {
+        throw new EncodeError(`cannot encode as JSON: ${(e as Error).message}`, { cause: e });
+      }
+    },
+  };
+}
+
+export const MAGIC_BYTE = 0;
+
+/** Split a Confluent wire-format frame: magic byte 0, big-endian int32 schema id, payload. */
+export function readFrame(buf: Buffer): { schemaId: number; payload: Buffer } {
+  if (buf.length < 5) throw new BadMagicByteError(`frame too short (${buf.length} bytes)`);
+  if (buf[0] !== MAGIC_BYTE) throw new BadMagicByteError(`bad magic byte ${buf[0]} (expected ${MAGIC_BYTE})`);
+  return { schemaId: buf.readInt32BE(1), payload: buf.subarray(5) };
+}
+
+export function writeFrame(schemaId: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head[0] = MAGIC_BYTE;
+  head.writeInt32BE(schemaId, 1);
+  return Buffer.concat([head, payload]);
+}
+
+/** What a framed codec needs from a registry: subject → id, and whether an id exists. */
+export interface SchemaIds {
+  idFor(subject: string): Promise<number>;
+  exists(id: number): Promise<boolean>;
+}
+
+/** A fixed table of ids, for tests and for stages that pin their schemas. */
+export function staticSchemaIds(table: Record<string, number>): SchemaIds {
+  const ids = new Set(Object.values(table));
+  return {
+    async idFor(subject) {
+      const id = table[subject];
+      if (id === undefined) throw new EncodeError(`no schema id for subject ${subject}`);
+      return id;
+    },
+    exists: async (id) => ids.has(id),
+  };
+}
+
+/**
+ * Confluent wire format with a JSON payload: the same framing (and the same failure modes: bad
+ * magic byte, unknown schema id) as the Avro serde, without needing Avro. Used by the runtime's
+ * own tests; production stages use the schemas package's Avro serde behind the same interface.
+ */
+export function confluentJsonCodec<T>(ids: SchemaIds): Codec<T> {
+  const inner = jsonCodec<T>();
+  return {
+    async decode(buf) {
+      const { schemaId, payload } = readFrame(buf);
+      if (!(await ids.exists(schemaId))) throw new UnknownSchemaError(schemaId);
+      return inner.decode(payload);
+    },
+    async encode(value, subject) {
+      return writeFrame(await ids.idFor(subject), await inner.encode(value, subject));
+    },
+  };
+}

@@ -1,0 +1,197 @@
+import type { Breaker, BreakerOptions } from './breaker.ts';
+import type { Codec } from './codec.ts';
+import type { DeadLetter } from './dlq.ts';
+import { defaultRetry, type RetryPolicy } from './retry.ts';
+import type { SpanContext, StageTracer } from './trace.ts';
+
+export type DeliveryMode = 'exactly-once' | 'at-least-once';
+
+/** One decoded input record as the transform sees it. */
+export interface StageRecord<I> {
+  topic: string;
+  partition: number;
+  offset: string;
+  timestamp: string;
+  key: Buffer | null;
+  value: I;
+  headers: Record<string, Buffer | undefined>;
+  /** the producer's span, from the record's `traceparent` header */
+  trace: SpanContext | undefined;
+}
+
+/** One output record. `key` defaults to the input record's key. */
+export interface Emit<O> {
+  value: O;
+  key?: Buffer | string | null;
+  headers?: Record<string, string | Buffer>;
+}
+
+/**
+ * What the transform returns for one input record, at the same index as the record:
+ * an output, several outputs (fan-out), null (filtered out), or an Error for that record alone
+ * (a StageError says whether it is retriable; anything else is treated as poison).
+ */
+export type RecordResult<O> = Emit<O> | Emit<O>[] | null | Error;
+
+export interface ModelRef {
+  name: string;
+  version: string;
+}
+
+export interface StageContext {
+  stage: string;
+  generation: number;
+  model: ModelRef;
+  /** 1 on the first try of these records, 2 on the first retry… */
+  attempt: number;
+  /** aborted when the stage shuts down */
+  signal: AbortSignal;
+  /** the stage's circuit breaker for one external dependency (created on first use) */
+  breaker(name: string): Breaker;
+}
+
+export interface StageConfig {
+  mode: DeliveryMode;
+  batch: { maxRecords: number; lingerMs: number };
+  /** per partition: fetching pauses above either bound and resumes below half of it */
+  buffer: { maxRecords: number; maxBytes: number };
+  retry: RetryPolicy;
+  breaker: BreakerOptions;
+  /** how long a graceful stop waits for the open batch before aborting its transaction */
+  shutdownTimeoutMs: number;
+  transactionTimeoutMs: number;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  maxWaitTimeMs: number;
+  /** with no committed offset, start at the beginning of the input (true) or its end */
+  fromBeginning: boolean;
+}
+
+export const defaultStageConfig: StageConfig = {
+  mode: 'exactly-once',
+  batch: { maxRecords: 500, lingerMs: 50 },
+  buffer: { maxRecords: 5_000, maxBytes: 16 * 1024 * 1024 },
+  retry: defaultRetry,
+  breaker: { failureThreshold: 5, halfOpenAfterMs: 5_000 },
+  shutdownTimeoutMs: 10_000,
+  transactionTimeoutMs: 60_000,
+  sessionTimeoutMs: 10_000,
+  heartbeatIntervalMs: 1_000,
+  maxWaitTimeMs: 500,
+  fromBeginning: true,
+};
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? Partial<T[K]> : T[K] };
+
+interface StageDefinitionBase<I, O> {
+  /** stage name: consumer group `feedlog.<name>.g<generation>`, transactional ids, DLQ `stage` field */
+  name: string;
+  input: { topic: string; codec: Codec<I> };
+  /** subject defaults to `<topic>-value` (TopicNameStrategy) */
+  output: { topic: string; codec: Codec<O>; subject?: string };
+  /** DeadLetter records; the codec defaults to JSON (bytes as base64) */
+  dlq: { topic: string; codec?: Codec<DeadLetter>; subject?: string };
+  model: ModelRef;
+  generation: number;
+  config?: DeepPartial<StageConfig>;
+  tracer?: StageTracer;
+}
+
+export interface BatchStageDefinition<I, O> extends StageDefinitionBase<I, O> {
+  /** one result per input record, same order; may throw to fail the whole batch */
+  transform(batch: StageRecord<I>[], ctx: StageContext): Promise<RecordResult<O>[]> | RecordResult<O>[];
+}
+
+export interface MapStageDefinition<I, O> extends StageDefinitionBase<I, O> {
+  /** per record: the output value (keyed like the input), null to drop it; a throw fails that record only */
+  map(record: StageRecord<I>, ctx: StageContext): Promise<O | null> | O | null;
+}
+
+export type StageDefinitionInput<I, O> = BatchStageDefinition<I, O> | MapStageDefinition<I, O>;
+
+/** A validated, normalised stage: what the runtime and the test driver run. */
+export interface Stage<I, O> {
+  name: string;
+  input: { topic: string; codec: Codec<I> };
+  output: { topic: string; codec: Codec<O>; subject: string };
+  dlq: { topic: string; codec: Codec<DeadLetter> | undefined; subject: string };
+  model: ModelRef;
+  generation: number;
+  groupId: string;
+  config: StageConfig;
+  tracer: StageTracer | undefined;
+  transform(batch: StageRecord<I>[], ctx: StageContext): Promise<RecordResult<O>[]>;
+}
+
+const nameRe = /^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$/i;
+
+function mergeConfig(over: DeepPartial<StageConfig> | undefined): StageConfig {
+  const c: StageConfig = structuredClone(defaultStageConfig);
+  if (!over) return c;
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    const key = k as keyof StageConfig;
+    const base = c[key];
+    (c as unknown as Record<string, unknown>)[key] =
+      typeof base === 'object' && base !== null ? { ...base, ...(v as object) } : v;
+  }
+  return c;
+}
+
+/** The consumer group of a stage generation: a replay (generation N+1) is a new group. */
+export function groupIdFor(name: string, generation: number): string {
+  return `feedlog.${name}.g${generation}`;
+}
+
+/**
+ * Declare a stage. Pure: nothing connects until `runStage` (or the in-memory test driver) runs it.
+ */
+export function defineStage<I, O>(def: StageDefinitionInput<I, O>): Stage<I, O> {
+  if (!nameRe.test(def.name)) throw new TypeError(`stage name ${JSON.stringify(def.name)} is not a valid name`);
+  if (!Number.isInteger(def.generation) || def.generation < 0)
+    throw new TypeError(`stage ${def.name}: generation must be a non-negative integer`);
+  if (def.input.topic === def.output.topic)
+    throw new TypeError(`stage ${def.name}: input and output are the same topic`);
+  if (def.dlq.topic === def.output.topic || def.dlq.topic === def.input.topic)
+    throw new TypeError(`stage ${def.name}: the DLQ must be a topic of its own`);
+  const config = mergeConfig(def.config);
+  if (config.batch.maxRecords < 1) throw new TypeError(`stage ${def.name}: batch.maxRecords must be ≥ 1`);
+  if (config.retry.maxAttempts < 1) throw new TypeError(`stage ${def.name}: retry.maxAttempts must be ≥ 1`);
+  const hasTransform = 'transform' in def && typeof def.transform === 'function';
+  const hasMap = 'map' in def && typeof def.map === 'function';
+  if (hasTransform === hasMap) throw new TypeError(`stage ${def.name}: give exactly one of transform or map`);
+
+  let transform: Stage<I, O>['transform'];
+  if (hasTransform) {
+    const t = (def as BatchStageDefinition<I, O>).transform;
+    transform = async (batch, ctx) => t(batch, ctx);
+  } else {
+    const m = (def as MapStageDefinition<I, O>).map;
+    transform = async (batch, ctx) =>
+      Promise.all(
+        batch.map(async (r): Promise<RecordResult<O>> => {
+          try {
+            const v = await m(r, ctx);
+            return v === null ? null : { value: v };
+          } catch (e) {
+            // an open breaker is about the dependency, not this record: fail the batch so the runtime pauses
+            if (e instanceof Error && e.name === 'BreakerOpenError') throw e;
+            return e instanceof Error ? e : new Error(String(e));
+          }
+        }),
+      );
+  }
+
+  return {
+    name: def.name,
+    input: def.input,
+    output: { ...def.output, subject: def.output.subject ?? `${def.output.topic}-value` },
+    dlq: { topic: def.dlq.topic, codec: def.dlq.codec, subject: def.dlq.subject ?? `${def.dlq.topic}-value` },
+    model: def.model,
+    generation: def.generation,
+    groupId: groupIdFor(def.name, def.generation),
+    config,
+    tracer: def.tracer,
+    transform,
+  };
+}

@@ -1,0 +1,58 @@
+export { Breaker, type BreakerOptions, type BreakerState } from './breaker.ts';
+export {
+  bytesCodec,
+  type Codec,
+  confluentJsonCodec,
+  jsonCodec,
+  readFrame,
+  type SchemaIds,
+  staticSchemaIds,
+  stringCodec,
+  writeFrame,
+} from './codec.ts';
+export {
+  type BatchStageDefinition,
+  type DeliveryMode,
+  defaultStageConfig,
+  defineStage,
+  type Emit,
+  groupIdFor,
+  type MapStageDefinition,
+  type ModelRef,
+  type RecordResult,
+  type Stage,
+  type StageConfig,
+  type StageContext,
+  type StageDefinitionInput,
+  type StageRecord,
+} from './define-stage.ts';
+export { type DeadLetter, deadLetterJsonCodec, type OutMessage, type RawRecord } from './dlq.ts';
+export { transactionalIdFor } from './eos.ts';
+export {
+  BadMagicByteError,
+  BreakerOpenError,
+  DecodeError,
+  EncodeError,
+  isRetriable,
+  PoisonRecordError,
+  RetriableError,
+  StageError,
+  TransactionError,
+  UnknownSchemaError,
+} from './errors.ts';
+export { type StageHealth, type StageStatus, serveHealth } from './health.ts';
+export { type ChannelMessages, channelNames, publish, subscribe } from './instrumentation.ts';
+export { type BatchResult, processBatch } from './process-batch.ts';
+export { backoffSchedule, type RetryPolicy } from './retry.ts';
+export { type RunningStage, type RunOptions, runStage } from './run-stage.ts';
+export { onShutdown } from './shutdown.ts';
+export { type DriverInput, type DriverResult, runInMemory } from './test-driver.ts';
+export {
+  type BatchSpan,
+  childSpan,
+  formatTraceparent,
+  parseTraceparent,
+  propagatingTracer,
+  type SpanContext,
+  type StageTracer,
+} from './trace.ts';

@@ -1,0 +1,331 @@
+import { performance } from 'node:perf_hooks';
+import type { KafkaMessage } from 'kafkajs';
+import type { Breaker } from './breaker.ts';
+import type { Stage } from './define-stage.ts';
+import type { RawRecord } from './dlq.ts';
+import type { Sink } from './eos.ts';
+import { BreakerOpenError } from './errors.ts';
+import { publish } from './instrumentation.ts';
+import { processBatch, ShutdownError } from './process-batch.ts';
+import { sleep } from './retry.ts';
+
+/** What a partition loop needs from the stage around it. */
+export interface WorkerHost {
+  stage: Stage<unknown, unknown>;
+  newSink(topic: string, partition: number): Sink;
+  /** the group's committed offset for the partition, -1 when there is none */
+  committedOffset(topic: string, partition: number): Promise<number>;
+  seek(topic: string, partition: number, offset: number): void;
+  pause(topic: string, partition: number): void;
+  resume(topic: string, partition: number): void;
+  breaker(name: string): Breaker;
+  onCommit(worker: PartitionWorker): void;
+}
+
+function toRaw(topic: string, partition: number, m: KafkaMessage): RawRecord {
+  const headers: Record<string, Buffer | undefined> = {};
+  for (const [k, v] of Object.entries(m.headers ?? {})) {
+    const one = Array.isArray(v) ? v[v.length - 1] : v;
+    headers[k] = one === undefined ? undefined : Buffer.isBuffer(one) ? one : Buffer.from(String(one));
+  }
+  return { topic, partition, offset: m.offset, timestamp: m.timestamp, key: m.key, value: m.value, headers };
+}
+
+const sizeOf = (r: RawRecord) => (r.key?.length ?? 0) + (r.value?.length ?? 0) + 64;
+
+/**
+ * One input partition: a bounded buffer filled by the consumer, and a loop that takes batches
+ * (max records or max linger), processes them and commits each one (outputs + offset) before
+ * taking the next. Partitions run concurrently; a partition that retries or waits on an open
+ * breaker holds up only itself.
+ *
+ * Offsets are guarded so that no record is committed twice or skipped: `fetchedUpTo` drops
+ * records the consumer re-delivers after a rebalance, and `verify` (after every (re)assignment
+ * and every failed commit) re-reads the committed offset once this partition's producer is
+ * registered (so no older owner can still commit) and seeks the consumer there when the buffer
+ * does not continue from it.
+ */
+export class PartitionWorker {
+  private buffer: RawRecord[] = [];
+  private bufferedBytes = 0;
+  private fetchedUpTo = -1;
+  /** next offset to commit, as far as this worker knows (-1: unknown) */
+  next = -1;
+  private verified = false;
+  /** after a failed commit: where to resume when the group has no committed offset */
+  private resyncFrom: number | undefined;
+  private sink: Sink | undefined;
+  private readonly pauses = new Set<string>();
+  private closing = false;
+  private readonly soft = new AbortController();
+  private readonly hard = new AbortController();
+  private wake: (() => void) | undefined;
+  private firstArrival = 0;
+  private failures = 0;
+  private inflightFirst: string | undefined;
+  private readonly done: Promise<void>;
+  committedBatches = 0;
+  lastCommitAt = 0;
+
+  constructor(
+    private readonly host: WorkerHost,
+    readonly topic: string,
+    readonly partition: number,
+  ) {
+    this.done = this.loop();
+  }
+
+  get paused(): boolean {
+    return this.pauses.size > 0;
+  }
+
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  /** from the consumer: append what continues the buffer, drop what it already has */
+  push(messages: KafkaMessage[]): void {
+    if (this.closing) return;
+    for (const m of messages) {
+      const off = Number(m.offset);
+      if (off < this.fetchedUpTo || off < this.next) continue;
+      const r = toRaw(this.topic, this.partition, m);
+      if (this.buffer.length === 0) this.firstArrival = performance.now();
+      this.buffer.push(r);
+      this.bufferedBytes += sizeOf(r);
+      this.fetchedUpTo = off + 1;
+    }
+    const { maxRecords, maxBytes } = this.host.stage.config.buffer;
+    if (this.buffer.length >= maxRecords || this.bufferedBytes >= maxBytes) this.addPause('buffer full');
+    this.wake?.();
+  }
+
+  /** after a rebalance that kept this partition: check the committed offset before the next batch */
+  invalidate(): void {
+    this.verified = false;
+  }
+
+  /** stop taking batches; let the open one finish within `graceMs`, then abort it; close the producer */
+  async close(graceMs: number): Promise<void> {
+    if (!this.closing) {
+      this.closing = true;
+      this.soft.abort();
+      this.wake?.();
+    }
+    const timer = setTimeout(() => this.hard.abort(), graceMs);
+    try {
+      await Promise.race([this.done, sleep(graceMs + 1_000)]);
+    } finally {
+      clearTimeout(timer);
+      await this.sink?.close();
+      this.sink = undefined;
+    }
+  }
+
+  private addPause(reason: string) {
+    const was = this.pauses.size > 0;
+    this.pauses.add(reason);
+    if (!was) {
+      this.host.pause(this.topic, this.partition);
+      this.backpressure(true, reason);
+    }
+  }
+
+  private removePause(reason: string) {
+    if (!this.pauses.delete(reason) || this.pauses.size > 0) return;
+    if (!this.closing) this.host.resume(this.topic, this.partition);
+    this.backpressure(false, reason);
+  }
+
+  private backpressure(paused: boolean, reason: string) {
+    publish('backpressure', {
+      stage: this.host.stage.name,
+      topic: this.topic,
+      partition: this.partition,
+      paused,
+      reason,
+      bufferedRecords: this.buffer.length,
+      bufferedBytes: this.bufferedBytes,
+    });
+  }
+
+  private clearBuffer() {
+    this.buffer = [];
+    this.bufferedBytes = 0;
+    this.removePause('buffer full');
+  }
+
+  private waitForBatch(): Promise<void> {
+    const { maxRecords, lingerMs } = this.host.stage.config.batch;
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.closing || this.buffer.length >= maxRecords || !this.verified) return done();
+        if (this.buffer.length > 0) {
+          const left = this.firstArrival + lingerMs - performance.now();
+          if (left <= 0) return done();
+          clearTimeout(timer);
+          timer = setTimeout(check, left);
+        }
+      };
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      this.wake = check;
+      check();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    // fence on assignment: register this partition's producer before the first batch arrives
+    while (!this.closing) {
+      try {
+        if (!this.verified) await this.verify();
+        await this.waitForBatch();
+        if (this.closing) break;
+        if (!this.verified || this.buffer.length === 0) continue;
+        await this.handle(this.take());
+        this.failures = 0;
+      } catch (e) {
+        if (this.closing && (e instanceof ShutdownError || this.hard.signal.aborted)) break;
+        this.failures++;
+        publish('error', {
+          stage: this.host.stage.name,
+          topic: this.topic,
+          partition: this.partition,
+          where: 'batch',
+          error: e,
+        });
+        await this.reset();
+        await sleep(Math.min(10_000, 100 * 2 ** Math.min(this.failures, 7)), this.soft.signal);
+      }
+    }
+  }
+
+  private take(): RawRecord[] {
+    const n = Math.min(this.buffer.length, this.host.stage.config.batch.maxRecords);
+    const batch = this.buffer.splice(0, n);
+    for (const r of batch) this.bufferedBytes -= sizeOf(r);
+    if (this.buffer.length > 0) this.firstArrival = performance.now();
+    const { maxRecords, maxBytes } = this.host.stage.config.buffer;
+    if (this.buffer.length < maxRecords / 2 && this.bufferedBytes < maxBytes / 2) this.removePause('buffer full');
+    return batch;
+  }
+
+  /** a commit failed (fenced, broker gone, timeout): its outcome is unknown, so start over from the broker's truth */
+  private async reset(): Promise<void> {
+    await this.sink?.close();
+    this.sink = undefined;
+    if (this.resyncFrom === undefined) {
+      const from = this.next >= 0 ? this.next : (this.inflightFirst ?? this.buffer[0]?.offset);
+      if (from !== undefined) this.resyncFrom = Number(from);
+    }
+    this.inflightFirst = undefined;
+    this.clearBuffer();
+    this.verified = false;
+  }
+
+  private async verify(): Promise<void> {
+    if (!this.sink) {
+      const sink = this.host.newSink(this.topic, this.partition);
+      await sink.init();
+      this.sink = sink;
+    }
+    const committed = await this.host.committedOffset(this.topic, this.partition);
+    const resync = this.resyncFrom;
+    if (resync !== undefined) {
+      // a commit failed and its outcome was unknown; the new producer's registration has made it
+      // final, so the committed offset is the truth (never below what we know we committed)
+      const target = Math.max(committed, resync);
+      this.clearBuffer();
+      this.host.seek(this.topic, this.partition, target);
+      this.fetchedUpTo = target;
+      this.next = target;
+    } else if (committed > this.next) {
+      // a new assignment, or someone else got further: drop what is below the committed offset,
+      // and re-read from it when the buffer does not reach it
+      const before = this.buffer.length;
+      this.buffer = this.buffer.filter((r) => Number(r.offset) >= committed);
+      if (this.buffer.length !== before) this.bufferedBytes = this.buffer.reduce((s, r) => s + sizeOf(r), 0);
+      if (this.fetchedUpTo < committed) {
+        this.clearBuffer();
+        this.host.seek(this.topic, this.partition, committed);
+        this.fetchedUpTo = committed;
+      }
+      this.next = committed;
+    }
+    // committed < next: our own last commit is not visible to OffsetFetch yet (kafkajs has no
+    // KIP-447 requireStable); our position is the right one
+    this.resyncFrom = undefined;
+    this.verified = true;
+  }
+
+  private async handle(batch: RawRecord[]): Promise<void> {
+    const stage = this.host.stage;
+    const t0 = performance.now();
+    this.inflightFirst = batch[0]?.offset;
+    let result: Awaited<ReturnType<typeof processBatch>>;
+    for (;;) {
+      try {
+        result = await processBatch(stage, batch, { breaker: this.host.breaker, signal: this.soft.signal });
+        break;
+      } catch (e) {
+        if (!(e instanceof BreakerOpenError)) throw e;
+        // the dependency is down, not the records: hold this partition until a trial call is due
+        this.addPause(`breaker ${e.breaker} open`);
+        await sleep(e.retryAfterMs, this.soft.signal);
+        this.removePause(`breaker ${e.breaker} open`);
+        if (this.closing) throw new ShutdownError();
+      }
+    }
+    const first = batch[0] as RawRecord;
+    const last = batch[batch.length - 1] as RawRecord;
+    const nextOffset = String(Number(last.offset) + 1);
+    const tc = performance.now();
+    await this.sink?.commit(
+      {
+        topicMessages: [
+          { topic: stage.output.topic, messages: result.outputs },
+          { topic: stage.dlq.topic, messages: result.dead.map((d) => d.message) },
+        ],
+        nextOffset,
+      },
+      this.hard.signal,
+    );
+    const end = performance.now();
+    this.next = Number(nextOffset);
+    this.inflightFirst = undefined;
+    this.committedBatches++;
+    this.lastCommitAt = Date.now();
+    this.host.onCommit(this);
+    for (const d of result.dead) {
+      publish('dlq', {
+        stage: stage.name,
+        topic: d.record.topic,
+        partition: d.record.partition,
+        offset: d.record.offset,
+        errorClass: d.letter.error_class,
+        message: d.letter.error_message,
+        attempts: d.letter.attempts,
+      });
+    }
+    publish('batch', {
+      stage: stage.name,
+      generation: stage.generation,
+      topic: this.topic,
+      partition: this.partition,
+      firstOffset: first.offset,
+      lastOffset: last.offset,
+      recordsIn: batch.length,
+      recordsOut: result.outputs.length,
+      dlq: result.dead.length,
+      bytesIn: batch.reduce((s, r) => s + sizeOf(r), 0),
+      batchMs: end - t0,
+      transformMs: result.transformMs,
+      commitMs: end - tc,
+      mode: stage.config.mode,
+    });
+  }
+}

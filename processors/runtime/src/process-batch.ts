@@ -1,0 +1,193 @@
+import { performance } from 'node:perf_hooks';
+import type { Breaker } from './breaker.ts';
+import type { Emit, RecordResult, Stage, StageContext, StageRecord } from './define-stage.ts';
+import {
+  type DeadLetter,
+  deadLetter,
+  deadLetterJsonCodec,
+  deadLetterMessage,
+  type OutMessage,
+  type RawRecord,
+} from './dlq.ts';
+import { BreakerOpenError, DecodeError, EncodeError, errorClass, isRetriable, StageError } from './errors.ts';
+import { publish } from './instrumentation.ts';
+import { backoffSchedule, sleep as defaultSleep } from './retry.ts';
+import { formatTraceparent, parseTraceparent, propagatingTracer, TRACEPARENT } from './trace.ts';
+
+export interface BatchDeps {
+  breaker(name: string): Breaker;
+  signal: AbortSignal;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+export interface DeadEntry {
+  record: RawRecord;
+  letter: DeadLetter;
+  message: OutMessage;
+}
+
+export interface BatchResult {
+  /** outputs for the output topic, in input order */
+  outputs: OutMessage[];
+  dead: DeadEntry[];
+  transformMs: number;
+}
+
+/** The stage is stopping while a batch waits for a retry: the batch is abandoned, not committed. */
+export class ShutdownError extends StageError {
+  constructor() {
+    super('stage is shutting down', { retriable: true });
+  }
+}
+
+type Slot = { kind: 'out'; messages: OutMessage[] } | { kind: 'dead'; entry: DeadEntry } | undefined;
+
+/**
+ * Decode → transform (with per-record retries, and bisection to isolate a record that makes the
+ * whole batch throw) → encode. Pure apart from the transform itself: no Kafka. The Kafka runtime
+ * commits the result in one transaction; the in-memory test driver just returns it.
+ */
+export async function processBatch<I, O>(stage: Stage<I, O>, raw: RawRecord[], deps: BatchDeps): Promise<BatchResult> {
+  const sleep = deps.sleep ?? defaultSleep;
+  const dlqCodec = stage.dlq.codec ?? deadLetterJsonCodec;
+  const slots: Slot[] = new Array(raw.length);
+  const decoded: (StageRecord<I> | undefined)[] = new Array(raw.length);
+
+  const kill = async (i: number, error: unknown, attempts: number) => {
+    const record = raw[i] as RawRecord;
+    const letter = deadLetter(stage, record, error, attempts);
+    slots[i] = {
+      kind: 'dead',
+      entry: { record, letter, message: await deadLetterMessage(letter, record, dlqCodec, stage.dlq.subject) },
+    };
+  };
+
+  for (let i = 0; i < raw.length; i++) {
+    const r = raw[i] as RawRecord;
+    if (r.value === null) {
+      await kill(i, new DecodeError('null value (tombstone) on a stage input'), 1);
+      continue;
+    }
+    try {
+      const value = await stage.input.codec.decode(r.value);
+      decoded[i] = { ...r, value, trace: parseTraceparent(r.headers[TRACEPARENT]) };
+    } catch (e) {
+      await kill(i, e instanceof StageError ? e : new DecodeError(String((e as Error)?.message ?? e), { cause: e }), 1);
+    }
+  }
+
+  const tracer = stage.tracer ?? propagatingTracer;
+  const first = raw[0];
+  const span = tracer.startBatch({
+    stage: stage.name,
+    topic: first?.topic ?? stage.input.topic,
+    partition: first?.partition ?? -1,
+    links: decoded.flatMap((d) => (d?.trace ? [d.trace] : [])),
+  });
+
+  let transformMs = 0;
+  const ctxFor = (attempt: number): StageContext => ({
+    stage: stage.name,
+    generation: stage.generation,
+    model: stage.model,
+    attempt,
+    signal: deps.signal,
+    breaker: deps.breaker,
+  });
+
+  // results for the given record indexes; a whole-group throw is split to find the culprit
+  const runGroup = async (idxs: number[], attempt: number, isolate: boolean): Promise<Map<number, RecordResult<O>>> => {
+    const out = new Map<number, RecordResult<O>>();
+    const t0 = performance.now();
+    try {
+      const res = await stage.transform(
+        idxs.map((i) => decoded[i] as StageRecord<I>),
+        ctxFor(attempt),
+      );
+      transformMs += performance.now() - t0;
+      if (!Array.isArray(res) || res.length !== idxs.length)
+        throw new StageError(
+          `transform returned ${Array.isArray(res) ? res.length : typeof res} results for ${idxs.length} records`,
+        );
+      for (const [j, i] of idxs.entries()) out.set(i, res[j] as RecordResult<O>);
+    } catch (e) {
+      transformMs += performance.now() - t0;
+      if (e instanceof BreakerOpenError) throw e;
+      if (idxs.length > 1 && (isolate || !isRetriable(e))) {
+        const mid = idxs.length >> 1;
+        for (const [k, v] of await runGroup(idxs.slice(0, mid), attempt, isolate)) out.set(k, v);
+        for (const [k, v] of await runGroup(idxs.slice(mid), attempt, isolate)) out.set(k, v);
+      } else {
+        const err = e instanceof Error ? e : new Error(String(e));
+        for (const i of idxs) out.set(i, err);
+      }
+    }
+    return out;
+  };
+
+  const next = backoffSchedule(stage.config.retry);
+  const max = stage.config.retry.maxAttempts;
+  let pending = decoded.flatMap((d, i) => (d ? [i] : []));
+  const results = new Map<number, Exclude<RecordResult<O>, Error>>();
+  try {
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const res = await runGroup(pending, attempt, attempt === max && attempt > 1);
+      const retry: number[] = [];
+      let lastErr: unknown;
+      for (const i of pending) {
+        const r = res.get(i) ?? null;
+        if (r instanceof Error) {
+          if (isRetriable(r) && attempt < max) {
+            retry.push(i);
+            lastErr = r;
+          } else await kill(i, r, attempt);
+        } else results.set(i, r);
+      }
+      if (retry.length === 0) break;
+      const delayMs = next();
+      publish('retry', { stage: stage.name, records: retry.length, attempt, delayMs, errorClass: errorClass(lastErr) });
+      await sleep(delayMs, deps.signal);
+      if (deps.signal.aborted) throw new ShutdownError();
+      pending = retry;
+    }
+
+    for (const [i, r] of results) {
+      const rec = decoded[i] as StageRecord<I>;
+      const emits: Emit<O>[] = r === null ? [] : Array.isArray(r) ? r : [r];
+      const messages: OutMessage[] = [];
+      try {
+        for (const e of emits) {
+          let value: Buffer;
+          try {
+            value = await stage.output.codec.encode(e.value, stage.output.subject);
+          } catch (err) {
+            throw err instanceof StageError
+              ? err
+              : new EncodeError(String((err as Error)?.message ?? err), { cause: err });
+          }
+          const key = e.key === undefined ? rec.key : typeof e.key === 'string' ? Buffer.from(e.key) : e.key;
+          messages.push({
+            key,
+            value,
+            headers: { ...e.headers, [TRACEPARENT]: formatTraceparent(span.recordContext(rec.trace)) },
+          });
+        }
+        slots[i] = { kind: 'out', messages };
+      } catch (err) {
+        await kill(i, err, 1);
+      }
+    }
+    span.end();
+  } catch (e) {
+    span.end(e);
+    throw e;
+  }
+
+  const outputs: OutMessage[] = [];
+  const dead: DeadEntry[] = [];
+  for (const s of slots) {
+    if (s?.kind === 'out') outputs.push(...s.messages);
+    else if (s?.kind === 'dead') dead.push(s.entry);
+  }
+  return { outputs, dead, transformMs };
+}
