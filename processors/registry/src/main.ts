@@ -9,12 +9,20 @@ const config = loadConfig();
 const host = process.env.SCHEMA_REGISTRY_HOST ?? '127.0.0.1';
 const pgSchema = process.env.SCHEMA_REGISTRY_PG_SCHEMA ?? 'registry';
 
-const app = await buildRegistryApp({
-  databaseUrl: config.postgres.url,
-  pgSchema,
-  logger: { level: config.logLevel },
-  logRequests: config.logLevel === 'debug',
-});
+let app: Awaited<ReturnType<typeof buildRegistryApp>>;
+try {
+  app = await buildRegistryApp({
+    databaseUrl: config.postgres.url,
+    pgSchema,
+    logger: { level: config.logLevel },
+    logRequests: config.logLevel === 'debug',
+  });
+} catch (err) {
+  // storage unreachable or migration failed: say so on one line and exit non-zero
+  const where = config.postgres.url.replace(/\/\/[^@/]*@/, '//***@');
+  process.stderr.write(`schema registry failed to start: PostgreSQL ${where}: ${(err as Error).message}\n`);
+  process.exit(1);
+}
 
 let closing = false;
 const shutdown = (signal: string) => {

@@ -285,7 +285,9 @@ describe('deletes', () => {
         .rows[0]?.m ?? 0;
     expect(fresh.json.id).toBeGreaterThan(maxBefore);
     expect((await call(app, 'GET', `/subjects/${s}/versions`)).json).toEqual([1]);
-    // re-registering a permanently deleted schema gives back its old id, never another schema's
+    // the permanently deleted schema no longer resolves by id…
+    expect((await call(app, 'GET', `/schemas/ids/${v2.json.id}`)).json.error_code).toBe(40403);
+    // …and re-registering it gives back its old id, never another schema's
     const again = await call(app, 'POST', '/subjects/del2-value/versions', {
       schema: headline([{ name: 'lang', type: 'string', default: 'en' }]),
     });
