@@ -159,6 +159,9 @@ export async function buildRegistryApp(opts: RegistryAppOptions = {}): Promise<F
   app.get<{ Params: P; Querystring: Q }>('/subjects/:subject/versions/:version/schema', async (req, reply) =>
     rawSchema(reply, (await svc.getVersion(req.params.subject, req.params.version, bool(req.query.deleted))).schema),
   );
+  app.get<{ Params: P }>('/subjects/:subject/versions/:version/referencedby', async (req) =>
+    svc.referencedBy(req.params.subject, req.params.version),
+  );
   app.delete<{ Params: P; Querystring: Q }>('/subjects/:subject/versions/:version', async (req) =>
     svc.deleteVersion(req.params.subject, req.params.version, bool(req.query.permanent)),
   );

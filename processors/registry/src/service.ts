@@ -433,6 +433,17 @@ export class RegistryService {
     return entity(row);
   }
 
+  /** GET /subjects/{s}/versions/{v}/referencedby: ids of live schemas that reference this version. */
+  async referencedBy(subject: string, versionText: string): Promise<number[]> {
+    const v = await this.getVersion(subject, versionText, true);
+    const r = await this.pool.query<{ id: number }>(
+      `SELECT DISTINCT s.id FROM ${this.s}.subject_versions sv JOIN ${this.s}.schemas s ON s.id = sv.schema_id
+        WHERE NOT sv.deleted AND s.refs @> $1::jsonb ORDER BY s.id`,
+      [JSON.stringify([{ subject, version: v.version }])],
+    );
+    return r.rows.map((x) => x.id);
+  }
+
   // ---- deletes ----------------------------------------------------------------------------------
 
   private async assertNotReferenced(c: pg.PoolClient, subject: string, versions: number[]): Promise<void> {

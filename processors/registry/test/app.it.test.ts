@@ -310,6 +310,7 @@ describe('deletes', () => {
     expect((await call(app, 'POST', '/subjects/withmeta-value', { schema, references: refs })).json.id).toBe(r.json.id);
     // without the reference the name does not resolve
     expect((await call(app, 'POST', '/subjects/withmeta2-value/versions', { schema })).json.error_code).toBe(42201);
+    expect((await call(app, 'GET', '/subjects/meta-value/versions/1/referencedby')).json).toEqual([r.json.id]);
     const del = await call(app, 'DELETE', '/subjects/meta-value/versions/1');
     expect(del.status).toBe(422);
     expect(del.json.error_code).toBe(42206);
