@@ -52,11 +52,6 @@ export interface ClusterOptions {
    * target, a single headline is not (joining it on one shared word seeds a wrong story).
    */
   seedThreshold: number;
-  /**
-   * Minimum share of the headline's idf mass that the story must contain (any count) to be
-   * joined. Stops a long headline joining a big story on one shared word.
-   */
-  minCoverage: number;
   /** Add adjacent-token bigrams to the unigram features. */
   bigrams: boolean;
   /** Inverse frequency over live items, over live stories, or none. Always streaming. */
@@ -70,7 +65,6 @@ export const DEFAULT_OPTIONS: ClusterOptions = Object.freeze({
   maxStoryAgeMs: 7 * 24 * 3600_000,
   threshold: 0.1,
   seedThreshold: 0.2,
-  minCoverage: 0,
   bigrams: false,
   idf: 'story',
   useCategory: false,
@@ -129,16 +123,7 @@ const termKey = (term: string, storyId: string) => `t/${term}/${storyId}`;
 export const storyIdFor = (openerItemId: string): string => `s-${openerItemId}`;
 
 function fingerprint(o: ClusterOptions): string {
-  return JSON.stringify([
-    o.windowMs,
-    o.maxStoryAgeMs,
-    o.threshold,
-    o.seedThreshold,
-    o.minCoverage,
-    o.bigrams,
-    o.idf,
-    o.useCategory,
-  ]);
+  return JSON.stringify([o.windowMs, o.maxStoryAgeMs, o.threshold, o.seedThreshold, o.bigrams, o.idf, o.useCategory]);
 }
 
 /**
@@ -157,6 +142,7 @@ function fingerprint(o: ClusterOptions): string {
  */
 export class ClusterState {
   readonly options: ClusterOptions;
+  private readonly cfg: string;
   private clock = Number.NEGATIVE_INFINITY;
   private seq = 0;
   private readonly stories = new Map<string, Story>();
@@ -172,6 +158,7 @@ export class ClusterState {
 
   constructor(options: Partial<ClusterOptions> = {}) {
     this.options = Object.freeze({ ...DEFAULT_OPTIONS, ...options });
+    this.cfg = fingerprint(this.options);
     if (!(this.options.windowMs > 0)) throw new RangeError('windowMs must be > 0');
     if (!(this.options.maxStoryAgeMs >= this.options.windowMs))
       throw new RangeError('maxStoryAgeMs must be ≥ windowMs');
@@ -279,8 +266,8 @@ export class ClusterState {
     }
     const meta = JSON.parse(metaRaw) as MetaValue;
     if (meta.v !== 1) throw new Error(`unsupported changelog version ${String(meta.v)}`);
-    if (meta.cfg !== fingerprint(st.options)) {
-      throw new Error(`changelog was written with options ${meta.cfg}, not ${fingerprint(st.options)}`);
+    if (meta.cfg !== st.cfg) {
+      throw new Error(`changelog was written with options ${meta.cfg}, not ${st.cfg}`);
     }
     st.clock = meta.clock;
     st.seq = meta.seq;
@@ -345,7 +332,7 @@ export class ClusterState {
   }
 
   private meta(): MetaValue {
-    return { v: 1, clock: this.clock, seq: this.seq, cfg: fingerprint(this.options) };
+    return { v: 1, clock: this.clock, seq: this.seq, cfg: this.cfg };
   }
 
   private idf(term: string): number {
@@ -360,34 +347,25 @@ export class ClusterState {
   }
 
   private bestStory(feats: string[], category: string | undefined): { story: Story | undefined; score: number } {
-    const dot = new Map<Story, { d: number; cov: number }>();
+    const dot = new Map<Story, number>();
     let qq = 0;
-    let qsum = 0;
     for (const t of feats) {
       const w = this.idf(t);
       qq += w * w;
-      qsum += w;
       const p = this.postings.get(t);
       if (!p) continue;
-      for (const s of p) {
-        const acc = dot.get(s);
-        if (acc) {
-          acc.d += w * s.terms.get(t)!;
-          acc.cov += w;
-        } else dot.set(s, { d: w * s.terms.get(t)!, cov: w });
-      }
+      for (const s of p) dot.set(s, (dot.get(s) ?? 0) + w * s.terms.get(t)!);
     }
     // Best eligible story by cosine; ties go to the older story. `top` is the best cosine
     // overall (reported as the similarity of a new story).
-    const { threshold, seedThreshold, minCoverage, useCategory } = this.options;
+    const { threshold, seedThreshold, useCategory } = this.options;
     let best: Story | undefined;
     let bestScore = 0;
     let top = 0;
     const qn = Math.sqrt(qq);
-    for (const [s, { d, cov }] of dot) {
+    for (const [s, d] of dot) {
       if (useCategory && category && s.category && category !== s.category) continue;
       const score = d / (qn * Math.sqrt(s.sq));
-      if (cov < minCoverage * qsum) continue;
       if (score > top) top = score;
       if (score < threshold + (seedThreshold - threshold) / s.size) continue;
       if (score > bestScore || (score === bestScore && best && s.seq < best.seq)) {
