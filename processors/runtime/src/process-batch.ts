@@ -9,7 +9,16 @@ import {
   type OutMessage,
   type RawRecord,
 } from './dlq.ts';
-import { BreakerOpenError, DecodeError, EncodeError, errorClass, isRetriable, StageError } from './errors.ts';
+import {
+  BreakerOpenError,
+  DecodeError,
+  EncodeError,
+  errorClass,
+  errorMessage,
+  isRetriable,
+  RetriableError,
+  StageError,
+} from './errors.ts';
 import { publish } from './instrumentation.ts';
 import { backoffSchedule, sleep as defaultSleep } from './retry.ts';
 import { formatTraceparent, parseTraceparent, propagatingTracer, TRACEPARENT } from './trace.ts';
@@ -53,6 +62,13 @@ export async function processBatch<I, O>(stage: Stage<I, O>, raw: RawRecord[], d
   const slots: Slot[] = new Array(raw.length);
   const decoded: (StageRecord<I> | undefined)[] = new Array(raw.length);
 
+  const pause = async (records: number, attempt: number, err: unknown) => {
+    const delayMs = next();
+    publish('retry', { stage: stage.name, records, attempt, delayMs, errorClass: errorClass(err) });
+    await sleep(delayMs, deps.signal);
+    if (deps.signal.aborted) throw new ShutdownError();
+  };
+
   const kill = async (i: number, error: unknown, attempts: number) => {
     const record = raw[i] as RawRecord;
     const letter = deadLetter(stage, record, error, attempts);
@@ -62,18 +78,33 @@ export async function processBatch<I, O>(stage: Stage<I, O>, raw: RawRecord[], d
     };
   };
 
-  for (let i = 0; i < raw.length; i++) {
-    const r = raw[i] as RawRecord;
-    if (r.value === null) {
-      await kill(i, new DecodeError('null value (tombstone) on a stage input'), 1);
-      continue;
+  // decode; a retriable failure (registry unreachable) is retried for the batch, never dead-lettered
+  const next = backoffSchedule(stage.config.retry);
+  const max = stage.config.retry.maxAttempts;
+  let toDecode = raw.map((_, i) => i);
+  for (let attempt = 1; toDecode.length > 0; attempt++) {
+    const again: number[] = [];
+    let lastErr: unknown;
+    for (const i of toDecode) {
+      const r = raw[i] as RawRecord;
+      if (r.value === null) {
+        await kill(i, new DecodeError('null value (tombstone) on a stage input'), 1);
+        continue;
+      }
+      try {
+        const value = await stage.input.codec.decode(r.value);
+        decoded[i] = { ...r, value, trace: parseTraceparent(r.headers[TRACEPARENT]) };
+      } catch (e) {
+        if (isRetriable(e)) {
+          again.push(i);
+          lastErr = e;
+        } else await kill(i, e instanceof Error ? e : new DecodeError(String(e)), attempt);
+      }
     }
-    try {
-      const value = await stage.input.codec.decode(r.value);
-      decoded[i] = { ...r, value, trace: parseTraceparent(r.headers[TRACEPARENT]) };
-    } catch (e) {
-      await kill(i, e instanceof StageError ? e : new DecodeError(String((e as Error)?.message ?? e), { cause: e }), 1);
-    }
+    if (again.length === 0) break;
+    if (attempt >= max) throw new RetriableError(`decode kept failing: ${errorMessage(lastErr)}`, { cause: lastErr });
+    await pause(again.length, attempt, lastErr);
+    toDecode = again;
   }
 
   const tracer = stage.tracer ?? propagatingTracer;
@@ -125,8 +156,6 @@ export async function processBatch<I, O>(stage: Stage<I, O>, raw: RawRecord[], d
     return out;
   };
 
-  const next = backoffSchedule(stage.config.retry);
-  const max = stage.config.retry.maxAttempts;
   let pending = decoded.flatMap((d, i) => (d ? [i] : []));
   const results = new Map<number, Exclude<RecordResult<O>, Error>>();
   try {
@@ -144,10 +173,7 @@ export async function processBatch<I, O>(stage: Stage<I, O>, raw: RawRecord[], d
         } else results.set(i, r);
       }
       if (retry.length === 0) break;
-      const delayMs = next();
-      publish('retry', { stage: stage.name, records: retry.length, attempt, delayMs, errorClass: errorClass(lastErr) });
-      await sleep(delayMs, deps.signal);
-      if (deps.signal.aborted) throw new ShutdownError();
+      await pause(retry.length, attempt, lastErr);
       pending = retry;
     }
 
@@ -174,6 +200,7 @@ export async function processBatch<I, O>(stage: Stage<I, O>, raw: RawRecord[], d
         }
         slots[i] = { kind: 'out', messages };
       } catch (err) {
+        if (err instanceof RetriableError) throw err;
         await kill(i, err, 1);
       }
     }

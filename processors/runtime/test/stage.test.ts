@@ -1,0 +1,302 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BadMagicByteError,
+  Breaker,
+  BreakerOpenError,
+  backoffSchedule,
+  confluentJsonCodec,
+  defineStage,
+  formatTraceparent,
+  jsonCodec,
+  PoisonRecordError,
+  parseTraceparent,
+  RetriableError,
+  runInMemory,
+  staticSchemaIds,
+  stringCodec,
+  writeFrame,
+} from '../src/index.ts';
+
+const topics = { input: { topic: 'in' }, output: { topic: 'out' }, dlq: { topic: 'in.dlq' } };
+const base = { name: 'upper', generation: 3, model: { name: 'm', version: '1' } };
+
+function upper(map: (v: string, attempt: number) => string | null) {
+  return defineStage({
+    ...base,
+    input: { ...topics.input, codec: stringCodec() },
+    output: { ...topics.output, codec: stringCodec() },
+    dlq: topics.dlq,
+    config: { batch: { maxRecords: 8, lingerMs: 0 }, retry: { maxAttempts: 4, initialDelayMs: 10, maxDelayMs: 40 } },
+    map: (r, ctx) => map(r.value, ctx.attempt),
+  });
+}
+
+describe('defineStage', () => {
+  it('names the group after stage and generation and validates the definition', () => {
+    expect(upper((v) => v).groupId).toBe('feedlog.upper.g3');
+    expect(upper((v) => v).output.subject).toBe('out-value');
+    const bad = {
+      ...base,
+      input: { topic: 'x', codec: stringCodec() },
+      dlq: { topic: 'd' },
+      map: (r: { value: string }) => r.value,
+    };
+    expect(() => defineStage({ ...bad, output: { topic: 'x', codec: stringCodec() } })).toThrow(/same topic/);
+    expect(() => defineStage({ ...bad, output: { topic: 'y', codec: stringCodec() }, dlq: { topic: 'y' } })).toThrow(
+      /DLQ/,
+    );
+    expect(() => defineStage({ ...bad, name: 'no spaces', output: { topic: 'y', codec: stringCodec() } })).toThrow(
+      /name/,
+    );
+  });
+});
+
+describe('the in-memory driver (the runtime batch path without a broker)', () => {
+  it('keeps the input key and continues the producer trace in a traceparent header', async () => {
+    const parent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const r = await runInMemory(
+      upper((v) => v.toUpperCase()),
+      [
+        { key: 'a', value: 'x', headers: { traceparent: parent } },
+        { key: 'b', value: 'y' },
+      ],
+    );
+    expect(r.outputs.map((o) => [o.key, o.value])).toEqual([
+      ['a', 'X'],
+      ['b', 'Y'],
+    ]);
+    const child = parseTraceparent(r.outputs[0]?.headers.traceparent);
+    expect(child?.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+    expect(child?.spanId).not.toBe('b7ad6b7169203331');
+    const root = parseTraceparent(r.outputs[1]?.headers.traceparent);
+    expect(root?.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(root?.traceId).not.toBe(child?.traceId);
+  });
+
+  it('dead-letters only the record the transform rejects, with its bytes, reason and source', async () => {
+    const inputs = ['a', 'b', 'poison', 'c'].map((value, i) => ({ key: `k${i}`, value, headers: { h: 'v' } }));
+    const r = await runInMemory(
+      upper((v) => {
+        if (v === 'poison') throw new PoisonRecordError('no poison here');
+        return v.toUpperCase();
+      }),
+      inputs,
+    );
+    expect(r.outputs.map((o) => o.value)).toEqual(['A', 'B', 'C']);
+    expect(r.dead).toHaveLength(1);
+    const d = r.dead[0];
+    expect(d?.error_class).toBe('PoisonRecordError');
+    expect(d?.error_message).toBe('no poison here');
+    expect(d?.original_value?.toString()).toBe('poison');
+    expect(d?.original_key?.toString()).toBe('k2');
+    expect(d?.headers).toEqual([{ key: 'h', value: Buffer.from('v') }]);
+    expect([d?.source_topic, d?.source_partition, d?.source_offset]).toEqual(['in', 0, 2]);
+    expect([d?.stage, d?.consumer_group, d?.generation, d?.attempts, d?.retriable]).toEqual([
+      'upper',
+      'feedlog.upper.g3',
+      3,
+      1,
+      false,
+    ]);
+    expect(r.retryDelays).toEqual([]);
+  });
+
+  it('retries a retriable failure with capped, jittered backoff, then succeeds', async () => {
+    const r = await runInMemory(
+      upper((v, attempt) => {
+        if (v === 'flaky' && attempt < 3) throw new RetriableError('503');
+        return v.toUpperCase();
+      }),
+      [{ value: 'ok' }, { value: 'flaky' }],
+    );
+    expect(r.outputs.map((o) => o.value).sort()).toEqual(['FLAKY', 'OK']);
+    expect(r.dead).toEqual([]);
+    expect(r.retryDelays).toHaveLength(2);
+    for (const d of r.retryDelays) expect(d).toBeLessThanOrEqual(40);
+  });
+
+  it('dead-letters a record whose retriable failures outlast the attempts, marked retriable', async () => {
+    const r = await runInMemory(
+      upper((v) => {
+        if (v === 'down') throw new RetriableError('still down');
+        return v;
+      }),
+      [{ value: 'down' }, { value: 'up' }],
+    );
+    expect(r.outputs.map((o) => o.value)).toEqual(['up']);
+    expect(r.dead.map((d) => [d.error_class, d.attempts, d.retriable])).toEqual([['RetriableError', 4, true]]);
+    expect(r.retryDelays).toHaveLength(3);
+  });
+
+  it('isolates the record that makes a whole-batch transform throw, by bisection', async () => {
+    let calls = 0;
+    const stage = defineStage({
+      ...base,
+      input: { topic: 'in', codec: stringCodec() },
+      output: { topic: 'out', codec: stringCodec() },
+      dlq: { topic: 'dlq' },
+      config: { batch: { maxRecords: 64, lingerMs: 0 } },
+      transform(batch) {
+        calls++;
+        if (batch.some((r) => r.value === 'boom')) throw new TypeError('cannot read properties of undefined');
+        return batch.map((r) => ({ value: r.value.toUpperCase() }));
+      },
+    });
+    const values = Array.from({ length: 64 }, (_, i) => (i === 37 ? 'boom' : `v${i}`));
+    const r = await runInMemory(
+      stage,
+      values.map((value) => ({ value })),
+    );
+    expect(r.outputs).toHaveLength(63);
+    expect(r.dead.map((d) => [d.error_class, d.original_value?.toString(), d.source_offset])).toEqual([
+      ['TypeError', 'boom', 37],
+    ]);
+    expect(calls).toBeLessThanOrEqual(1 + 2 * Math.log2(64));
+  });
+
+  it('dead-letters undecodable bytes (bad magic byte, unknown schema id, bad payload) and decodes the rest', async () => {
+    const ids = staticSchemaIds({ 'in-value': 7, 'out-value': 8 });
+    const codec = confluentJsonCodec<{ title: string }>(ids);
+    const stage = defineStage({
+      ...base,
+      input: { topic: 'in', codec },
+      output: { topic: 'out', codec: confluentJsonCodec<{ title: string; n: number }>(ids) },
+      dlq: { topic: 'dlq' },
+      map: (r) => ({ title: r.value.title, n: r.value.title.length }),
+    });
+    const r = await runInMemory(stage, [
+      { key: 'good', value: { title: 'hello' } },
+      { key: 'magic', value: Buffer.from([1, 0, 0, 0, 7, 123, 125]) },
+      { key: 'unknown', value: writeFrame(99, Buffer.from('{"title":"x"}')) },
+      { key: 'garbage', value: writeFrame(7, Buffer.from('{not json')) },
+      { key: 'good2', value: { title: 'world!' } },
+    ]);
+    expect(r.outputs.map((o) => [o.key, o.value])).toEqual([
+      ['good', { title: 'hello', n: 5 }],
+      ['good2', { title: 'world!', n: 6 }],
+    ]);
+    expect(r.dead.map((d) => [d.original_key?.toString(), d.error_class])).toEqual([
+      ['magic', 'BadMagicByteError'],
+      ['unknown', 'UnknownSchemaError'],
+      ['garbage', 'DecodeError'],
+    ]);
+    expect(r.dead[1]?.error_message).toMatch(/99/);
+    expect(r.dead[0]?.original_value).toEqual(Buffer.from([1, 0, 0, 0, 7, 123, 125]));
+  });
+
+  it('fails the batch, not the records, when decoding keeps failing for a retriable reason', async () => {
+    const down = { name: 'RegistryUnavailableError', retriable: true };
+    const stage = defineStage({
+      ...base,
+      input: {
+        topic: 'in',
+        codec: {
+          decode: async () => {
+            throw Object.assign(new Error('registry unreachable'), down);
+          },
+          encode: async (v: string) => Buffer.from(v),
+        },
+      },
+      output: { topic: 'out', codec: stringCodec() },
+      dlq: { topic: 'dlq' },
+      config: { retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 2 } },
+      map: (r) => r.value,
+    });
+    await expect(runInMemory(stage, [{ value: 'a' }])).rejects.toThrow(/decode kept failing/);
+  });
+
+  it('supports fan-out, filtering and explicit keys from a batch transform', async () => {
+    const stage = defineStage({
+      ...base,
+      input: { topic: 'in', codec: jsonCodec<{ words: string[] }>() },
+      output: { topic: 'out', codec: stringCodec() },
+      dlq: { topic: 'dlq' },
+      transform: (batch) =>
+        batch.map((r) => (r.value.words.length === 0 ? null : r.value.words.map((w) => ({ key: w, value: w })))),
+    });
+    const r = await runInMemory(stage, [
+      { value: { words: ['a', 'b'] } },
+      { value: { words: [] } },
+      { value: { words: ['c'] } },
+    ]);
+    expect(r.outputs.map((o) => [o.key, o.value])).toEqual([
+      ['a', 'a'],
+      ['b', 'b'],
+      ['c', 'c'],
+    ]);
+  });
+});
+
+describe('circuit breaker', () => {
+  it('opens after consecutive failures, rejects fast while open, half-opens and closes on success', async () => {
+    const states: string[] = [];
+    const b = new Breaker('embedder', { failureThreshold: 3, halfOpenAfterMs: 100 }, (s) => states.push(s));
+    let calls = 0;
+    const failing = async () => {
+      calls++;
+      throw new Error('ECONNREFUSED');
+    };
+    for (let i = 0; i < 3; i++) await expect(b.run(failing)).rejects.toThrow('ECONNREFUSED');
+    expect(b.state).toBe('open');
+    await expect(b.run(failing)).rejects.toBeInstanceOf(BreakerOpenError);
+    expect(calls).toBe(3);
+    expect(b.retryAfterMs()).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(await b.run(async () => 'ok')).toBe('ok');
+    expect(b.state).toBe('closed');
+    expect(states).toEqual(['open', 'half-open', 'closed']);
+  });
+
+  it('does not count poison records as dependency failures', async () => {
+    const b = new Breaker('x', { failureThreshold: 2, halfOpenAfterMs: 1_000 });
+    for (let i = 0; i < 5; i++)
+      await expect(b.run(() => Promise.reject(new PoisonRecordError('bad')))).rejects.toThrow();
+    expect(b.state).toBe('closed');
+  });
+
+  it('makes the runtime wait for the breaker instead of dead-lettering', async () => {
+    let up = false;
+    setTimeout(() => {
+      up = true;
+    }, 150);
+    const stage = defineStage({
+      ...base,
+      input: { topic: 'in', codec: stringCodec() },
+      output: { topic: 'out', codec: stringCodec() },
+      dlq: { topic: 'dlq' },
+      config: {
+        breaker: { failureThreshold: 1, halfOpenAfterMs: 60 },
+        retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 1 },
+      },
+      map: (r, ctx) =>
+        ctx.breaker('dep').run(async () => {
+          if (!up) throw new RetriableError('dependency down');
+          return r.value.toUpperCase();
+        }),
+    });
+    const r = await runInMemory(stage, [{ value: 'a' }, { value: 'b' }]);
+    expect(r.outputs.map((o) => o.value)).toEqual(['A', 'B']);
+    expect(r.dead).toEqual([]);
+  });
+});
+
+describe('backoff and trace context', () => {
+  it('jitters below an exponentially growing bound, capped', () => {
+    const next = backoffSchedule({ maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 1_000 });
+    const delays = Array.from({ length: 12 }, () => next());
+    delays.forEach((d, n) => {
+      expect(d).toBeGreaterThanOrEqual(0);
+      expect(d).toBeLessThanOrEqual(Math.min(1_000, 100 * 2 ** (n + 1)));
+    });
+    expect(new Set(delays.map((d) => Math.round(d))).size).toBeGreaterThan(3);
+  });
+
+  it('parses and formats W3C traceparent, rejecting invalid ones', () => {
+    const h = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    expect(formatTraceparent(parseTraceparent(h) as never)).toBe(h);
+    expect(parseTraceparent('00-00000000000000000000000000000000-b7ad6b7169203331-01')).toBeUndefined();
+    expect(parseTraceparent('ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01')).toBeUndefined();
+    expect(parseTraceparent('garbage')).toBeUndefined();
+    expect(new BadMagicByteError('x').retriable).toBe(false);
+  });
+});
