@@ -1,4 +1,5 @@
 import { testKafka, waitFor } from '@feedlog/test';
+import type { Message } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   confluentJsonCodec,
@@ -52,12 +53,12 @@ describe('poison records on the real broker', () => {
       { key: 'bad-schema-id', value: writeFrame(4242, Buffer.from('{"title":"x"}')) },
       { key: 'bad-title', value: await codec.encode({ title: '' }, `${t.input}-value`) },
     ];
-    const messages = [];
+    const messages: Message[] = [];
     for (let i = 0; i < 300; i++) {
       messages.push(await good(i));
-      if (i === 100) messages.push(bad[0]);
-      if (i === 150) messages.push(bad[1]);
-      if (i === 200) messages.push(bad[2]);
+      if (i === 100) messages.push(bad[0] as Message);
+      if (i === 150) messages.push(bad[1] as Message);
+      if (i === 200) messages.push(bad[2] as Message);
     }
     const producer = kafka.producer();
     await producer.connect();
