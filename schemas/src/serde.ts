@@ -111,17 +111,20 @@ export class Serde<R extends RecordName> {
 
   async encode(value: RecordTypes[R]): Promise<Buffer> {
     const id = await this.schemaId();
-    const paths: string[] = [];
-    if (!this.type.isValid(value, { errorHook: (path) => paths.push(path.join('.') || '(root)') })) {
-      throw new RecordEncodeError(
-        `${this.record} for ${this.topic} does not match its schema at ${paths.join(', ')}`,
-        this.topic,
-        paths,
-      );
-    }
     try {
       return await this.registry.encode(id, value);
     } catch (e) {
+      // An invalid value: the client reports the offending paths (ConfluentSchemaRegistryValidationError).
+      const invalid = (e as { paths?: string[][] }).paths;
+      if (Array.isArray(invalid)) {
+        const paths = invalid.map((p) => p.join('.') || '(root)');
+        throw new RecordEncodeError(
+          `${this.record} for ${this.topic} does not match its schema at ${paths.join(', ')}`,
+          this.topic,
+          paths,
+          { cause: e },
+        );
+      }
       const err = registryError(e, this.topic, `encoding with schema ${id}`);
       if (err instanceof RegistryUnavailableError) throw err;
       throw new RecordEncodeError(`${this.record} for ${this.topic}: ${(e as Error).message}`, this.topic, [], {

@@ -12,6 +12,7 @@ import { registerSchemaCommands } from '../src/cli.ts';
 import {
   IncompatibleSchemaError,
   PayloadDecodeError,
+  RecordEncodeError,
   SchemaNotRegisteredError,
   UnknownSchemaIdError,
 } from '../src/errors.ts';
@@ -161,6 +162,12 @@ describe.skipIf(!answers)('schemas against a real registry', () => {
     other.writeInt32BE(dlqId, 1);
     const e3 = await serde.decode(other).catch((e: unknown) => e);
     expect(e3).toBeInstanceOf(IncompatibleSchemaError);
+
+    // An invalid value on the way out names the offending field.
+    const bad = { ...sampleRecords().RawHeadline, headline: { ...sampleRecords().RawHeadline.headline, title: 42 } };
+    const e4 = await serde.encode(bad as never).catch((e: unknown) => e);
+    expect(e4).toBeInstanceOf(RecordEncodeError);
+    expect((e4 as RecordEncodeError).paths).toEqual(['headline.title']);
   });
 
   it('works with the client the rest of feedlog uses (getLatestSchemaId agrees with register)', async () => {
