@@ -260,28 +260,43 @@ export class RegistryService {
     }
     return this.tx(async (c) => {
       await this.lockSubject(c, subject);
-      const mode = await this.getMode(c);
+      // everything the decision needs, in one round trip (under the subject lock)
+      const st = (
+        await c.query<{
+          mode: Mode | null;
+          id: number | null;
+          live: boolean;
+          subject_level: string | null;
+          global_level: string | null;
+          max_version: number;
+        }>(
+          `SELECT (SELECT mode FROM ${this.s}.mode WHERE subject = '') AS mode,
+                  s.id,
+                  EXISTS (SELECT 1 FROM ${this.s}.subject_versions sv
+                           WHERE sv.subject = $1 AND sv.schema_id = s.id AND NOT sv.deleted) AS live,
+                  (SELECT compatibility FROM ${this.s}.config WHERE subject = $1) AS subject_level,
+                  (SELECT compatibility FROM ${this.s}.config WHERE subject = '') AS global_level,
+                  (SELECT COALESCE(MAX(version), 0) FROM ${this.s}.subject_versions WHERE subject = $1) AS max_version
+             FROM (SELECT 1) one LEFT JOIN ${this.s}.schemas s ON s.fingerprint = $2`,
+          [subject, req.fingerprint],
+        )
+      ).rows[0];
+      const mode: Mode = st?.mode ?? 'READWRITE';
       if (mode === 'READONLY' || mode === 'READONLY_OVERRIDE') {
         throw Errors.notPermitted(`Subject ${subject} is in read-only mode`);
       }
       if ((wantedId !== undefined || wantedVersion !== undefined) && mode !== 'IMPORT') {
         throw Errors.notPermitted(`Subject ${subject} is not in import mode`);
       }
-      const existing = await c.query<{ id: number }>(`SELECT id FROM ${this.s}.schemas WHERE fingerprint = $1`, [
-        req.fingerprint,
-      ]);
-      let id = existing.rows[0]?.id;
+      let id = st?.id ?? undefined;
       if (id !== undefined && wantedId !== undefined && id !== wantedId) throw Errors.idDoesNotMatch(id, wantedId);
-      if (id !== undefined) {
-        const live = await c.query(
-          `SELECT version FROM ${this.s}.subject_versions WHERE subject = $1 AND schema_id = $2 AND NOT deleted`,
-          [subject, id],
-        );
-        if (live.rowCount) return { id }; // already registered under this subject: same id, no new version
-      }
+      if (id !== undefined && st?.live) return { id }; // already live under this subject: same id, no new version
       if (mode !== 'IMPORT') {
-        const level = (await this.getSubjectCompatibility(subject, c)) ?? (await this.getGlobalCompatibility(c));
-        if (level !== 'NONE') {
+        const level =
+          parseCompatibilityLevel(st?.subject_level) ??
+          parseCompatibilityLevel(st?.global_level) ??
+          DEFAULT_COMPATIBILITY;
+        if (level !== 'NONE' && (st?.max_version ?? 0) > 0) {
           const previous = await this.rows(c, 'sv.subject = $1 AND NOT sv.deleted', [subject]);
           const prev = await Promise.all(
             previous.map(async (r) => ({
@@ -327,11 +342,7 @@ export class RegistryService {
       }
       let version = wantedVersion;
       if (version === undefined) {
-        const mx = await c.query<{ v: number }>(
-          `SELECT COALESCE(MAX(version), 0) AS v FROM ${this.s}.subject_versions WHERE subject = $1`,
-          [subject],
-        );
-        version = (mx.rows[0]?.v ?? 0) + 1;
+        version = (st?.max_version ?? 0) + 1;
       } else {
         const taken = await c.query(`SELECT 1 FROM ${this.s}.subject_versions WHERE subject = $1 AND version = $2`, [
           subject,
@@ -358,8 +369,14 @@ export class RegistryService {
 
   /** POST /subjects/{s}: is this schema registered under the subject? */
   async lookup(subject: string, body: SchemaRequest, includeDeleted: boolean): Promise<SchemaEntity> {
-    if (!(await this.hasSubject(subject, includeDeleted))) throw Errors.subjectNotFound(subject);
-    const req = await this.parseRequest(body);
+    let req: Awaited<ReturnType<RegistryService['parseRequest']>>;
+    try {
+      req = await this.parseRequest(body);
+    } catch (e) {
+      // Confluent answers "no such subject" before looking at the schema
+      if (!(await this.hasSubject(subject, includeDeleted))) throw Errors.subjectNotFound(subject);
+      throw e;
+    }
     const rows = await this.rows(
       this.pool,
       `sv.subject = $1 AND s.fingerprint = $2 ${includeDeleted ? '' : 'AND NOT sv.deleted'}`,
@@ -367,8 +384,9 @@ export class RegistryService {
       'sv.version DESC LIMIT 1',
     );
     const row = rows[0];
-    if (!row) throw Errors.schemaNotFound();
-    return entity(row);
+    if (row) return entity(row);
+    if (!(await this.hasSubject(subject, includeDeleted))) throw Errors.subjectNotFound(subject);
+    throw Errors.schemaNotFound();
   }
 
   // ---- reads ------------------------------------------------------------------------------------
@@ -543,11 +561,10 @@ export class RegistryService {
     const req = await this.parseRequest(body);
     const level = (await this.getSubjectCompatibility(subject)) ?? (await this.getGlobalCompatibility());
     let targets: Row[];
-    let effective = level;
     if (v === undefined || v === LATEST) {
-      // against the latest (or every version for transitive levels); no versions → compatible
+      // against the live history: the newest for plain levels, every version for transitive ones;
+      // no versions → compatible
       targets = await this.rows(this.pool, 'sv.subject = $1 AND NOT sv.deleted', [subject]);
-      if (v === undefined) effective = level.endsWith('TRANSITIVE') || level === 'NONE' ? level : toTransitive(level);
     } else {
       const rows = await this.rows(this.pool, 'sv.subject = $1 AND sv.version = $2 AND NOT sv.deleted', [subject, v]);
       if (rows.length === 0) {
@@ -563,11 +580,7 @@ export class RegistryService {
         schema: r.schema,
       })),
     );
-    const result = checkCompatibility(effective, req.parsed.type, prev);
+    const result = checkCompatibility(level, req.parsed.type, prev);
     return { is_compatible: result.compatible, messages: result.messages };
   }
-}
-
-function toTransitive(level: CompatibilityLevel): CompatibilityLevel {
-  return `${level}_TRANSITIVE` as CompatibilityLevel;
 }

@@ -294,6 +294,18 @@ describe('deletes', () => {
     expect(again.json.id).toBe(v2.json.id);
   });
 
+  it('re-registering a soft-deleted schema makes a new version with the same id', async () => {
+    const first = await call(app, 'POST', '/subjects/redo-value/versions', { schema: headline() });
+    expect((await call(app, 'DELETE', '/subjects/redo-value/versions/1')).json).toBe(1);
+    const again = await call(app, 'POST', '/subjects/redo-value/versions', { schema: headline() });
+    expect(again.json.id).toBe(first.json.id);
+    expect((await call(app, 'GET', '/subjects/redo-value/versions')).json).toEqual([2]);
+    expect((await call(app, 'POST', '/subjects/redo-value', { schema: headline() })).json.version).toBe(2);
+    // an invalid schema under a subject that does not exist: the subject is reported first
+    expect((await call(app, 'POST', '/subjects/ghost-value', { schema: '{' })).json.error_code).toBe(40401);
+    expect((await call(app, 'POST', '/subjects/redo-value', { schema: '{' })).json.error_code).toBe(42201);
+  });
+
   it('stores and returns references, and refuses to delete a referenced version', async () => {
     const meta = JSON.stringify({
       type: 'record',
