@@ -210,13 +210,33 @@ export async function buildRegistryApp(opts: RegistryAppOptions = {}): Promise<F
     return { compatibilityLevel: previous };
   });
 
-  app.get('/mode', async () => ({ mode: await svc.getMode() }));
-  app.put<{ Querystring: Q }>('/mode', async (req) => {
-    const raw = ((req.body ?? {}) as Record<string, unknown>).mode;
+  const modeFrom = (b: unknown): Mode => {
+    const raw = ((b ?? {}) as Record<string, unknown>).mode;
     const mode = typeof raw === 'string' ? raw.toUpperCase() : raw;
     if (!MODES.includes(mode as Mode)) throw Errors.invalidMode(raw);
-    await svc.setMode(mode as Mode, bool(req.query.force));
+    return mode as Mode;
+  };
+  app.get('/mode', async () => ({ mode: await svc.getMode() }));
+  app.put<{ Querystring: Q }>('/mode', async (req) => {
+    const mode = modeFrom(req.body);
+    await svc.setMode(null, mode, bool(req.query.force));
     return { mode };
+  });
+  app.get<{ Params: P; Querystring: Q }>('/mode/:subject', async (req) => {
+    const mode = await svc.getSubjectMode(req.params.subject);
+    if (mode) return { mode };
+    if (bool(req.query.defaultToGlobal)) return { mode: await svc.getMode() };
+    throw Errors.subjectModeNotConfigured(req.params.subject);
+  });
+  app.put<{ Params: P; Querystring: Q }>('/mode/:subject', async (req) => {
+    const mode = modeFrom(req.body);
+    await svc.setMode(req.params.subject, mode, bool(req.query.force));
+    return { mode };
+  });
+  app.delete<{ Params: P }>('/mode/:subject', async (req) => {
+    const previous = await svc.deleteSubjectMode(req.params.subject);
+    if (!previous) throw Errors.subjectNotFound(req.params.subject);
+    return { mode: previous };
   });
 
   return app;

@@ -80,6 +80,12 @@ export const Errors = {
       ErrorCode.SUBJECT_LEVEL_COMPATIBILITY_NOT_CONFIGURED,
       `Subject '${s}' does not have subject-level compatibility configured`,
     ),
+  subjectModeNotConfigured: (s: string) =>
+    new RegistryError(
+      404,
+      ErrorCode.SUBJECT_LEVEL_MODE_NOT_CONFIGURED,
+      `Subject '${s}' does not have subject-level mode configured`,
+    ),
   incompatible: (subject: string, messages: string[]) =>
     new RegistryError(
       409,

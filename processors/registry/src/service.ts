@@ -221,20 +221,41 @@ export class RegistryService {
     return parseCompatibilityLevel(r.rows[0]?.compatibility);
   }
 
-  async getMode(q: pg.Pool | pg.PoolClient = this.pool): Promise<Mode> {
-    const r = await q.query<{ mode: Mode }>(`SELECT mode FROM ${this.s}.mode WHERE subject = ''`);
+  /** The mode in force for `subject` (its own, else the global one); the global mode when subject is null. */
+  async getMode(subject: string | null = null, q: pg.Pool | pg.PoolClient = this.pool): Promise<Mode> {
+    const r = await q.query<{ mode: Mode | null }>(
+      `SELECT COALESCE((SELECT mode FROM ${this.s}.mode WHERE subject = $1),
+                       (SELECT mode FROM ${this.s}.mode WHERE subject = '')) AS mode`,
+      [subject ?? ''],
+    );
     return r.rows[0]?.mode ?? 'READWRITE';
   }
 
-  async setMode(mode: Mode, force: boolean): Promise<void> {
+  async getSubjectMode(subject: string): Promise<Mode | undefined> {
+    const r = await this.pool.query<{ mode: Mode }>(`SELECT mode FROM ${this.s}.mode WHERE subject = $1`, [subject]);
+    return r.rows[0]?.mode;
+  }
+
+  async setMode(subject: string | null, mode: Mode, force: boolean): Promise<void> {
+    if (subject !== null) validateSubject(subject);
     if (mode === 'IMPORT' && !force) {
-      const any = await this.pool.query(`SELECT 1 FROM ${this.s}.subject_versions LIMIT 1`);
+      const any = await this.pool.query(
+        `SELECT 1 FROM ${this.s}.subject_versions WHERE ($1 = '' OR subject = $1) LIMIT 1`,
+        [subject ?? ''],
+      );
       if (any.rowCount) throw Errors.notPermitted('Cannot import since found existing subjects');
     }
     await this.pool.query(
-      `INSERT INTO ${this.s}.mode (subject, mode) VALUES ('', $1) ON CONFLICT (subject) DO UPDATE SET mode = EXCLUDED.mode`,
-      [mode],
+      `INSERT INTO ${this.s}.mode (subject, mode) VALUES ($1, $2) ON CONFLICT (subject) DO UPDATE SET mode = EXCLUDED.mode`,
+      [subject ?? '', mode],
     );
+  }
+
+  async deleteSubjectMode(subject: string): Promise<Mode | undefined> {
+    const r = await this.pool.query<{ mode: Mode }>(`DELETE FROM ${this.s}.mode WHERE subject = $1 RETURNING mode`, [
+      subject,
+    ]);
+    return r.rows[0]?.mode;
   }
 
   // ---- register and look up ---------------------------------------------------------------------
@@ -250,7 +271,8 @@ export class RegistryService {
     if (wantedId === undefined && wantedVersion === undefined) {
       // Fast path, one round trip and no lock: already live under this subject → same id.
       const fast = await this.pool.query<{ mode: Mode | null; id: number | null }>(
-        `SELECT (SELECT mode FROM ${this.s}.mode WHERE subject = '') AS mode,
+        `SELECT COALESCE((SELECT mode FROM ${this.s}.mode WHERE subject = $1),
+                         (SELECT mode FROM ${this.s}.mode WHERE subject = '')) AS mode,
                 (SELECT sv.schema_id FROM ${this.s}.subject_versions sv JOIN ${this.s}.schemas s ON s.id = sv.schema_id
                   WHERE sv.subject = $1 AND s.fingerprint = $2 AND NOT sv.deleted LIMIT 1) AS id`,
         [subject, req.fingerprint],
@@ -270,7 +292,8 @@ export class RegistryService {
           global_level: string | null;
           max_version: number;
         }>(
-          `SELECT (SELECT mode FROM ${this.s}.mode WHERE subject = '') AS mode,
+          `SELECT COALESCE((SELECT mode FROM ${this.s}.mode WHERE subject = $1),
+                         (SELECT mode FROM ${this.s}.mode WHERE subject = '')) AS mode,
                   s.id,
                   EXISTS (SELECT 1 FROM ${this.s}.subject_versions sv
                            WHERE sv.subject = $1 AND sv.schema_id = s.id AND NOT sv.deleted) AS live,
@@ -481,7 +504,7 @@ export class RegistryService {
   }
 
   private async assertWritable(c: pg.PoolClient, subject: string): Promise<void> {
-    const mode = await this.getMode(c);
+    const mode = await this.getMode(subject, c);
     if (mode === 'READONLY' || mode === 'READONLY_OVERRIDE') {
       throw Errors.notPermitted(`Subject ${subject} is in read-only mode`);
     }

@@ -236,6 +236,16 @@ describe('config and mode', () => {
     expect(imported.json).toEqual({ id: 100000 });
     expect((await call(app, 'GET', '/subjects/imported-value/versions')).json).toEqual([4]);
     expect((await call(app, 'PUT', '/mode', { mode: 'READWRITE' })).json).toEqual({ mode: 'READWRITE' });
+    // a subject-level mode overrides the global one
+    expect((await call(app, 'GET', '/mode/frozen-value')).json.error_code).toBe(40409);
+    expect((await call(app, 'GET', '/mode/frozen-value?defaultToGlobal=true')).json).toEqual({ mode: 'READWRITE' });
+    expect((await call(app, 'PUT', '/mode/frozen-value', { mode: 'READONLY' })).json).toEqual({ mode: 'READONLY' });
+    expect((await call(app, 'POST', '/subjects/frozen-value/versions', { schema: headline() })).json.error_code).toBe(
+      42205,
+    );
+    expect((await call(app, 'POST', '/subjects/thawed-value/versions', { schema: headline() })).status).toBe(200);
+    expect((await call(app, 'DELETE', '/mode/frozen-value')).json).toEqual({ mode: 'READONLY' });
+    expect((await call(app, 'POST', '/subjects/frozen-value/versions', { schema: headline() })).status).toBe(200);
     const withId = await call(app, 'POST', '/subjects/x-value/versions', { schema: headline(), id: 5 });
     expect(withId.json.error_code).toBe(42205);
     const next = await call(app, 'POST', '/subjects/after-import-value/versions', {
