@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 /** W3C trace context of one span: https://www.w3.org/TR/trace-context/ */
 export interface SpanContext {
@@ -24,11 +24,24 @@ export function formatTraceparent(c: SpanContext): string {
   return `00-${c.traceId}-${c.spanId}-${c.flags.toString(16).padStart(2, '0')}`;
 }
 
+// ids come from a pooled random buffer: one getrandom call per 512 span ids, not one per record
+const pool = Buffer.alloc(4096);
+let poolAt = pool.length;
+function randomHex(bytes: number): string {
+  if (poolAt + bytes > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const s = pool.toString('hex', poolAt, poolAt + bytes);
+  poolAt += bytes;
+  return s;
+}
+
 /** A new span: a child of `parent` (same trace) or the root of a new sampled trace. */
 export function childSpan(parent?: SpanContext): SpanContext {
   return {
-    traceId: parent?.traceId ?? randomBytes(16).toString('hex'),
-    spanId: randomBytes(8).toString('hex'),
+    traceId: parent?.traceId ?? randomHex(16),
+    spanId: randomHex(8),
     flags: parent?.flags ?? 1,
   };
 }

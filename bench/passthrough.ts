@@ -1,0 +1,283 @@
+// Passthrough throughput (records/s), consume → produce on the same broker, same input, same run:
+//   1. kafkajs plain loop: eachBatch → producer.sendBatch(acks=all, idempotent) → commit offsets (at-least-once)
+//   2. kafkajs raw EOS loop: one transaction per fetched batch (outputs + sendOffsets), one producer per partition
+//   3. feedlog runtime, exactly-once (per-partition transactional producers, decode/encode, DLQ path, traceparent)
+//   4. feedlog runtime, at-least-once
+//   5. @platformatic/kafka plain loop (consume stream → send → commit)  [--no-platformatic to skip]
+//   6. @platformatic/kafka EOS loop: one transactional producer, offsets with the group's generation (KIP-447)
+// Ratios are against (1). Every variant uses a fresh consumer group and output topic.
+//   npx tsx bench/passthrough.ts [--records 100000] [--partitions 4] [--value-bytes 200] [--batch 2000 (runtime maxRecords)]
+//                                [--only <substring of a variant name>] [--no-platformatic] [--json]
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { createKafka, loadConfig } from '@feedlog/common';
+import { Consumer as PConsumer, type Message as PMessage, Producer as PProducer } from '@platformatic/kafka';
+import type { Kafka } from 'kafkajs';
+import { bytesCodec, defineStage, runStage, subscribe } from '../processors/runtime/src/index.ts';
+
+const args = process.argv.slice(2);
+const opt = (name: string, d: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) || d : d);
+const N = opt('--records', 100_000);
+const PARTS = opt('--partitions', 4);
+const VALUE = opt('--value-bytes', 200);
+const asJson = args.includes('--json');
+const withPlatformatic = !args.includes('--no-platformatic');
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+const BATCH = opt('--batch', 2_000);
+const cfg = loadConfig();
+const kafka = createKafka(cfg, { clientId: 'bench-passthrough' });
+const run = `bench.passthrough.${Date.now().toString(36)}`;
+const input = `${run}.in`;
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+async function createTopic(k: Kafka, topic: string, partitions = PARTS) {
+  const admin = k.admin();
+  await admin.connect();
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+  });
+  await admin.disconnect();
+}
+
+async function seed() {
+  await createTopic(kafka, input);
+  const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await p.connect();
+  const value = randomBytes(VALUE / 2).toString('hex');
+  for (let i = 0; i < N; i += 5_000) {
+    const messages = [];
+    for (let j = i; j < Math.min(N, i + 5_000); j++) messages.push({ key: `k${j}`, value });
+    await p.send({ topic: input, acks: -1, messages });
+  }
+  await p.disconnect();
+}
+
+/** time from the first record handled to the last one committed */
+class Clock {
+  first = 0;
+  done = 0;
+  count = 0;
+  private resolve: () => void = () => {};
+  readonly finished = new Promise<void>((r) => {
+    this.resolve = r;
+  });
+  start() {
+    if (!this.first) this.first = performance.now();
+  }
+  add(n: number) {
+    this.count += n;
+    if (this.count >= N && !this.done) {
+      this.done = performance.now();
+      this.resolve();
+    }
+  }
+  get rate() {
+    return N / ((this.done - this.first) / 1000);
+  }
+}
+
+async function kafkajsPlain(name: string): Promise<number> {
+  const out = `${run}.${name}`;
+  await createTopic(kafka, out);
+  const clock = new Clock();
+  // one idempotent producer per partition, like the EOS loop, so the only difference is the transaction
+  const producers = new Map<number, ReturnType<Kafka['producer']>>();
+  const consumer = kafka.consumer({ groupId: `${run}.${name}`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: input, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    partitionsConsumedConcurrently: PARTS,
+    eachBatch: async ({ batch }) => {
+      clock.start();
+      let p = producers.get(batch.partition);
+      if (!p) {
+        p = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+        await p.connect();
+        producers.set(batch.partition, p);
+      }
+      await p.sendBatch({
+        acks: -1,
+        topicMessages: [{ topic: out, messages: batch.messages.map((m) => ({ key: m.key, value: m.value })) }],
+      });
+      await consumer.commitOffsets([
+        { topic: input, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) },
+      ]);
+      clock.add(batch.messages.length);
+    },
+  });
+  await clock.finished;
+  await consumer.disconnect();
+  for (const p of producers.values()) await p.disconnect();
+  return clock.rate;
+}
+
+async function kafkajsEos(name: string): Promise<number> {
+  const out = `${run}.${name}`;
+  const groupId = `${run}.${name}`;
+  await createTopic(kafka, out);
+  const clock = new Clock();
+  const producers = new Map<number, ReturnType<Kafka['producer']>>();
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, readUncommitted: false });
+  await consumer.connect();
+  await consumer.subscribe({ topic: input, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    partitionsConsumedConcurrently: PARTS,
+    eachBatch: async ({ batch }) => {
+      clock.start();
+      let p = producers.get(batch.partition);
+      if (!p) {
+        p = kafka.producer({
+          transactionalId: `${groupId}.${batch.partition}`,
+          idempotent: true,
+          maxInFlightRequests: 1,
+        });
+        await p.connect();
+        producers.set(batch.partition, p);
+      }
+      const tx = await p.transaction();
+      await tx.sendBatch({
+        acks: -1,
+        topicMessages: [{ topic: out, messages: batch.messages.map((m) => ({ key: m.key, value: m.value })) }],
+      });
+      await tx.sendOffsets({
+        consumerGroupId: groupId,
+        topics: [
+          {
+            topic: input,
+            partitions: [{ partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) }],
+          },
+        ],
+      });
+      await tx.commit();
+      clock.add(batch.messages.length);
+    },
+  });
+  await clock.finished;
+  await consumer.disconnect();
+  for (const p of producers.values()) await p.disconnect();
+  return clock.rate;
+}
+
+async function runtime(name: string, mode: 'exactly-once' | 'at-least-once'): Promise<number> {
+  const out = `${run}.${name}`;
+  await createTopic(kafka, out);
+  await createTopic(kafka, `${out}.dlq`, 1);
+  const clock = new Clock();
+  const stageName = `bench-${name}-${Date.now().toString(36)}`;
+  const off = subscribe('batch', (b) => {
+    if (b.stage !== stageName) return;
+    if (!clock.first) clock.first = performance.now() - b.batchMs;
+    clock.add(b.recordsIn);
+  });
+  const stage = defineStage({
+    name: stageName,
+    generation: 1,
+    model: { name: 'passthrough', version: '1' },
+    input: { topic: input, codec: bytesCodec() },
+    output: { topic: out, codec: bytesCodec() },
+    dlq: { topic: `${out}.dlq` },
+    config: { mode, batch: { maxRecords: BATCH, lingerMs: 20 }, buffer: { maxRecords: 5 * BATCH, maxBytes: 32 << 20 } },
+    map: (r) => r.value,
+  });
+  const running = await runStage(stage, { kafka });
+  await clock.finished;
+  off();
+  await running.stop();
+  return clock.rate;
+}
+
+const pOpts = () => ({ clientId: 'bench-platformatic', bootstrapBrokers: cfg.kafka.brokers });
+
+/** a consume stream cut into batches: up to `max` buffered records per call, or what arrived within `lingerMs` */
+async function platformatic(name: string, eos: boolean): Promise<number> {
+  const out = `${run}.${name}`;
+  const groupId = `${run}.${name}`;
+  await createTopic(kafka, out);
+  const clock = new Clock();
+  const consumer = new PConsumer({ ...pOpts(), groupId });
+  const producer = new PProducer({
+    ...pOpts(),
+    idempotent: true,
+    ...(eos ? { transactionalId: `${groupId}.tx` } : {}),
+  });
+  const stream = await consumer.consume({
+    topics: [input],
+    mode: 'earliest',
+    autocommit: false,
+    maxWaitTime: 100,
+    isolationLevel: 1, // READ_COMMITTED
+  });
+  const buffer: PMessage<Buffer, Buffer, Buffer, Buffer>[] = [];
+  stream.on('data', (m) => {
+    buffer.push(m);
+    if (buffer.length > 20_000) stream.pause();
+  });
+  while (clock.count < N) {
+    if (buffer.length === 0) {
+      await new Promise((r) => setTimeout(r, 5));
+      continue;
+    }
+    clock.start();
+    const batch = buffer.splice(0, 4_000);
+    if (stream.isPaused() && buffer.length < 10_000) stream.resume();
+    const messages = batch.map((m) => ({ topic: out, key: m.key, value: m.value }));
+    const last = new Map<number, PMessage<Buffer, Buffer, Buffer, Buffer>>();
+    for (const m of batch) last.set(m.partition, m);
+    if (eos) {
+      const tx = await producer.beginTransaction();
+      await tx.send({ messages, acks: -1 });
+      await tx.addConsumer(consumer);
+      for (const m of last.values()) await tx.addOffset(m);
+      await tx.commit();
+    } else {
+      await producer.send({ messages, acks: -1 });
+      for (const m of last.values()) await m.commit();
+    }
+    clock.add(batch.length);
+  }
+  await stream.close();
+  await consumer.close();
+  await producer.close();
+  return clock.rate;
+}
+
+await seed();
+log(`seeded ${N} records of ${VALUE} bytes in ${PARTS} partitions (${input})`);
+const results: Record<string, number> = {};
+const variants: [string, () => Promise<number>][] = [
+  ['kafkajs plain (consume→produce→commit)', () => kafkajsPlain('plain')],
+  ['kafkajs raw EOS (txn per fetched batch)', () => kafkajsEos('raweos')],
+  ['runtime exactly-once (kafkajs)', () => runtime('rteos', 'exactly-once')],
+  ['runtime at-least-once (kafkajs)', () => runtime('rtalo', 'at-least-once')],
+];
+if (withPlatformatic) {
+  variants.push(['@platformatic/kafka plain', () => platformatic('pplain', false)]);
+  variants.push(['@platformatic/kafka EOS (txn per batch)', () => platformatic('peos', true)]);
+}
+for (const [name, fn] of variants.filter(([n]) => !only || n.includes(only))) {
+  try {
+    results[name] = await fn();
+    log(`${name}: ${Math.round(results[name] ?? 0)} records/s`);
+  } catch (e) {
+    log(`${name}: FAILED ${(e as Error).stack ?? e}`);
+  }
+}
+const baseline = results['kafkajs plain (consume→produce→commit)'] ?? Number.NaN;
+if (asJson) console.log(JSON.stringify({ records: N, partitions: PARTS, valueBytes: VALUE, results }));
+else {
+  console.log(`passthrough, ${N} records × ${VALUE} B, ${PARTS} partitions, one broker`);
+  for (const [name, r] of Object.entries(results)) {
+    console.log(
+      `${name.padEnd(44)} ${String(Math.round(r)).padStart(8)} rec/s   ×${(r / baseline).toFixed(2)} vs kafkajs plain`,
+    );
+  }
+}
+const admin = kafka.admin();
+await admin.connect();
+const topics = (await admin.listTopics()).filter((t) => t.startsWith(run));
+await admin.deleteTopics({ topics }).catch(() => {});
+await admin.disconnect();
+process.exit(0);
