@@ -10,6 +10,8 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          // the two projects differ in workers, so each needs its own group (unit runs first)
+          sequence: { groupOrder: 0 },
           include: ['**/*.test.ts'],
           exclude: [...ignore, '**/*.it.test.ts'],
           testTimeout: 30_000,
@@ -18,6 +20,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
+          sequence: { groupOrder: 1 },
           include: ['**/*.it.test.ts'],
           exclude: ignore,
           globalSetup: ['test/src/global-setup.ts'],

@@ -1,4 +1,8 @@
+import { registerClassifyCommands } from '@feedlog/classify/cli';
+import { registerClusterCommands } from '@feedlog/cluster/cli';
 import { ConfigError, envSpec, type FeedlogConfig, loadConfig } from '@feedlog/common';
+import { registerSchemaCommands } from '@feedlog/schemas/cli';
+import { registerTopicCommands } from '@feedlog/topics/cli';
 import { Command, Option } from 'commander';
 import { runKafkaDemo } from './demo.ts';
 import { LaunchError } from './launch/errors.ts';
@@ -102,6 +106,12 @@ program
     }));
     printRows(rows, opts);
   });
+
+// Each package owns its subcommands; this file only assembles them.
+registerTopicCommands(program);
+registerSchemaCommands(program);
+registerClassifyCommands(program);
+registerClusterCommands(program);
 
 try {
   await program.parseAsync(process.argv);
