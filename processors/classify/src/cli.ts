@@ -68,7 +68,7 @@ export function registerClassifyCommands(program: Command): Command {
     .addOption(
       new Option('--train-text <mode>', 'full = title+summary; title = title only; both = rows with a summary twice')
         .choices(['full', 'title', 'both'])
-        .default('full'),
+        .default('both'),
     )
     .option('--json', 'machine-readable result on stdout (progress stays on stderr)')
     .action((opts: TrainClassifyOpts) => {

@@ -4,15 +4,15 @@ import { fileURLToPath } from 'node:url';
 import { ModelArtifactError } from './artifact.ts';
 import { loadDataset } from './data.ts';
 import { type ClassifierModel, loadModel } from './model.ts';
-import { type Candidate, trainClassifier, writeModel } from './train.ts';
+import { type Candidate, FAST_CHARS, trainClassifier, writeModel } from './train.ts';
 
 /** The hand-written fixture the default model is trained on (160 headlines, UCI's four categories). */
 export const DEFAULT_FIXTURE = fileURLToPath(new URL('../fixtures/headlines.csv', import.meta.url));
 export const DEFAULT_MODEL_NAME = 'feedlog-classify-default';
 export const DEFAULT_MODEL_FILE = 'classify-default.flcm';
 /** Bump when the fixture or the recipe changes, so an old artifact on disk is rebuilt. */
-export const DEFAULT_RECIPE = 'fixture-v1';
-const RECIPE: Candidate = { method: 'nbsvm', features: { bits: 18, chars: 0.5 }, params: { lr: 2, epochs: 20 } };
+export const DEFAULT_RECIPE = 'fixture-v2';
+const RECIPE: Candidate = { method: 'nbsvm', features: { ...FAST_CHARS, bits: 18 }, params: { lr: 2, epochs: 20 } };
 
 /**
  * Returns the default model in `dir`, training it from the bundled fixture when it is missing, unreadable or

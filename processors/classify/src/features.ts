@@ -16,6 +16,11 @@ export interface FeatureConfig {
   tf: 'binary' | 'count' | 'log';
   /** L2-normalise each document vector. */
   l2: boolean;
+  /**
+   * Divide by sqrt(sum of squared family weights over all n-gram occurrences) instead (needs tf 'count', l2 off).
+   * The vector is then linear in each word's contribution, so inference can cache a per-word score vector.
+   */
+  sqrtLen?: boolean;
 }
 
 export const DEFAULT_FEATURES: FeatureConfig = {
@@ -29,15 +34,18 @@ export const DEFAULT_FEATURES: FeatureConfig = {
   l2: true,
 };
 
+/** Word uni+bigram and char n-gram hashing, shared by the featuriser and the cached scorer. */
+export const HASH_SEEDS = { uni: 0x1b873593, bi: 0x5bd1e995, char: 0x27d4eb2f } as const;
+
 export interface SparseVec {
   idx: Int32Array;
   val: Float32Array;
 }
 
-const SEED_UNI = 0x1b873593;
-const SEED_BI = 0x5bd1e995;
-const SEED_CHAR = 0x27d4eb2f;
-const WORD_RE = /[\p{L}\p{N}]+/gu;
+const SEED_UNI = HASH_SEEDS.uni;
+export const SEED_BI = HASH_SEEDS.bi;
+const SEED_CHAR = HASH_SEEDS.char;
+export const WORD_RE = /[\p{L}\p{N}]+/gu;
 const WORD_CACHE_MAX = 200_000;
 
 export function validateFeatureConfig(c: FeatureConfig): string | null {
@@ -52,6 +60,7 @@ export function validateFeatureConfig(c: FeatureConfig): string | null {
   }
   if (!['binary', 'count', 'log'].includes(c.tf)) return `tf must be binary|count|log, got ${String(c.tf)}`;
   if (typeof c.l2 !== 'boolean') return 'l2 must be a boolean';
+  if (c.sqrtLen && (c.l2 || c.tf !== 'count')) return "sqrtLen needs tf 'count' and l2 false";
   return null;
 }
 
@@ -163,7 +172,8 @@ export class Featurizer {
     return out.slice(0, n);
   }
 
-  private wordEntry(word: string): Int32Array {
+  /** [unigram hash, char n-gram hashes...] of a (lower-case) word; cached. */
+  wordEntry(word: string): Int32Array {
     const hit = this.wordCache.get(word);
     if (hit) return hit;
     const chars = this.config.chars > 0 ? this.charHashes(word) : new Int32Array(0);
@@ -210,7 +220,14 @@ export class Featurizer {
       prev = hu;
       havePrev = true;
     }
+    let lenSq = 0;
     const n = this.nUsed;
+    if (c.sqrtLen) {
+      for (let k = 0; k < n; k++) {
+        const slot = this.used[k]!;
+        lenSq += this.slotCount[slot]! * this.slotWeight[slot]! * this.slotWeight[slot]!;
+      }
+    }
     const idx = new Int32Array(n);
     const val = new Float32Array(n);
     let ss = 0;
@@ -224,7 +241,10 @@ export class Featurizer {
       val[k] = v;
       ss += v * v;
     }
-    if (c.l2 && ss > 0) {
+    if (c.sqrtLen && lenSq > 0) {
+      const inv = 1 / Math.sqrt(lenSq);
+      for (let k = 0; k < n; k++) val[k]! *= inv;
+    } else if (c.l2 && ss > 0) {
       const inv = 1 / Math.sqrt(ss);
       for (let k = 0; k < n; k++) val[k]! *= inv;
     }

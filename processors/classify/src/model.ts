@@ -1,5 +1,6 @@
 import { type ArtifactHeader, decodeArtifact, readArtifact } from './artifact.ts';
-import { Featurizer } from './features.ts';
+import { Featurizer, SEED_BI, WORD_RE } from './features.ts';
+import { combine } from './hash.ts';
 import { type LinearWeights, scoreInto, softmaxInPlace } from './linear.ts';
 
 export interface Prediction {
@@ -19,6 +20,20 @@ export class ClassifierModel {
   ) {
     this.featurizer = new Featurizer(header.features);
     this.scores = new Float64Array(weights.classes);
+    const f = header.features;
+    this.cached = f.sqrtLen === true && f.tf === 'count' && !f.l2;
+  }
+
+  /** Whether predictions use the per-word score cache (see score()). */
+  readonly cached: boolean;
+  private readonly wordCache = new Map<string, { s: Float64Array; sq: number; hu: number }>();
+
+  /** Class scores through the featuriser, bypassing the word cache (for checks). */
+  uncachedProbabilities(text: string): number[] {
+    const s = this.scores;
+    scoreInto(this.weights, this.featurizer.transform(text), s);
+    softmaxInPlace(s, this.weights.classes, this.header.temperature);
+    return Array.from(s);
   }
 
   get name(): string {
@@ -31,9 +46,74 @@ export class ClassifierModel {
     return this.header.labels;
   }
 
+  /**
+   * Scores into this.scores. With length-normalised counts (features.sqrtLen) the score is a sum of per-word
+   * contributions divided by one norm, so each word's unigram + char n-gram score vector is cached: a record then
+   * costs one map lookup and one bigram row per word. Equal to the featuriser path up to floating-point order
+   * (and the rare in-document hash collision between n-gram families).
+   */
+  private score(text: string): void {
+    const s = this.scores;
+    if (!this.cached) {
+      scoreInto(this.weights, this.featurizer.transform(text), s);
+      return;
+    }
+    const C = this.weights.classes;
+    const W = this.weights.w;
+    const mask = this.weights.dim - 1;
+    const bw = this.header.features.bigrams;
+    for (let c = 0; c < C; c++) s[c] = 0;
+    let sq = 0;
+    let prev = 0;
+    let havePrev = false;
+    for (const m of text.toLowerCase().matchAll(WORD_RE)) {
+      const e = this.wordScore(m[0]);
+      for (let c = 0; c < C; c++) s[c]! += e.s[c]!;
+      sq += e.sq;
+      if (bw > 0 && havePrev) {
+        const base = (combine(prev, e.hu, SEED_BI) & mask) * C;
+        for (let c = 0; c < C; c++) s[c]! += bw * W[base + c]!;
+        sq += bw * bw;
+      }
+      prev = e.hu;
+      havePrev = true;
+    }
+    const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0;
+    for (let c = 0; c < C; c++) s[c] = s[c]! * inv + this.weights.b[c]!;
+  }
+
+  private wordScore(word: string): { s: Float64Array; sq: number; hu: number } {
+    const hit = this.wordCache.get(word);
+    if (hit) return hit;
+    const C = this.weights.classes;
+    const W = this.weights.w;
+    const mask = this.weights.dim - 1;
+    const { unigrams: uw, chars: cw } = this.header.features;
+    const entry = this.featurizer.wordEntry(word);
+    const s = new Float64Array(C);
+    let sq = 0;
+    const hu = entry[0]! >>> 0;
+    if (uw > 0) {
+      const base = (hu & mask) * C;
+      for (let c = 0; c < C; c++) s[c]! += uw * W[base + c]!;
+      sq += uw * uw;
+    }
+    if (cw > 0) {
+      for (let k = 1; k < entry.length; k++) {
+        const base = (entry[k]! & mask) * C;
+        for (let c = 0; c < C; c++) s[c]! += cw * W[base + c]!;
+        sq += cw * cw;
+      }
+    }
+    const e = { s, sq, hu };
+    if (this.wordCache.size >= 200_000) this.wordCache.clear();
+    this.wordCache.set(word, e);
+    return e;
+  }
+
   predictOne(text: string): Prediction {
     const s = this.scores;
-    scoreInto(this.weights, this.featurizer.transform(text), s);
+    this.score(text);
     const arg = softmaxInPlace(s, this.weights.classes, this.header.temperature);
     return { category: this.header.labels[arg]!, confidence: s[arg]! };
   }
@@ -41,7 +121,7 @@ export class ClassifierModel {
   /** Class probabilities in `labels` order. */
   probabilities(text: string): number[] {
     const s = this.scores;
-    scoreInto(this.weights, this.featurizer.transform(text), s);
+    this.score(text);
     softmaxInPlace(s, this.weights.classes, this.header.temperature);
     return Array.from(s);
   }

@@ -150,6 +150,22 @@ describe('artifact', () => {
     for (const t of texts) expect(m.probabilities(t)).toEqual(r.model.probabilities(t));
   });
 
+  it('the per-word score cache gives the same probabilities as the featuriser path', () => {
+    const r = trainClassifier(toyDataset(6), {
+      holdout: 0,
+      measureSpeed: false,
+      candidates: [{ method: 'nbsvm', features: { bits: 14, chars: 0.5, tf: 'count', l2: false, sqrtLen: true } }],
+    });
+    expect(r.model.cached).toBe(true);
+    const texts = ['the apple with a drill', 'Old HARP, new cello!', 'saw saw saw saw', 'zzz unknown', ''];
+    for (const t of [...texts, ...texts]) {
+      const a = r.model.probabilities(t);
+      const b = r.model.uncachedProbabilities(t);
+      for (let c = 0; c < a.length; c++) expect(a[c]).toBeCloseTo(b[c]!, 5);
+    }
+    expect(r.model.predictOne('a peach and a melon').category).toBe('alpha');
+  });
+
   it('version changes when one weight changes, and when labels change', () => {
     const r = trained();
     const { version: _v, weights: _w, format: _f, formatVersion: _fv, ...input } = r.header;
