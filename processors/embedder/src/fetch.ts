@@ -196,6 +196,8 @@ export async function ensureModel(
       manifest.files[file] = { size: (await stat(p)).size, sha256: await sha256File(p) };
     }
     await writeFile(join(out, 'MANIFEST.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    // Another process (a parallel test file, a second service) may have finished meanwhile: keep its copy.
+    if (await isCached(spec, dir)) return filesOf(spec, dir);
     await rm(dir, { recursive: true, force: true });
     try {
       await rename(out, dir);
