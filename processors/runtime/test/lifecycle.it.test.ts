@@ -130,5 +130,7 @@ describe('stage lifecycle on the real broker', () => {
     expect([...counts].filter(([, n]) => n > 1)).toEqual([]);
     expect(counts.size).toBe(N);
     expect(out.length).toBe(N);
+    // the zombie did try to commit what it held, and the broker refused it
+    expect(aErrors.some((e) => /old epoch|fenced/i.test(e))).toBe(true);
   }, 240_000);
 });
