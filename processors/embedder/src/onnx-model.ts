@@ -33,7 +33,7 @@ class SessionWorker {
   private readonly pending = new Map<number, Pending>();
   private failure: Error | undefined;
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(readonly worker: Worker) {
     worker.on('message', (m: { id: number; vectors?: Float32Array; error?: string }) => {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -78,6 +78,11 @@ class SessionWorker {
     });
   }
 
+  /** The worker died (crash, OOM, terminate): it will not answer again. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
   run(rows: readonly TokenIds[]): Promise<Float32Array> {
     if (this.failure) return Promise.reject(this.failure);
     const lengths = Int32Array.from(rows, (r) => r.length);
@@ -114,9 +119,14 @@ export class OnnxSentenceModel implements SentenceModel {
     readonly spec: ModelSpec,
     readonly tokenizer: WordPieceTokenizer,
     private readonly workers: SessionWorker[],
+    private readonly onnx: string,
+    private readonly threads: number,
   ) {
     this.free = [...workers];
   }
+
+  /** Workers restarted after they died. */
+  restarts = 0;
 
   get parallelism(): number {
     return this.workers.length;
@@ -134,13 +144,25 @@ export class OnnxSentenceModel implements SentenceModel {
     const workers = await Promise.all(
       Array.from({ length: n }, () => SessionWorker.start(files.spec, files.onnx, threads)),
     );
-    return new OnnxSentenceModel(files.spec, tokenizer, workers);
+    return new OnnxSentenceModel(files.spec, tokenizer, workers, files.onnx, threads);
   }
 
   async embed(rows: readonly TokenIds[]): Promise<Float32Array[]> {
     if (rows.length === 0) return [];
-    const w = this.free.pop();
+    let w = this.free.pop();
     if (!w) throw new Error(`${this.spec.name}: more concurrent calls than sessions (${this.workers.length})`);
+    if (w.failed) {
+      // A dead worker is replaced on its next use, so one crash costs one failed call, not the service.
+      try {
+        const fresh = await SessionWorker.start(this.spec, this.onnx, this.threads);
+        this.workers[this.workers.indexOf(w)] = fresh;
+        w = fresh;
+        this.restarts++;
+      } catch (e) {
+        this.free.push(w);
+        throw e;
+      }
+    }
     this.calls++;
     try {
       const flat = await w.run(rows);

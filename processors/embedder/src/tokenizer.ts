@@ -58,8 +58,30 @@ export class WordPieceTokenizer {
 
   /** Ids for one input: [CLS] + first maxTokens-2 word pieces + [SEP]. */
   encode(text: string): TokenIds {
-    const ids = this.tok.encode(text, { add_special_tokens: false }).ids;
-    return this.wrap(ids);
+    return this.encodeWhole(this.prefixFor(text));
+  }
+
+  /** encode() without the long-input shortcut: tokenizes all of `text` (tests compare the two). */
+  encodeWhole(text: string): TokenIds {
+    return this.wrap(this.tok.encode(text, { add_special_tokens: false }).ids);
+  }
+
+  /**
+   * A prefix of `text` that yields the same first maxTokens-2 word pieces, so a megabyte-long input
+   * does not hold the event loop for seconds only to be truncated. Cuts only at an ASCII space (BERT
+   * whitespace, never removed or merged) after maxTokens space-separated chunks that each contain a
+   * letter or digit: each such chunk yields at least one word piece after normalisation (letters and
+   * digits survive cleaning and accent stripping), so the pieces kept all come from the prefix.
+   */
+  prefixFor(text: string): string {
+    if (text.length <= this.maxTokens * 64) return text;
+    const chunk = / *([^ ]+)/gy;
+    const wordy = /[\p{L}\p{N}]/u;
+    let count = 0;
+    for (let m = chunk.exec(text); m; m = chunk.exec(text)) {
+      if (wordy.test(m[1]!) && ++count >= this.maxTokens) return text.slice(0, chunk.lastIndex);
+    }
+    return text;
   }
 
   /** Wrap already tokenized ids (e.g. an OpenAI token-array input) the same way as encode(). */

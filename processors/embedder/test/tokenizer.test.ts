@@ -115,6 +115,39 @@ describe('WordPieceTokenizer (hand-written vocabulary)', () => {
     expect(t.encode('a')).toEqual(ids('[CLS]', 'a', '[SEP]'));
   });
 
+  it('tokenizes only a safe prefix of very long input, with the same ids as the whole text', () => {
+    const t = tiny(16);
+    const parts = [
+      'Café',
+      'déjà-vu!',
+      '北京',
+      'zzz',
+      '\u0000',
+      'a\u0000b',
+      ',',
+      '  ',
+      '\t',
+      'Unbelievable',
+      '\u0301',
+      'b.',
+    ];
+    let seed = 7;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let round = 0; round < 20; round++) {
+      const words = Array.from({ length: 3000 }, () => parts[Math.floor(rand() * parts.length)]!);
+      const text = words.join(rand() < 0.5 ? ' ' : '  ');
+      expect(t.prefixFor(text).length).toBeLessThan(text.length / 10);
+      expect(t.encode(text)).toEqual(t.encodeWhole(text));
+    }
+    // no letters or digits at all: nothing can be cut safely, the whole text is used
+    const punct = '!, '.repeat(2000);
+    expect(t.prefixFor(punct)).toBe(punct);
+    expect(t.encode(punct)).toEqual(t.encodeWhole(punct));
+  });
+
   it('rejects a non-WordPiece tokenizer and a window too small for [CLS] [SEP]', () => {
     expect(() => WordPieceTokenizer.fromObjects({ ...tinyJson, model: { type: 'BPE' } }, tinyConfig, 16)).toThrow(
       /WordPiece/,
