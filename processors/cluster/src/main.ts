@@ -1,0 +1,65 @@
+/**
+ * The cluster stage process: classified → clustered, exactly-once, state in the compacted
+ * changelog topic feedlog.cluster.changelog (restored at start).
+ *
+ * Environment (besides KAFKA_BROKERS, SCHEMA_REGISTRY_URL, … of @feedlog/common):
+ *   STAGE_GENERATION  generation (group feedlog.cluster.g<N>, changelog keys g<N>/…, outputs tagged); default 1
+ *   TOPIC_PREFIX      prefix of every topic name (isolated environments); default none
+ *   CLUSTER_MAX_IDLE_MS  how long the partition merge waits for unfetched records (default 10000)
+ *   METRICS_PORT      serve Prometheus /metrics on this port; none when unset
+ *   HEALTH_PORT       serve /healthz and /readyz on this port; none when unset
+ *   OTEL_EXPORTER_OTLP_ENDPOINT  export spans over OTLP; no span export when unset
+ *
+ * One instance holds every input partition; start a second one as a hot standby.
+ * Run: `node --import tsx processors/cluster/src/main.ts`
+ */
+import { onShutdown, serveHealth, subscribe } from '@feedlog/runtime';
+import { setupTelemetry } from '@feedlog/telemetry';
+import { runClusterStage } from './run-cluster.ts';
+import { clusterStage } from './stage.ts';
+
+const log = (event: string, fields: Record<string, unknown> = {}) =>
+  process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), stage: 'cluster', event, ...fields })}\n`);
+
+function intEnv(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number.parseInt(v, 10);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}=${v} is not a non-negative integer`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const generation = intEnv('STAGE_GENERATION', 1);
+  const telemetry = await setupTelemetry({ serviceName: 'feedlog-cluster' });
+  if (telemetry.metricsPort !== undefined) log('metrics', { port: telemetry.metricsPort, tracing: telemetry.tracing });
+  const parts = clusterStage({
+    generation,
+    prefix: process.env.TOPIC_PREFIX ?? '',
+    ...(telemetry.tracer ? { tracer: telemetry.tracer } : {}),
+  });
+  subscribe('error', (e) => log('error', { where: e.where, error: String(e.error) }));
+  subscribe('dlq', (e) =>
+    log('dlq', { partition: e.partition, offset: e.offset, error: e.errorClass, message: e.message }),
+  );
+  const running = await runClusterStage(parts, {
+    clientId: `feedlog-cluster-g${generation}`,
+    maxIdleMs: intEnv('CLUSTER_MAX_IDLE_MS', 10_000),
+    log,
+  });
+  const healthPort = process.env.HEALTH_PORT;
+  if (healthPort) await serveHealth(running.health, Number.parseInt(healthPort, 10));
+  onShutdown(async () => {
+    await running.stop();
+    await telemetry.shutdown();
+  });
+  await running.ready();
+  log('ready', { groupId: running.groupId, transactionalId: running.transactionalId, model: parts.stage.model });
+  await running.done;
+  await telemetry.shutdown();
+}
+
+main().catch((e: unknown) => {
+  log('failed', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+  process.exit(1);
+});
