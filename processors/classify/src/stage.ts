@@ -21,6 +21,8 @@ export interface ClassifyStageOptions {
   generation?: number;
   /** topic name prefix (isolated environments, tests); default none */
   prefix?: string;
+  /** stage name (consumer group feedlog.<name>.g<N>, transactional ids); default `classify`, `<prefix>classify` with a prefix */
+  name?: string;
   /** Serde options (registry URL or client, autoRegister for tests) */
   serde?: Omit<SerdeOptions, 'prefix'>;
   config?: StageDefinitionInput<RawHeadline, ClassifiedHeadline>['config'];
@@ -58,7 +60,8 @@ export function classifyStage(opts: ClassifyStageOptions): Stage<RawHeadline, Cl
   const model = opts.model;
   const now = opts.now ?? Date.now;
   return defineStage<RawHeadline, ClassifiedHeadline>({
-    name: 'classify',
+    name:
+      opts.name ?? (prefix ? `${prefix.replace(/[^a-z0-9_.-]/gi, '-').replace(/^[^a-z]+/i, '')}classify` : 'classify'),
     generation,
     model: { name: model.name, version: model.version },
     input: { topic: name(topicNames.raw), codec: serdeFor('RawHeadline', name(topicNames.raw), serde) },
