@@ -94,23 +94,31 @@ export class TransactionalSink implements Sink {
   }
 }
 
-/** At-least-once: outputs first (acks=all), then the offsets; a crash in between re-delivers. */
+/** At-least-once: outputs first (acks=all, idempotent producer of its own), then the offsets; a crash in between re-delivers. */
 export class AtLeastOnceSink implements Sink {
+  private producer: Producer | undefined;
+
   constructor(
-    private readonly producer: Producer,
+    private readonly kafka: Kafka,
     private readonly consumer: Consumer,
     private readonly topic: string,
     private readonly partition: number,
   ) {}
 
-  async init(): Promise<void> {}
+  async init(): Promise<void> {
+    const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.producer = producer;
+    await producer.connect();
+  }
 
   async commit(c: Commit, signal: AbortSignal): Promise<void> {
+    const producer = this.producer;
+    if (!producer) throw new TransactionError('sink not initialised');
     const topicMessages = c.topicMessages
       .filter((t) => t.messages.length > 0)
       .map((t) => ({ topic: t.topic, messages: t.messages.map(toKafka) }));
     try {
-      if (topicMessages.length > 0) await this.producer.sendBatch({ topicMessages, acks: -1 });
+      if (topicMessages.length > 0) await producer.sendBatch({ topicMessages, acks: -1 });
       if (signal.aborted) throw new TransactionError('aborted by shutdown');
       await this.consumer.commitOffsets([{ topic: this.topic, partition: this.partition, offset: c.nextOffset }]);
     } catch (e) {
@@ -120,5 +128,9 @@ export class AtLeastOnceSink implements Sink {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    const p = this.producer;
+    this.producer = undefined;
+    await p?.disconnect().catch(() => {});
+  }
 }

@@ -1,5 +1,5 @@
 import { createKafka, loadConfig } from '@feedlog/common';
-import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { Breaker } from './breaker.ts';
 import type { Stage } from './define-stage.ts';
 import { AtLeastOnceSink, type Sink, TransactionalSink, transactionalIdFor } from './eos.ts';
@@ -52,15 +52,11 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
     maxWaitTimeInMs: cfg.maxWaitTimeMs,
     allowAutoTopicCreation: false,
   });
-  let shared: Producer | undefined;
-  if (cfg.mode === 'at-least-once') {
-    shared = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-  }
 
   const host: WorkerHost = {
     stage: stage as Stage<unknown, unknown>,
     newSink(t, p): Sink {
-      if (shared) return new AtLeastOnceSink(shared, consumer, t, p);
+      if (cfg.mode === 'at-least-once') return new AtLeastOnceSink(kafka, consumer, t, p);
       return new TransactionalSink(
         kafka,
         transactionalIdFor(stage.name, stage.generation, t, p),
@@ -165,7 +161,6 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
       workers.clear();
       await Promise.allSettled(closing);
       await consumer.disconnect().catch(() => {});
-      await shared?.disconnect().catch(() => {});
       await admin.disconnect().catch(() => {});
       if (status !== 'failed') setStatus('stopped');
       readyResolve();
@@ -175,7 +170,6 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
   };
 
   await admin.connect();
-  await shared?.connect();
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: cfg.fromBeginning });
   await consumer.run({ autoCommit: false, eachBatchAutoResolve: true, partitionsConsumedConcurrently: 1, eachBatch });
