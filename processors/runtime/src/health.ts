@@ -8,6 +8,8 @@ export interface PartitionHealth {
   buffered: number;
   paused: boolean;
   nextOffset: number;
+  /** records between the last commit and the log end, -1 when unknown */
+  lag: number;
   committedBatches: number;
   lastCommitAt: number | null;
 }

@@ -32,6 +32,8 @@ export interface BatchEvent {
   transformMs: number;
   commitMs: number;
   mode: 'exactly-once' | 'at-least-once';
+  /** records left between this commit and the partition's log end (as of the last fetch), -1 when unknown */
+  lag: number;
 }
 
 export interface DlqEvent {

@@ -65,6 +65,8 @@ export class PartitionWorker {
   private inflightFirst: string | undefined;
   private readonly done: Promise<void>;
   committedBatches = 0;
+  /** log end offset of the input partition, as of the last fetch */
+  highWatermark = -1;
   lastCommitAt = 0;
 
   constructor(
@@ -79,13 +81,19 @@ export class PartitionWorker {
     return this.pauses.size > 0;
   }
 
+  /** records between the last commit and the log end (-1 until both are known) */
+  get lag(): number {
+    return this.highWatermark >= 0 && this.next >= 0 ? Math.max(0, this.highWatermark - this.next) : -1;
+  }
+
   get buffered(): number {
     return this.buffer.length;
   }
 
   /** from the consumer: append what continues the buffer, drop what it already has */
-  push(messages: KafkaMessage[]): void {
+  push(messages: KafkaMessage[], highWatermark?: number): void {
     if (this.closing) return;
+    if (highWatermark !== undefined && Number.isFinite(highWatermark)) this.highWatermark = highWatermark;
     for (const m of messages) {
       const off = Number(m.offset);
       if (off < this.fetchedUpTo || off < this.next) continue;
@@ -326,6 +334,7 @@ export class PartitionWorker {
       transformMs: result.transformMs,
       commitMs: end - tc,
       mode: stage.config.mode,
+      lag: this.lag,
     });
   }
 }

@@ -50,6 +50,8 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
     sessionTimeout: cfg.sessionTimeoutMs,
     heartbeatInterval: cfg.heartbeatIntervalMs,
     maxWaitTimeInMs: cfg.maxWaitTimeMs,
+    // one fetch is what a paused partition can still add to its buffer: keep it within the bound
+    maxBytesPerPartition: Math.max(64 * 1024, Math.min(1024 * 1024, cfg.buffer.maxBytes)),
     allowAutoTopicCreation: false,
   });
 
@@ -147,7 +149,7 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
     // a seek is pending for this partition: what this fetch returned is from before it
     if (isStale()) return;
     const w = workers.get(batch.partition) ?? startWorker(batch.partition);
-    w.push(batch.messages);
+    w.push(batch.messages, Number(batch.highWatermark));
   };
 
   let stopping: Promise<void> | undefined;
@@ -192,6 +194,7 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
           buffered: w.buffered,
           paused: w.paused,
           nextOffset: w.next,
+          lag: w.lag,
           committedBatches: w.committedBatches,
           lastCommitAt: w.lastCommitAt || null,
         })),

@@ -65,6 +65,7 @@ describe('backpressure and health on the real broker', () => {
         await sleep(10);
       }
       expect(committed).toBe(N);
+      expect(running.health().partitions.map((p) => [p.nextOffset, p.lag])).toEqual([[N, 0]]);
       const out = await readCommitted(t.output, N, { quietMs: 1_000 });
       expect(countByKey(out).size).toBe(N);
     } finally {
