@@ -9,7 +9,7 @@ const url = process.env.QDRANT_URL;
 if (!url) console.warn('\n[index] SKIPPED Qdrant integration tests: QDRANT_URL is not set\n');
 
 describe.skipIf(!url)('Qdrant backend on a real server', () => {
-  const idx = new QdrantIndex({ url: url ?? 'http://127.0.0.1:6333', checkCompatibility: true });
+  const idx = new QdrantIndex({ url: url ?? 'http://127.0.0.1:6333', checkCompatibility: url !== undefined });
   const gen = 900_000 + Math.floor(Math.random() * 99_999);
   const alias = `feedlog_it_${gen}`;
   const dims = 16;

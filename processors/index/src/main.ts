@@ -1,0 +1,122 @@
+// The index stage process, and its maintenance commands.
+//   tsx processors/index/src/main.ts                      run the stage (embedded → indexed)
+//   tsx processors/index/src/main.ts rebuild [--drop] [--embed-generation M]
+//                                                          rebuild generation STAGE_GENERATION from `embedded`
+//   tsx processors/index/src/main.ts flip                  point INDEX_ALIAS at STAGE_GENERATION
+//   tsx processors/index/src/main.ts status                aliases, generations and counts (JSON)
+// Environment:
+//   INDEX_BACKEND=embedded|qdrant (default embedded)   QDRANT_URL, QDRANT_API_KEY (qdrant)
+//   STAGE_GENERATION (default 1)    INDEX_ALIAS (default headlines)   INDEX_ENGINE=hnswlib|usearch (embedded)
+//   FEEDLOG_TOPIC_PREFIX (tests)    STAGE_HEALTH_PORT (serve /healthz /readyz when set)
+import { parseArgs } from 'node:util';
+import { onShutdown, runStage, serveHealth, subscribe } from '@feedlog/runtime';
+import { EmbeddedIndex } from './embedded.ts';
+import type { EngineKind } from './engines.ts';
+import { QdrantIndex } from './qdrant.ts';
+import { rebuildFromTopic } from './rebuild.ts';
+import { indexStage } from './stage.ts';
+import { DEFAULT_ALIAS, type VectorIndex } from './types.ts';
+
+const env = process.env;
+const say = (o: object) => process.stdout.write(`${JSON.stringify({ pid: process.pid, ...o })}\n`);
+
+export function indexFromEnv(e: NodeJS.ProcessEnv = env, readOnly = false): VectorIndex {
+  const backend = e.INDEX_BACKEND ?? 'embedded';
+  if (backend === 'qdrant') {
+    if (!e.QDRANT_URL) throw new Error('INDEX_BACKEND=qdrant needs QDRANT_URL');
+    return new QdrantIndex({ url: e.QDRANT_URL, ...(e.QDRANT_API_KEY ? { apiKey: e.QDRANT_API_KEY } : {}) });
+  }
+  if (backend !== 'embedded') throw new Error(`INDEX_BACKEND must be embedded or qdrant, not ${backend}`);
+  return new EmbeddedIndex({
+    engine: (e.INDEX_ENGINE as EngineKind | undefined) ?? 'hnswlib',
+    ...(e.INDEX_DIR ? { dir: e.INDEX_DIR } : {}),
+    readOnly,
+  });
+}
+
+async function main(): Promise<void> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      drop: { type: 'boolean', default: false },
+      'embed-generation': { type: 'string' },
+    },
+  });
+  const command = positionals[0] ?? 'run';
+  const generation = Number(env.STAGE_GENERATION ?? '1');
+  if (!Number.isInteger(generation) || generation < 0) throw new Error('STAGE_GENERATION must be an integer ≥ 0');
+  const alias = env.INDEX_ALIAS ?? DEFAULT_ALIAS;
+  const prefix = env.FEEDLOG_TOPIC_PREFIX ?? '';
+
+  if (command === 'status') {
+    const index = indexFromEnv(env, true);
+    const serving = await index.servingGeneration(alias);
+    const gens = index instanceof EmbeddedIndex ? await index.generations() : [generation];
+    const counts: Record<string, number> = {};
+    for (const g of gens) counts[index.collectionName(g)] = await index.count(g).catch(() => -1);
+    say({ backend: index.backend, alias, serving, counts });
+    await index.close();
+    return;
+  }
+
+  const index = indexFromEnv(env);
+  if (command === 'flip') {
+    await index.flipAlias(alias, generation);
+    say({ event: 'flipped', alias, generation });
+    await index.close();
+    return;
+  }
+  if (command === 'rebuild') {
+    const r = await rebuildFromTopic({
+      index,
+      generation,
+      prefix,
+      drop: values.drop ?? false,
+      ...(values['embed-generation'] !== undefined ? { embedGeneration: Number(values['embed-generation']) } : {}),
+      log: (line) => say({ event: 'progress', line }),
+    });
+    say({ event: 'rebuilt', generation, ...r });
+    await index.close();
+    return;
+  }
+  if (command !== 'run') throw new Error(`unknown command ${command} (run | rebuild | flip | status)`);
+
+  const stage = indexStage({ index, generation, prefix });
+  // first start of a fresh install: once the generation exists, serve it when no generation is
+  // served yet (never moves an existing alias: flips after a replay are the replay's decision)
+  let aliased = (await index.servingGeneration(alias).catch(() => undefined)) !== undefined;
+  const serveFirst = async () => {
+    if (aliased) return;
+    aliased = true;
+    if ((await index.servingGeneration(alias)) === undefined) await index.flipAlias(alias, generation);
+    say({ event: 'alias', alias, generation });
+  };
+  subscribe('batch', (b) => {
+    say({ event: 'batch', partition: b.partition, n: b.recordsIn, dlq: b.dlq });
+    if (b.recordsOut > 0) serveFirst().catch(() => (aliased = false));
+  });
+  subscribe('breaker', (b) => say({ event: 'breaker', ...b }));
+  subscribe('error', (e) => say({ event: 'error', where: e.where, error: String(e.error) }));
+  subscribe('lifecycle', (l) => say({ event: 'lifecycle', status: l.status }));
+  const running = await runStage(stage, { clientId: `feedlog-index-${process.pid}` });
+  if (env.STAGE_HEALTH_PORT) await serveHealth(running.health, Number(env.STAGE_HEALTH_PORT));
+  onShutdown(
+    async () => {
+      await running.stop();
+      await index.close();
+    },
+    { log: (s) => say({ event: 'signal', detail: s }) },
+  );
+  running.done.catch(async (e) => {
+    say({ event: 'failed', error: String(e) });
+    await index.close().catch(() => undefined);
+    process.exit(2);
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((e) => {
+    process.stderr.write(`index: ${(e as Error)?.stack ?? e}\n`);
+    process.exit(1);
+  });
+}
