@@ -53,11 +53,22 @@ describe.skipIf(!canLaunch)('a three-broker KRaft cluster started by the launche
     const admin = kafka.admin();
     await admin.connect();
     await admin.createTopics({
-      waitForLeaders: true,
       topics: [
         { topic, numPartitions: 3, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] },
       ],
     });
+    // kafkajs' waitForLeaders gives up on the first UNKNOWN_TOPIC_OR_PARTITION a broker answers
+    // while the new topic's metadata is still propagating; poll until every replica is in sync.
+    await waitFor(
+      'the new topic fully replicated',
+      async () => {
+        const m = await admin.fetchTopicMetadata({ topics: [topic] });
+        const parts = m.topics[0]?.partitions ?? [];
+        return parts.length === 3 && parts.every((p) => p.leader >= 0 && p.isr.length === 3);
+      },
+      60_000,
+      250,
+    );
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     const acked: number[] = [];
