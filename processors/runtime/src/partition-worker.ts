@@ -121,10 +121,13 @@ export class PartitionWorker {
       this.wake?.();
     }
     const timer = setTimeout(() => this.hard.abort(), graceMs);
+    let giveUp: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([this.done, sleep(graceMs + 1_000)]);
+      // a transform that never returns cannot hold the shutdown past the grace period
+      await Promise.race([this.done, new Promise<void>((r) => (giveUp = setTimeout(r, graceMs + 1_000)))]);
     } finally {
       clearTimeout(timer);
+      clearTimeout(giveUp);
       await this.sink?.close();
       this.sink = undefined;
     }

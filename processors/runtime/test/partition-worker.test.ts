@@ -1,0 +1,120 @@
+// The offset bookkeeping of one partition loop, against a fake sink and group (no broker):
+// re-deliveries are dropped, a failed commit rewinds to the committed offset, and a new owner
+// starts where the group's committed offset says.
+import type { KafkaMessage } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { Breaker } from '../src/breaker.ts';
+import { stringCodec } from '../src/codec.ts';
+import { defineStage } from '../src/define-stage.ts';
+import type { Commit, Sink } from '../src/eos.ts';
+import { TransactionError } from '../src/errors.ts';
+import { PartitionWorker, type WorkerHost } from '../src/partition-worker.ts';
+
+const msg = (offset: number): KafkaMessage => ({
+  key: Buffer.from(`k${offset}`),
+  value: Buffer.from(`v${offset}`),
+  offset: String(offset),
+  timestamp: '0',
+  attributes: 0,
+  headers: {},
+  size: 0,
+});
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => msg(from + i));
+
+function fixture(opts: { committed?: number; failCommits?: number } = {}) {
+  const stage = defineStage({
+    name: 'pw',
+    generation: 1,
+    model: { name: 'm', version: '1' },
+    input: { topic: 'in', codec: stringCodec() },
+    output: { topic: 'out', codec: stringCodec() },
+    dlq: { topic: 'dlq' },
+    config: { batch: { maxRecords: 10, lingerMs: 5 }, buffer: { maxRecords: 25, maxBytes: 1 << 20 } },
+    map: (r) => r.value.toUpperCase(),
+  });
+  const state = {
+    committed: opts.committed ?? -1,
+    failCommits: opts.failCommits ?? 0,
+    outputs: [] as string[],
+    seeks: [] as number[],
+    pauses: 0,
+    resumes: 0,
+    inits: 0,
+  };
+  const sink: Sink = {
+    async init() {
+      state.inits++;
+    },
+    async commit(c: Commit) {
+      if (state.failCommits > 0) {
+        state.failCommits--;
+        throw new TransactionError('fenced (test)');
+      }
+      for (const t of c.topicMessages)
+        if (t.topic === 'out') state.outputs.push(...t.messages.map((m) => m.value.toString()));
+      state.committed = Number(c.nextOffset);
+    },
+    async close() {},
+  };
+  const host: WorkerHost = {
+    stage: stage as never,
+    newSink: () => sink,
+    committedOffset: async () => state.committed,
+    seek: (_t, _p, o) => state.seeks.push(o),
+    pause: () => state.pauses++,
+    resume: () => state.resumes++,
+    breaker: (n) => new Breaker(n),
+    onCommit() {},
+  };
+  return { state, worker: new PartitionWorker(host, 'in', 0) };
+}
+
+const until = async (cond: () => boolean, ms = 5_000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+describe('PartitionWorker offsets', () => {
+  it('commits every record once when the consumer re-delivers after a rebalance', async () => {
+    const { state, worker } = fixture();
+    worker.push(range(0, 20));
+    await until(() => state.committed === 20);
+    worker.invalidate(); // rebalance kept the partition; the consumer restarts from an older offset
+    worker.push(range(5, 30));
+    await until(() => state.committed === 30);
+    await worker.close(1_000);
+    expect(state.outputs).toEqual(range(0, 30).map((m) => `V${m.offset}`));
+  });
+
+  it('rewinds to the committed offset after a failed commit and never commits a record twice', async () => {
+    const { state, worker } = fixture({ failCommits: 1 });
+    worker.push(range(0, 20));
+    await until(() => state.seeks.length > 0);
+    expect(state.seeks).toEqual([0]); // nothing was committed: re-read from where the failed batch began
+    expect(state.inits).toBe(2); // a new producer made the failed transaction final
+    worker.push(range(0, 20)); // the consumer re-reads after the seek
+    await until(() => state.committed === 20);
+    await worker.close(1_000);
+    expect(state.outputs).toEqual(range(0, 20).map((m) => `V${m.offset}`));
+  });
+
+  it('starts a new assignment at the group committed offset, dropping what is below it', async () => {
+    const { state, worker } = fixture({ committed: 12 });
+    worker.push(range(8, 20)); // the consumer fetched from a stale position
+    await until(() => state.committed === 20);
+    await worker.close(1_000);
+    expect(state.outputs).toEqual(range(12, 20).map((m) => `V${m.offset}`));
+  });
+
+  it('pauses when the buffer passes its bound and resumes once drained', async () => {
+    const { state, worker } = fixture();
+    worker.push(range(0, 40));
+    expect(state.pauses).toBe(1);
+    await until(() => state.committed === 40);
+    expect(state.resumes).toBe(1);
+    await worker.close(1_000);
+  });
+});
