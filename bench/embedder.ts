@@ -1,8 +1,10 @@
 // Local embedder throughput: headlines/s at batch sizes 1, 16, 64 for the TypeScript embedder
 // (onnxruntime-node) against the same model run from Python's onnxruntime in the same run.
 //
-//   npx tsx bench/embedder.ts [--model all-MiniLM-L6-v2-int8] [--seconds 3] [--n 256] [--batch 1,16,64]
+//   npx tsx bench/embedder.ts [--model all-MiniLM-L6-v2-int8] [--seconds 2] [--rounds 3] [--n 256] [--batch 1,16,64]
 //
+// Each cell runs `seconds`; the four rows take turns `rounds` times per batch size and the median is
+// printed, so load from other processes on a shared machine hits every row alike.
 // Rows (all on the same ONNX file, same tokenization, mean pooling + L2 norm included):
 //   python-ort        reference.py: tokenizers + onnxruntime, 1 session, 2 intra-op threads, calls in sequence
 //   ts 1x2 seq        OnnxSentenceModel, 1 session with 2 intra-op threads, calls in sequence (like for like)
@@ -22,7 +24,8 @@ import { findReferencePython, headlinesCsv, referenceBench } from '../processors
 const { values } = parseArgs({
   options: {
     model: { type: 'string', default: DEFAULT_MODEL },
-    seconds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
     n: { type: 'string', default: '256' },
     batch: { type: 'string', default: '1,16,64' },
   },
@@ -30,6 +33,8 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds);
 const batchSizes = values.batch.split(',').map(Number);
 const n = Number(values.n);
+const rounds = Number(values.rounds);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const fixture = resolve(import.meta.dirname, '../processors/embedder/test/fixtures/headlines.csv');
 const csvPath = existsSync(headlinesCsv()) ? headlinesCsv() : fixture;
@@ -68,18 +73,26 @@ const py = findReferencePython();
 if (py.reason) console.log(`python baseline skipped: ${py.reason}`);
 
 console.log(
-  `model ${files.spec.name}, ${texts.length} headlines from ${csvPath}, ${seconds}s per cell, ${availableParallelism()} cores`,
+  `model ${files.spec.name}, ${texts.length} headlines from ${csvPath}, median of ${rounds} x ${seconds}s per cell, ${availableParallelism()} cores`,
 );
 const table: Record<string, Record<string, string>> = {};
 for (const b of batchSizes) {
-  const pyRate = py.python
-    ? (await referenceBench(py.python, files, { batchSizes: [b], n: texts.length, threads: 2, seconds })).get(b)!
-    : Number.NaN;
-  const tsSeq = await measure(1, b, (c) => seq.embed(c.map((t) => seq.tokenizer.encode(t))));
-  const tsPar = await measure(2, b, (c) => par.embed(c.map((t) => par.tokenizer.encode(t))));
-  const http = await measure(4, b, (c) =>
-    client.embeddings.create({ model: files.spec.name, input: c, encoding_format: 'base64' }),
-  );
+  const r: Record<'py' | 'seq' | 'par' | 'http', number[]> = { py: [], seq: [], par: [], http: [] };
+  for (let round = 0; round < rounds; round++) {
+    r.py.push(
+      py.python
+        ? (await referenceBench(py.python, files, { batchSizes: [b], n: texts.length, threads: 2, seconds })).get(b)!
+        : Number.NaN,
+    );
+    r.seq.push(await measure(1, b, (c) => seq.embed(c.map((t) => seq.tokenizer.encode(t)))));
+    r.par.push(await measure(2, b, (c) => par.embed(c.map((t) => par.tokenizer.encode(t)))));
+    r.http.push(
+      await measure(4, b, (c) =>
+        client.embeddings.create({ model: files.spec.name, input: c, encoding_format: 'base64' }),
+      ),
+    );
+  }
+  const [pyRate, tsSeq, tsPar, http] = [median(r.py), median(r.seq), median(r.par), median(r.http)];
   const ratio = (x: number) => (Number.isNaN(pyRate) ? 'n/a' : `${(x / pyRate).toFixed(2)}x`);
   table[`batch ${b}`] = {
     'python-ort /s': pyRate.toFixed(1),
