@@ -1,0 +1,103 @@
+import createError, { type FastifyErrorConstructor } from '@fastify/error';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
+/**
+ * Every error the API answers with, in one place. Bodies are always
+ * `{ error: <code>, message: <text>, details: <object|array|null> }`; `error` is a stable
+ * snake_case code clients can branch on. 5xx bodies never carry internal messages: only the
+ * request id (the log line with that id has the cause).
+ */
+export interface ErrorBody {
+  error: string;
+  message: string;
+  details: unknown;
+}
+
+/** An error that carries `details` for the body. */
+export interface DetailedError extends FastifyError {
+  details?: unknown;
+}
+
+function withDetails(ctor: FastifyErrorConstructor) {
+  return (details: unknown, ...args: unknown[]): DetailedError => {
+    const e = new ctor(...args) as DetailedError;
+    e.details = details;
+    return e;
+  };
+}
+
+const InvalidItems = createError('invalid_items', 'the batch has %s invalid item(s); nothing was accepted', 400);
+const InvalidRequest = createError('invalid_request', '%s', 400);
+const InvalidJson = createError('invalid_json', 'the body is not valid JSON: %s', 400);
+const InvalidEncoding = createError('invalid_encoding', 'the body is not valid UTF-8', 400);
+const Unauthorized = createError('unauthorized', '%s', 401);
+const Forbidden = createError('forbidden', '%s', 403);
+const NotFound = createError('not_found', '%s', 404);
+const RateLimited = createError('rate_limited', 'rate limit of %s requests per %s exceeded; retry in %s', 429);
+const Unavailable = createError('unavailable', '%s', 503);
+
+export const errors = {
+  invalidItems: withDetails(InvalidItems),
+  invalidRequest: withDetails(InvalidRequest),
+  invalidJson: (why: string): DetailedError => new InvalidJson(why),
+  invalidEncoding: (): DetailedError => new InvalidEncoding(),
+  unauthorized: (msg = 'this route needs an API key in the x-api-key header'): DetailedError => new Unauthorized(msg),
+  forbidden: (msg: string): DetailedError => new Forbidden(msg),
+  notFound: (msg: string): DetailedError => new NotFound(msg),
+  rateLimited: (max: number, window: string, after: string): DetailedError => new RateLimited(max, window, after),
+  /** A dependency is down: 503 with a message that names the component, never its internals. */
+  unavailable: (msg: string): DetailedError => {
+    const e = new Unavailable(msg) as DetailedError & { expose: boolean };
+    e.expose = true;
+    return e;
+  },
+};
+
+/** Fastify's own client errors, renamed to the API's codes. */
+const fastifyCodes: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_request',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_VALIDATION: 'invalid_request',
+  FST_ERR_NOT_FOUND: 'not_found',
+};
+
+/** Map ajv errors of a non-body part (query, params) to `[{ field, message }]`. */
+function validationDetails(err: FastifyError): unknown {
+  if (!err.validation) return null;
+  return err.validation.map((v) => {
+    const path = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
+    const missing = (v.params as { missingProperty?: string }).missingProperty;
+    const extra = (v.params as { additionalProperty?: string }).additionalProperty;
+    return {
+      in: err.validationContext ?? null,
+      field: missing ?? extra ?? (path || null),
+      message: extra ? 'unknown field' : (v.message ?? 'invalid'),
+    };
+  });
+}
+
+export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+  if (status >= 500) {
+    const exposed = (err as { expose?: boolean }).expose === true;
+    if (!exposed) req.log.error({ err }, 'request failed');
+    else req.log.warn({ err: err.message }, 'dependency unavailable');
+    const body: ErrorBody = {
+      error: exposed ? (err.code ?? 'unavailable').toLowerCase() : 'internal_error',
+      message: exposed ? err.message : 'internal error; the log has the cause under this request id',
+      details: { request_id: req.id },
+    };
+    reply.code(status).send(body);
+    return;
+  }
+  // @fastify/error upper-cases codes; the API's codes are snake_case
+  const code = err.code
+    ? (fastifyCodes[err.code] ?? (err.code.startsWith('FST_') ? 'invalid_request' : err.code.toLowerCase()))
+    : 'invalid_request';
+  const details = (err as DetailedError).details ?? validationDetails(err);
+  const body: ErrorBody = { error: code, message: err.message, details: details ?? null };
+  reply.code(status).send(body);
+}

@@ -1,0 +1,204 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { SearchFilter, SearchHit } from '@feedlog/index/types';
+import { errors } from '../errors.ts';
+import { query } from '../plugins/pg.ts';
+import { ErrorBody, SearchQuery, SearchResponse } from '../schemas.ts';
+
+export interface SearchRouteOptions {
+  /** embedding model when no embed generation is marked serving in `generations` */
+  defaultModel: string;
+  /** reciprocal rank fusion constant (60 in Cormack et al. 2009) */
+  rrfK?: number;
+}
+
+interface ItemRow {
+  item_id: string;
+  title: string;
+  url: string;
+  source: string;
+  summary: string | null;
+  published_at: Date | null;
+  category: string | null;
+  confidence: number | null;
+  story_id: string | null;
+  story_size: string | number | null;
+  story_title: string | null;
+}
+
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+/**
+ * GET /v1/search: embed the query with the serving generation's model, ask the vector index
+ * (serving alias) with the filters, join the PostgreSQL rows. `mode=hybrid` fuses the vector
+ * ranking with PostgreSQL full-text rank (websearch_to_tsquery over title + summary) by
+ * reciprocal rank fusion: score = sum over rankings of 1 / (k + rank).
+ */
+export const searchRoutes: FastifyPluginAsyncTypebox<SearchRouteOptions> = async (app, opts) => {
+  const rrfK = opts.rrfK ?? 60;
+  let modelCache: { at: number; model: string; generation: number | null } | undefined;
+
+  async function servingModel(): Promise<{ model: string; generation: number | null }> {
+    if (modelCache && Date.now() - modelCache.at < 10_000) return modelCache;
+    let model = opts.defaultModel;
+    let generation: number | null = null;
+    if (await app.db.has('generations')) {
+      const r = await query<{ model_name: string | null; generation: number }>(
+        app,
+        "SELECT model_name, generation FROM generations WHERE stage = 'embed' AND serving LIMIT 1",
+      );
+      if (r.rows[0]?.model_name) {
+        model = r.rows[0].model_name;
+        generation = r.rows[0].generation;
+      }
+    }
+    modelCache = { at: Date.now(), model, generation };
+    return modelCache;
+  }
+
+  app.get(
+    '/search',
+    {
+      schema: {
+        tags: ['search'],
+        summary: 'Semantic (or hybrid) search over the indexed headlines',
+        querystring: SearchQuery,
+        response: { 200: SearchResponse, 400: ErrorBody, 503: ErrorBody },
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      const t0 = performance.now();
+      const embedder = app.embedder;
+      const index = app.vectorIndex.index;
+      if (!embedder) throw errors.unavailable('search needs the embedder, which is not configured');
+      if (!index) throw errors.unavailable('search needs the vector index, which is not configured');
+      app.db.required();
+      const since = q.since ? Date.parse(q.since) : undefined;
+      const until = q.until ? Date.parse(q.until) : undefined;
+      const filter: SearchFilter = {
+        ...(q.category ? { category: q.category } : {}),
+        ...(q.source ? { source: q.source } : {}),
+        ...(q.story ? { storyId: q.story } : {}),
+        ...(since !== undefined ? { since } : {}),
+        ...(until !== undefined ? { until } : {}),
+      };
+      const { model, generation } = await servingModel();
+      let vector: Float32Array;
+      try {
+        vector = await embedder.embed(q.q, model);
+      } catch (e) {
+        req.log.error({ err: e }, 'embedding the query failed');
+        throw errors.unavailable('the embedder is unavailable; retry shortly');
+      }
+
+      const window = q.offset + q.limit;
+      let ranked: { itemId: string; score: number; vectorScore: number | null; textRank: number | null }[];
+      let hits: SearchHit[];
+      try {
+        hits = await index.search(app.vectorIndex.alias, vector, {
+          limit: q.mode === 'hybrid' ? Math.min(500, Math.max(50, window * 3)) : q.limit,
+          offset: q.mode === 'hybrid' ? 0 : q.offset,
+          filter,
+        });
+      } catch (e) {
+        req.log.error({ err: e }, 'vector index search failed');
+        throw errors.unavailable('the vector index is unavailable; retry shortly');
+      }
+      if (q.mode === 'vector') {
+        ranked = hits.map((h) => ({ itemId: h.itemId, score: h.score, vectorScore: h.score, textRank: null }));
+      } else {
+        const k = Math.min(500, Math.max(50, window * 3));
+        const where: string[] = ['search_tsv @@ tsq'];
+        const values: unknown[] = [q.q];
+        const add = (sql: string, v: unknown) => {
+          values.push(v);
+          where.push(sql.replace('?', `$${values.length}`));
+        };
+        if (q.category) add('category = ?', q.category);
+        if (q.source) add('source = ?', q.source);
+        if (q.story) add('story_id = ?', q.story);
+        if (q.since) add('published_at >= ?', q.since);
+        if (q.until) add('published_at <= ?', q.until);
+        const text = await query<{ item_id: string }>(
+          app,
+          `SELECT item_id FROM items, websearch_to_tsquery('english', $1) tsq WHERE ${where.join(' AND ')}
+           ORDER BY ts_rank_cd(search_tsv, tsq) DESC, item_id LIMIT ${k}`,
+          values,
+        );
+        const fused = new Map<
+          string,
+          { itemId: string; score: number; vectorScore: number | null; textRank: number | null }
+        >();
+        hits.forEach((h, i) => {
+          fused.set(h.itemId, { itemId: h.itemId, score: 1 / (rrfK + i + 1), vectorScore: h.score, textRank: null });
+        });
+        text.rows.forEach((r, i) => {
+          const f = fused.get(r.item_id) ?? { itemId: r.item_id, score: 0, vectorScore: null, textRank: null };
+          f.score += 1 / (rrfK + i + 1);
+          f.textRank = i + 1;
+          fused.set(r.item_id, f);
+        });
+        ranked = [...fused.values()]
+          .sort((a, b) => b.score - a.score || a.itemId.localeCompare(b.itemId))
+          .slice(q.offset, window);
+      }
+
+      const rows = ranked.length
+        ? (
+            await query<ItemRow>(
+              app,
+              `SELECT i.item_id, i.title, i.url, i.source, i.summary, i.published_at, i.category, i.confidence, i.story_id,
+                      s.size AS story_size, s.representative_title AS story_title
+               FROM items i LEFT JOIN story_summary s ON s.story_id = i.story_id
+               WHERE i.item_id = ANY($1)`,
+              [ranked.map((r) => r.itemId)],
+            )
+          ).rows
+        : [];
+      const byId = new Map(rows.map((r) => [r.item_id, r]));
+      const payloads = new Map(hits.map((h) => [h.itemId, h.payload]));
+      const results = ranked.map((r, i) => {
+        const row = byId.get(r.itemId);
+        const p = payloads.get(r.itemId);
+        const storyId = row?.story_id ?? p?.story_id ?? null;
+        return {
+          rank: q.offset + i + 1,
+          score: r.score,
+          vector_score: r.vectorScore,
+          text_rank: r.textRank,
+          item: row
+            ? {
+                item_id: row.item_id,
+                title: row.title,
+                url: row.url,
+                source: row.source,
+                summary: row.summary,
+                published_at: iso(row.published_at),
+                category: row.category,
+                confidence: row.confidence,
+              }
+            : {
+                // indexed but not materialized yet: what the index payload knows
+                item_id: r.itemId,
+                title: p?.title ?? null,
+                url: p?.url ?? null,
+                source: p?.source ?? null,
+                summary: null,
+                published_at: p?.published_at != null ? new Date(p.published_at).toISOString() : null,
+                category: p?.category ?? null,
+                confidence: null,
+              },
+          story: storyId
+            ? {
+                story_id: storyId,
+                size: row?.story_size != null ? Number(row.story_size) : null,
+                title: row?.story_title ?? null,
+              }
+            : null,
+        };
+      });
+      app.metrics.searchSeconds.observe({ mode: q.mode }, (performance.now() - t0) / 1000);
+      return { query: q.q, mode: q.mode, model, generation, limit: q.limit, offset: q.offset, results };
+    },
+  );
+};

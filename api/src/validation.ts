@@ -1,0 +1,98 @@
+import { Ajv, type ErrorObject, type Options } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { FastifySchemaCompiler } from 'fastify';
+import type { FeedItem, ItemProblem } from './schemas.ts';
+
+// ajv-formats is CommonJS with a default export.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+const common: Options = {
+  allowUnionTypes: true,
+  // TypeBox adds `description`/`$id`, and OpenAPI keywords like `example`; let them through.
+  strict: false,
+  unicodeRegExp: true,
+};
+
+/**
+ * Bodies: every error reported (so a 400 names every invalid item and field), no coercion (a
+ * number is not a title), unknown fields refused rather than stripped.
+ */
+export const bodyAjv = addFormats(
+  new Ajv({ ...common, allErrors: true, coerceTypes: false, removeAdditional: false, useDefaults: true }),
+);
+/** Query strings and params: strings coerced to the declared type, defaults applied. */
+export const queryAjv = addFormats(
+  new Ajv({ ...common, allErrors: true, coerceTypes: true, removeAdditional: false, useDefaults: true }),
+);
+
+export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
+  const ajv = httpPart === 'body' ? bodyAjv : queryAjv;
+  return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
+};
+
+const MAX_FUTURE_MS = 24 * 3600 * 1000;
+
+/**
+ * The body errors ajv found, as `{ index, field, message }` per item and field (one entry per
+ * field: the first problem), plus whether the envelope itself (not an object, no `items`, too
+ * many items, unknown top-level field) is broken, in which case nothing can be accepted.
+ */
+export function itemProblems(errors: readonly ErrorObject[]): { envelope: ItemProblem[]; items: ItemProblem[] } {
+  const envelope: ItemProblem[] = [];
+  const byKey = new Map<string, ItemProblem>();
+  for (const e of errors) {
+    const path = e.instancePath.split('/').slice(1);
+    const missing = (e.params as { missingProperty?: string }).missingProperty;
+    const extra = (e.params as { additionalProperty?: string }).additionalProperty;
+    if (path[0] !== 'items' || path.length < 2) {
+      // the body or the items array itself
+      const field = path.length === 0 ? (missing ?? extra ?? null) : 'items';
+      envelope.push({ index: null, field, message: extra ? 'unknown field' : (e.message ?? 'invalid') });
+      continue;
+    }
+    const index = Number(path[1]);
+    const field = path[2] ?? missing ?? extra ?? null;
+    const key = `${index}\u0000${field}`;
+    if (byKey.has(key)) continue;
+    let message = e.message ?? 'invalid';
+    if (extra) message = 'unknown field';
+    else if (
+      e.keyword === 'pattern' &&
+      (field === 'title' || field === 'source' || field === 'guid' || field === 'summary')
+    )
+      message = 'must not contain control characters or unpaired surrogates';
+    else if (e.keyword === 'pattern' && field === 'url') message = 'must be an absolute http(s) URL without spaces';
+    else if (e.keyword === 'required') message = 'is required';
+    byKey.set(key, { index, field, message });
+  }
+  const items = [...byKey.values()].sort((a, b) => (a.index ?? -1) - (b.index ?? -1));
+  return { envelope, items };
+}
+
+/** Checks JSON Schema cannot express: dates in range, a URL the WHATWG parser accepts. */
+export function semanticProblems(
+  items: readonly FeedItem[],
+  reported: ReadonlySet<string>,
+  now = Date.now(),
+): ItemProblem[] {
+  const out: ItemProblem[] = [];
+  items.forEach((it, index) => {
+    if (typeof it !== 'object' || it === null || Array.isArray(it)) return;
+    const push = (p: ItemProblem) => {
+      if (!reported.has(`${index}:${p.field}`)) out.push(p);
+    };
+    if (typeof it.published_at === 'string') {
+      const t = Date.parse(it.published_at);
+      if (!Number.isFinite(t)) push({ index, field: 'published_at', message: 'must be a valid date-time' });
+      else if (t < 0 || t > now + MAX_FUTURE_MS)
+        push({ index, field: 'published_at', message: 'must be between 1970 and one day from now' });
+    }
+    if (typeof it.url === 'string' && !URL.canParse(it.url))
+      push({ index, field: 'url', message: 'must be an absolute http(s) URL' });
+    if (typeof it.title === 'string' && it.title.trim() === '')
+      push({ index, field: 'title', message: 'must not be blank' });
+    if (typeof it.source === 'string' && it.source.trim() === '')
+      push({ index, field: 'source', message: 'must not be blank' });
+  });
+  return out;
+}
