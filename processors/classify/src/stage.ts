@@ -14,6 +14,9 @@ import { classifyBatch } from './batch.ts';
 import { ensureDefaultModel } from './default-model.ts';
 import { type ClassifierModel, loadModel } from './model.ts';
 
+/** Header with the item's event time (published_at, else ingested_at; epoch ms) on every classified record. */
+export const EVENT_TIME_HEADER = 'feedlog-event-time';
+
 export interface ClassifyStageOptions {
   /** the loaded model (see loadClassifyModel) */
   model: ClassifierModel;
@@ -82,6 +85,8 @@ export function classifyStage(opts: ClassifyStageOptions): Stage<RawHeadline, Cl
         if (!res.ok) return new PoisonRecordError(res.error.message, { cause: res.error });
         const v = (batch[i] as (typeof batch)[number]).value;
         return {
+          // event time for ordering downstream without decoding (the cluster stage merges partitions by it)
+          headers: { [EVENT_TIME_HEADER]: String(v.headline.published_at ?? v.headline.ingested_at) },
           value: {
             item_id: v.item_id,
             job_id: v.job_id,

@@ -107,6 +107,19 @@ export function singleMemberAssigner(startedAt: number): PartitionAssigner {
   };
 }
 
+/** Header the classify stage sets to the item's event time (epoch ms); the merge orders by it. */
+export const EVENT_TIME_HEADER = 'feedlog-event-time';
+
+/** Merge key of a record: its event-time header when it has one, else the Kafka timestamp. Parsed once. */
+function orderTime(r: RawRecord & { t?: number }): number {
+  if (r.t === undefined) {
+    const h = r.headers[EVENT_TIME_HEADER];
+    const v = h ? Number(h.toString()) : Number.NaN;
+    r.t = Number.isFinite(v) ? v : Number(r.timestamp);
+  }
+  return r.t;
+}
+
 function toRaw(topic: string, partition: number, m: KafkaMessage): RawRecord {
   const headers: Record<string, Buffer | undefined> = {};
   for (const [k, v] of Object.entries(m.headers ?? {})) {
@@ -125,6 +138,10 @@ interface PartitionBuf {
   /** since when the merge has been waiting for this partition (0: not waiting) */
   waitingSince: number;
   paused: boolean;
+  /** log end offset as of the last fetch (-1: unknown) */
+  high: number;
+  /** next offset to commit (the last committed batch) */
+  committed: number;
 }
 
 /**
@@ -202,7 +219,7 @@ export async function readChangelog(
  * Run the cluster stage against Kafka. Not the runtime's runStage, because the cluster state is
  * one global state (see README "Running the stage"):
  *  - one instance consumes every input partition (`singleMemberAssigner`; others stand by);
- *  - records of all partitions are merged in (timestamp, partition, offset) order, waiting for a
+ *  - records of all partitions are merged in (event time, partition, offset) order, waiting for a
  *    partition whose records exist but are not fetched yet, so the order is a function of the log;
  *  - one transactional producer (`<prefix>feedlog.cluster.g<N>`) commits, per batch, in ONE
  *    transaction: the outputs, the dead letters, the state changes to the compacted changelog
@@ -318,7 +335,15 @@ export async function runClusterStage(parts: ClusterStageParts, opts: ClusterRun
         const low = Number(end?.low ?? 0);
         const high = Number(end?.high ?? 0);
         const start = c >= 0 ? c : cfg.fromBeginning ? low : high;
-        bufs.set(part, { records: [], expect: start, drained: start >= high, waitingSince: 0, paused: false });
+        bufs.set(part, {
+          records: [],
+          expect: start,
+          drained: start >= high,
+          waitingSince: 0,
+          paused: false,
+          high,
+          committed: start,
+        });
         consumer.seek({ topic, partition: part, offset: String(start) });
       }
       consumer.resume([{ topic }]);
@@ -410,6 +435,7 @@ export async function runClusterStage(parts: ClusterStageParts, opts: ClusterRun
       b.waitingSince = 0;
     }
     b.expect = Math.max(b.expect, Number(batch.lastOffset()) + 1);
+    b.high = Number(batch.highWatermark);
     b.drained = Number(batch.offsetLag()) <= 0;
     if (b.records.length >= maxBuffered && !b.paused) {
       b.paused = true;
@@ -428,7 +454,8 @@ export async function runClusterStage(parts: ClusterStageParts, opts: ClusterRun
   };
 
   /**
-   * Take up to `max` records in (timestamp, partition, offset) order. Stops when a partition that
+   * Take up to `max` records in (event time, partition, offset) order (event time: the
+   * `feedlog-event-time` header, else the Kafka timestamp). Stops when a partition that
    * is not at its end has nothing buffered (its next record may come first), unless the merge has
    * waited `maxIdleMs` for it.
    */
@@ -455,11 +482,7 @@ export async function runClusterStage(parts: ClusterStageParts, opts: ClusterRun
           skipped = true;
           continue;
         }
-        if (
-          !best ||
-          Number(r.timestamp) < Number(best.timestamp) ||
-          (Number(r.timestamp) === Number(best.timestamp) && p < bestP)
-        ) {
+        if (!best || orderTime(r) < orderTime(best) || (orderTime(r) === orderTime(best) && p < bestP)) {
           best = r;
           bestP = p;
         }
@@ -565,6 +588,12 @@ export async function runClusterStage(parts: ClusterStageParts, opts: ClusterRun
     const end = performance.now();
     committedBatches++;
     lastCommitAt = Date.now();
+    let lag = 0;
+    for (const [part, o] of offsets) {
+      const b = bufs.get(part);
+      if (b) b.committed = o;
+    }
+    for (const b of bufs.values()) lag += b.high >= 0 ? Math.max(0, b.high - b.committed) : 0;
     for (const d of result.dead) {
       publish('dlq', {
         stage: stage.name,
@@ -593,6 +622,7 @@ export async function runClusterStage(parts: ClusterStageParts, opts: ClusterRun
       transformMs: result.transformMs,
       commitMs: end - tc,
       mode: 'exactly-once',
+      lag,
     });
   };
 
@@ -688,7 +718,8 @@ export async function runClusterStage(parts: ClusterStageParts, opts: ClusterRun
           partition,
           buffered: b.records.length,
           paused: b.paused,
-          nextOffset: b.expect,
+          nextOffset: b.committed,
+          lag: b.high >= 0 ? Math.max(0, b.high - b.committed) : -1,
           committedBatches,
           lastCommitAt: lastCommitAt || null,
         })),

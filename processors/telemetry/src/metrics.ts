@@ -110,6 +110,13 @@ export function stageMetrics(opts: StageMetricsOptions = {}): StageMetrics {
     registers: [registry],
   });
 
+  const lag = new Gauge({
+    name: 'feedlog_stage_lag_records',
+    help: 'Input records between the last commit and the log end, as of the last fetch (partition "all" for a stage that commits all partitions together)',
+    labelNames: [...sg, 'partition'],
+    registers: [registry],
+  });
+
   const generationOf = new Map<string, string>();
   const gen = (stage: string) => generationOf.get(stage) ?? '';
   const offs = [
@@ -124,6 +131,10 @@ export function stageMetrics(opts: StageMetricsOptions = {}): StageMetrics {
       batchSeconds.observe(l, e.batchMs / 1000);
       transformSeconds.observe(l, e.transformMs / 1000);
       commitSeconds.observe(l, e.commitMs / 1000);
+      // `lag` is newer than the first BatchEvent: absent or -1 means unknown
+      const behind = (e as { lag?: number }).lag;
+      if (typeof behind === 'number' && behind >= 0)
+        lag.set({ ...l, partition: e.partition >= 0 ? String(e.partition) : 'all' }, behind);
     }),
     subscribe('dlq', (e) => dlqByClass.inc({ stage: e.stage, generation: gen(e.stage), error_class: e.errorClass })),
     subscribe('retry', (e) => retries.inc({ stage: e.stage, generation: gen(e.stage), error_class: e.errorClass })),

@@ -1,0 +1,319 @@
+/**
+ * Stage throughput through the real broker (exactly-once) vs the pure transform alone, same run,
+ * same records; and cluster quality through the stage on UCI (if ../shared/data/uci is present).
+ *
+ *   npx tsx bench/stages.ts [--records 20000] [--batch 500] [--data ../shared/data/uci/stories-dev.csv] [--no-quality] [--json]
+ *
+ * classify: raw-headlines → classified (6 partitions, runtime runStage: per-partition transactional
+ *   producers, Avro decode/encode through the registry). Baseline: classifyBatch over the same
+ *   headlines in one process, no Kafka, no Avro.
+ * cluster: classified → clustered (single owner, one transaction per batch with outputs + changelog
+ *   + offsets). Baseline: ClusterState.assign over the same records in the same order.
+ * Stage rate = records / (first batch start → last batch commit), from the runtime's batch events.
+ * Quality: the UCI sample (event-time order) produced to raw-headlines, classified and clustered
+ * by the stages; story ids read back from `clustered` (read_committed) and scored against STORY,
+ * next to the pure ClusterState on the same rows in event-time order.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { classifyBatch } from '@feedlog/classify';
+import { classifyStage, loadClassifyModel } from '@feedlog/classify/stage';
+import { ClusterState, evaluateClustering, type LabeledHeadline, loadUciCsv } from '@feedlog/cluster';
+import { runClusterStage } from '@feedlog/cluster/run-cluster';
+import { clusterStage } from '@feedlog/cluster/stage';
+import { createKafka, loadConfig } from '@feedlog/common';
+import { runStage, subscribe } from '@feedlog/runtime';
+import { type ClassifiedHeadline, itemId, type RawHeadline, serdeFor } from '@feedlog/schemas';
+import { applyTopics, declareFeedlog, topicNames } from '@feedlog/topics';
+import type { Kafka, KafkaMessage } from 'kafkajs';
+
+const args = process.argv.slice(2);
+const arg = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const N = Number(arg('--records') ?? 20_000);
+const BATCH = Number(arg('--batch') ?? 500);
+const asJson = args.includes('--json');
+const data = arg('--data') ?? fileURLToPath(new URL('../../shared/data/uci/stories-dev.csv', import.meta.url));
+const withQuality = !args.includes('--no-quality');
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+const kafka = createKafka(loadConfig(), { clientId: 'bench-stages' });
+const uci: LabeledHeadline[] | undefined = existsSync(data) ? loadUciCsv(data) : undefined;
+if (!uci) log(`(${data} not found: synthetic headlines, no quality figures)`);
+
+function rawFrom(h: { title: string; source: string; publishedAt: number }, i: number, job: string): RawHeadline {
+  const url = `https://bench.example/${i}`;
+  return {
+    item_id: itemId({ source: h.source, guid: null, url }),
+    job_id: job,
+    headline: {
+      source: h.source,
+      guid: null,
+      url,
+      title: h.title,
+      summary: null,
+      published_at: h.publishedAt,
+      ingested_at: h.publishedAt,
+    },
+  };
+}
+
+function synthetic(n: number): { title: string; source: string; publishedAt: number }[] {
+  const words = ['market', 'court', 'storm', 'vaccine', 'phone', 'film', 'bank', 'oil', 'election', 'league'];
+  return Array.from({ length: n }, (_, i) => ({
+    title: `${words[i % 10]} ${words[(i * 7) % 10]} report ${i % 97} update ${words[(i * 3) % 10]}`,
+    source: `src${i % 13}`,
+    publishedAt: Date.UTC(2014, 2, 10) + i * 1_000,
+  }));
+}
+
+async function setup(prefix: string) {
+  const admin = kafka.admin();
+  await applyTopics({ admin, prefix });
+  await admin.disconnect();
+  const serde = { autoRegister: true, prefix };
+  const t = (b: string) => `${prefix}${b}`;
+  await Promise.all([
+    serdeFor('ClassifiedHeadline', t(topicNames.classified), serde).schemaId(),
+    serdeFor('ClusteredHeadline', t(topicNames.clustered), serde).schemaId(),
+    serdeFor('DeadLetter', t('classify.dlq'), serde).schemaId(),
+    serdeFor('DeadLetter', t('cluster.dlq'), serde).schemaId(),
+  ]);
+  return { serde, t, raw: serdeFor('RawHeadline', t(topicNames.raw), serde) };
+}
+
+async function teardown(prefix: string) {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: declareFeedlog({ prefix }).topics.map((x) => x.name) }).catch(() => {});
+  await admin.disconnect();
+}
+
+async function produce(k: Kafka, topic: string, values: { key: string; value: Buffer }[]) {
+  const p = k.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await p.connect();
+  for (let i = 0; i < values.length; i += 2_000)
+    await p.send({ topic, acks: -1, messages: values.slice(i, i + 2_000) });
+  await p.disconnect();
+}
+
+/** records/s of one stage from its batch events: first batch start → the commit that reached `n` */
+function stageClock(stageName: string, n: number) {
+  let first = 0;
+  let count = 0;
+  let end = 0;
+  let batches = 0;
+  let transformMs = 0;
+  let commitMs = 0;
+  let batchMs = 0;
+  let resolve: () => void = () => {};
+  const done = new Promise<void>((r) => {
+    resolve = r;
+  });
+  const off = subscribe('batch', (e) => {
+    if (e.stage !== stageName) return;
+    const now = performance.now();
+    if (first === 0) first = now - e.batchMs;
+    count += e.recordsIn;
+    batches++;
+    transformMs += e.transformMs;
+    commitMs += e.commitMs;
+    batchMs += e.batchMs;
+    if (count >= n && end === 0) {
+      end = now;
+      resolve();
+    }
+  });
+  return {
+    done,
+    result: () => {
+      off();
+      return {
+        records: count,
+        batches,
+        seconds: (end - first) / 1000,
+        perSec: count / ((end - first) / 1000),
+        /** share of the wall time in the transform, in the commit, and in the rest of the batch (decode, encode, DLQ) */
+        transformShare: transformMs / (end - first),
+        commitShare: commitMs / (end - first),
+        otherShare: (batchMs - transformMs - commitMs) / (end - first),
+      };
+    },
+  };
+}
+
+async function readAll(topic: string, n: number): Promise<KafkaMessage[]> {
+  const c = kafka.consumer({ groupId: `bench-reader-${randomUUID()}`, readUncommitted: false });
+  const out: KafkaMessage[] = [];
+  await c.connect();
+  await c.subscribe({ topics: [topic], fromBeginning: true });
+  await c.run({ eachBatch: async ({ batch }) => void out.push(...batch.messages) });
+  const deadline = Date.now() + 300_000;
+  while (out.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  await c.disconnect();
+  return out;
+}
+
+const timeout = <T>(p: Promise<T>, ms: number, what: string) =>
+  Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`${what}: timed out`)), ms))]);
+
+async function throughput() {
+  const prefix = `bench.stages.${Date.now().toString(36)}.`;
+  const { serde, t, raw } = await setup(prefix);
+  const job = `bench-${randomUUID()}`;
+  const base = uci
+    ? uci.map((r) => ({ title: r.title, source: r.source ?? 'x', publishedAt: r.publishedAt }))
+    : synthetic(N);
+  const rows = Array.from({ length: N }, (_, i) => rawFrom(base[i % base.length]!, i, job));
+  log(`producing ${N} RawHeadline records to ${t(topicNames.raw)}`);
+  await produce(
+    kafka,
+    t(topicNames.raw),
+    await Promise.all(rows.map(async (r) => ({ key: r.item_id, value: await raw.encode(r) }))),
+  );
+
+  const model = loadClassifyModel(undefined);
+  // pure classify transform on the same headlines (best of 3)
+  let pureClassify = 0;
+  for (let k = 0; k < 3; k++) {
+    const t0 = performance.now();
+    classifyBatch(
+      model,
+      rows.map((r) => r.headline),
+    );
+    pureClassify = Math.max(pureClassify, N / ((performance.now() - t0) / 1000));
+  }
+
+  const cStage = classifyStage({ model, prefix, serde: {}, config: { batch: { maxRecords: BATCH, lingerMs: 20 } } });
+  const cClock = stageClock(cStage.name, N);
+  const classify = await runStage(cStage, { kafka, clientId: 'bench-classify' });
+  await timeout(cClock.done, 600_000, 'classify');
+  const c = cClock.result();
+  await classify.stop();
+  log(`classify stage: ${c.perSec.toFixed(0)} rec/s (${c.batches} batches)`);
+
+  // pure cluster transform: the classified records in the order the stage will see them is not
+  // known up front; use event-time order (the cluster algorithm's cost does not depend on it much)
+  const classifiedMsgs = await readAll(t(topicNames.classified), N);
+  const cSerde = serdeFor('ClassifiedHeadline', t(topicNames.classified), serde);
+  const classified: ClassifiedHeadline[] = await Promise.all(
+    classifiedMsgs.map((m) => cSerde.decode(m.value as Buffer)),
+  );
+  classified.sort((a, b) => (a.headline.published_at ?? 0) - (b.headline.published_at ?? 0));
+  let pureCluster = 0;
+  for (let k = 0; k < 3; k++) {
+    const st = new ClusterState();
+    const t0 = performance.now();
+    for (const r of classified)
+      st.assign({
+        itemId: r.item_id,
+        title: r.headline.title,
+        source: r.headline.source,
+        publishedAt: r.headline.published_at ?? r.headline.ingested_at,
+        category: r.classification.category,
+      });
+    pureCluster = Math.max(pureCluster, N / ((performance.now() - t0) / 1000));
+  }
+
+  const parts = clusterStage({ prefix, config: { batch: { maxRecords: BATCH, lingerMs: 20 } } });
+  const kClock = stageClock(parts.stage.name, N);
+  const cluster = await runClusterStage(parts, { kafka, clientId: 'bench-cluster' });
+  await timeout(kClock.done, 600_000, 'cluster');
+  const k = kClock.result();
+  await cluster.stop();
+  log(`cluster stage: ${k.perSec.toFixed(0)} rec/s (${k.batches} batches)`);
+  await teardown(prefix);
+  return {
+    records: N,
+    batch: BATCH,
+    classify: { ...c, stagePerSec: c.perSec, purePerSec: pureClassify, ratio: c.perSec / pureClassify },
+    cluster: { ...k, stagePerSec: k.perSec, purePerSec: pureCluster, ratio: k.perSec / pureCluster },
+  };
+}
+
+async function quality(rows: LabeledHeadline[]) {
+  const prefix = `bench.stagesq.${Date.now().toString(36)}.`;
+  const { serde, t, raw } = await setup(prefix);
+  const job = `bench-${randomUUID()}`;
+  const raws = rows.map((r, i) =>
+    rawFrom({ title: r.title, source: r.source ?? 'x', publishedAt: r.publishedAt }, i, job),
+  );
+  const gold = new Map(raws.map((r, i) => [r.item_id, rows[i]!.story]));
+  await produce(
+    kafka,
+    t(topicNames.raw),
+    await Promise.all(raws.map(async (r) => ({ key: r.item_id, value: await raw.encode(r) }))),
+  );
+  const classify = await runStage(classifyStage({ model: loadClassifyModel(undefined), prefix, serde: {} }), {
+    kafka,
+    clientId: 'bench-q-classify',
+  });
+  const cluster = await runClusterStage(clusterStage({ prefix }), { kafka, clientId: 'bench-q-cluster' });
+  const out = await readAll(t(topicNames.clustered), raws.length);
+  await Promise.all([classify.stop(), cluster.stop()]);
+  const outSerde = serdeFor('ClusteredHeadline', t(topicNames.clustered), serde);
+  const predicted = new Map<string, string>();
+  for (const m of out) {
+    const d = await outSerde.decode(m.value as Buffer);
+    predicted.set(d.item_id, d.story.story_id);
+  }
+  await teardown(prefix);
+  const ids = raws.map((r) => r.item_id).filter((id) => predicted.has(id));
+  const stage = evaluateClustering(
+    ids.map((id) => predicted.get(id)!),
+    ids.map((id) => gold.get(id)!),
+  );
+  // the same algorithm on the same rows in event-time order, no Kafka
+  const st = new ClusterState();
+  const pure = evaluateClustering(
+    rows.map(
+      (r, i) =>
+        st.assign({ itemId: raws[i]!.item_id, title: r.title, source: r.source, publishedAt: r.publishedAt }).storyId,
+    ),
+    rows.map((r) => r.story),
+  );
+  return { rows: rows.length, clustered: ids.length, stage, pure };
+}
+
+const t0 = performance.now();
+log(
+  `load average ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`,
+);
+const tp = await throughput();
+const q = withQuality && uci ? await quality(uci) : undefined;
+const f = (x: number) => Math.round(x).toLocaleString('en-US');
+const p = (x: number) => x.toFixed(3);
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+const share = (x: { transformShare: number; commitShare: number; otherShare: number }) =>
+  `${pct(x.transformShare)} / ${pct(x.commitShare)} / ${pct(x.otherShare)}`;
+if (asJson) console.log(JSON.stringify({ throughput: tp, quality: q }, null, 2));
+else {
+  console.log(`\nstage throughput, ${f(tp.records)} records, batch ${tp.batch}, exactly-once, local broker`);
+  console.log(
+    'stage     | stage rec/s | pure transform rec/s | stage / pure | wall: transform / commit / decode+encode+rest',
+  );
+  console.log(
+    `classify  | ${f(tp.classify.stagePerSec).padStart(11)} | ${f(tp.classify.purePerSec).padStart(20)} | ${tp.classify.ratio.toFixed(3).padStart(12)} | ${share(tp.classify)}`,
+  );
+  console.log(
+    `cluster   | ${f(tp.cluster.stagePerSec).padStart(11)} | ${f(tp.cluster.purePerSec).padStart(20)} | ${tp.cluster.ratio.toFixed(3).padStart(12)} | ${share(tp.cluster)}`,
+  );
+  if (q) {
+    console.log(`\ncluster quality on UCI (${q.rows} rows; ${q.clustered} read back from clustered)`);
+    console.log('                      | pairwise P / R / F1     | B-cubed P / R / F1      | ARI   | stories');
+    for (const [name, m] of [
+      ['through the stages', q.stage],
+      ['pure, event-time order', q.pure],
+    ] as const) {
+      console.log(
+        `${name.padEnd(22)}| ${p(m.pairwise.precision)} / ${p(m.pairwise.recall)} / ${p(m.pairwise.f1)} | ${p(m.bcubed.precision)} / ${p(m.bcubed.recall)} / ${p(m.bcubed.f1)} | ${p(m.ari)} | ${m.predictedClusters}`,
+      );
+    }
+  }
+  console.log(`\n(${((performance.now() - t0) / 1000).toFixed(0)} s; load average ${loadavg()[0]?.toFixed(1)})`);
+}
+process.exit(0);
