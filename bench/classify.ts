@@ -1,9 +1,10 @@
-// Classifier quality and speed: `npx tsx bench/classify.ts` (FEEDLOG_SHARED_DATA overrides /work/shared/data).
+// Classifier quality and speed: `npx tsx bench/classify.ts` (data: ../shared/data beside the repo, or FEEDLOG_SHARED_DATA).
 // AG News: stratified 80/20 hold-out, seed 42, trained on the 80 % only. UCI: grouped 5-fold CV by STORY (every
 // story is held out once, no story on both sides) plus the seeded 25 % story hold-out. Records/s = records per
 // CPU-second on one thread (featurise + score + softmax), so a busy shared machine skews it less than wall time;
 // "warm" repeats the hold-out texts for 0.5 s (a long-running stage), "cold" is one pass with empty word caches.
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import {
   buildXY,
   type Candidate,
@@ -24,7 +25,7 @@ import {
   trainLinear,
 } from '../processors/classify/src/index.ts';
 
-const root = process.env.FEEDLOG_SHARED_DATA ?? '/work/shared/data';
+const root = process.env.FEEDLOG_SHARED_DATA ?? fileURLToPath(new URL('../../shared/data', import.meta.url));
 const AG = `${root}/ag_news/ag_news-dev.csv`;
 const UCI = `${root}/uci/stories-dev.csv`;
 const SEED = 42;
