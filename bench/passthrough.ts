@@ -264,7 +264,7 @@ for (round = 0; round < ROUNDS; round++) {
   for (const [name, fn] of variants.filter(([n]) => !only || n.includes(only))) {
     try {
       const r = await fn();
-      (samples[name] ??= []).push(r);
+      samples[name] = [...(samples[name] ?? []), r];
       log(`round ${round + 1}: ${name}: ${Math.round(r)} records/s`);
     } catch (e) {
       log(`${name}: FAILED ${(e as Error).stack ?? e}`);

@@ -17,7 +17,6 @@ const msg = (offset: number): KafkaMessage => ({
   timestamp: '0',
   attributes: 0,
   headers: {},
-  size: 0,
 });
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => msg(from + i));
 
