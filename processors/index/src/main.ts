@@ -116,7 +116,9 @@ async function main(): Promise<void> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   main().catch((e) => {
-    process.stderr.write(`index: ${(e as Error)?.stack ?? e}\n`);
+    // a usage or configuration mistake is one line; anything else keeps its stack
+    const usage = /UsageError|ConfigError/.test((e as Error)?.name ?? '');
+    process.stderr.write(`index: ${usage ? `${(e as Error).message}` : ((e as Error)?.stack ?? e)}\n`);
     process.exit(1);
   });
 }
