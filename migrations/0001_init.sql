@@ -8,6 +8,7 @@
 CREATE TABLE items (
   item_id               text PRIMARY KEY,
   job_id                text,                 -- the ingest job of the newest raw-headlines record
+  job_ingested_at       timestamptz,          -- that record's ingested_at (decides which job_id wins)
   source                text NOT NULL,
   guid                  text,
   url                   text NOT NULL,

@@ -60,7 +60,7 @@ failures AS (
          jsonb_object_agg(stage, classes ORDER BY stage) AS failure_classes,
          max(last_failed_at) AS last_failed_at
   FROM (
-    SELECT job_id, stage, count(*) AS n, max(failed_at) AS last_failed_at,
+    SELECT job_id, stage, sum(k) AS n, max(failed_at) AS last_failed_at,
            jsonb_object_agg(error_class, k) AS classes
     FROM (
       SELECT job_id, stage, error ->> 'class' AS error_class, count(*) AS k, max(failed_at) AS failed_at

@@ -1,0 +1,22 @@
+export {
+  defaultGroupId,
+  GENERATION,
+  type MaterializerEvent,
+  type MaterializerOptions,
+  type MaterializerStats,
+  materializedTopics,
+  type RunningMaterializer,
+  STAGE,
+  startMaterializer,
+} from './materializer.ts';
+export {
+  type FailureRow,
+  failureFromDeadLetter,
+  foldBatch,
+  type ItemRow,
+  type ItemStage,
+  newer,
+  type StageRecord,
+  type StepRow,
+} from './rows.ts';
+export { readStoredOffsets, StaleOffsetError, upsertItemsSql, writeBatch } from './store.ts';
