@@ -48,6 +48,16 @@ export interface StageContext {
   signal: AbortSignal;
   /** the stage's circuit breaker for one external dependency (created on first use) */
   breaker(name: string): Breaker;
+  /** the `StageRun` block every output record carries (schemas: model, version, generation, produced_at) */
+  run(): StageRun;
+}
+
+/** Same shape as the StageRun Avro record. */
+export interface StageRun {
+  model_name: string;
+  model_version: string;
+  generation: number;
+  produced_at: number;
 }
 
 export interface StageConfig {

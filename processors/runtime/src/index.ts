@@ -25,6 +25,7 @@ export {
   type StageContext,
   type StageDefinitionInput,
   type StageRecord,
+  type StageRun,
 } from './define-stage.ts';
 export { type DeadLetter, deadLetterJsonCodec, type OutMessage, type RawRecord } from './dlq.ts';
 export { transactionalIdFor } from './eos.ts';

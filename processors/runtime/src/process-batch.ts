@@ -124,6 +124,12 @@ export async function processBatch<I, O>(stage: Stage<I, O>, raw: RawRecord[], d
     attempt,
     signal: deps.signal,
     breaker: deps.breaker,
+    run: () => ({
+      model_name: stage.model.name,
+      model_version: stage.model.version,
+      generation: stage.generation,
+      produced_at: Date.now(),
+    }),
   });
 
   // results for the given record indexes; a whole-group throw is split to find the culprit
@@ -195,7 +201,13 @@ export async function processBatch<I, O>(stage: Stage<I, O>, raw: RawRecord[], d
           messages.push({
             key,
             value,
-            headers: { ...e.headers, [TRACEPARENT]: formatTraceparent(span.recordContext(rec.trace)) },
+            headers: {
+              ...e.headers,
+              [TRACEPARENT]: formatTraceparent(span.recordContext(rec.trace)),
+              'feedlog-stage': stage.name,
+              'feedlog-model': `${stage.model.name}@${stage.model.version}`,
+              'feedlog-generation': String(stage.generation),
+            },
           });
         }
         slots[i] = { kind: 'out', messages };

@@ -68,6 +68,8 @@ describe('the in-memory driver (the runtime batch path without a broker)', () =>
     const child = parseTraceparent(r.outputs[0]?.headers.traceparent);
     expect(child?.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
     expect(child?.spanId).not.toBe('b7ad6b7169203331');
+    expect(r.outputs[0]?.headers['feedlog-model']).toBe('m@1');
+    expect(r.outputs[0]?.headers['feedlog-generation']).toBe('3');
     const root = parseTraceparent(r.outputs[1]?.headers.traceparent);
     expect(root?.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(root?.traceId).not.toBe(child?.traceId);
@@ -224,6 +226,23 @@ describe('the in-memory driver (the runtime batch path without a broker)', () =>
       ['b', 'b'],
       ['c', 'c'],
     ]);
+  });
+});
+
+describe('stage context', () => {
+  it('gives the transform the StageRun block outputs carry', async () => {
+    const stage = defineStage({
+      ...base,
+      input: { topic: 'in', codec: stringCodec() },
+      output: { topic: 'out', codec: jsonCodec<{ v: string; run: unknown }>() },
+      dlq: { topic: 'dlq' },
+      map: (r, ctx) => ({ v: r.value, run: ctx.run() }),
+    });
+    const before = Date.now();
+    const r = await runInMemory(stage, [{ value: 'x' }]);
+    const run = r.outputs[0]?.value.run as { model_name: string; generation: number; produced_at: number };
+    expect([run.model_name, run.generation]).toEqual(['m', 3]);
+    expect(run.produced_at).toBeGreaterThanOrEqual(before);
   });
 });
 
