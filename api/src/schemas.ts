@@ -207,6 +207,7 @@ export const SearchResult = Type.Object({
   rank: Type.Integer(),
   score: Type.Number({ description: 'cosine similarity (vector) or the fused RRF score (hybrid)' }),
   vector_score: nullableNumber,
+  vector_rank: Type.Union([Type.Integer(), Type.Null()]),
   text_rank: Type.Union([Type.Integer(), Type.Null()]),
   item: Type.Object({
     item_id: Type.String(),

@@ -92,7 +92,13 @@ export const searchRoutes: FastifyPluginAsyncTypebox<SearchRouteOptions> = async
       }
 
       const window = q.offset + q.limit;
-      let ranked: { itemId: string; score: number; vectorScore: number | null; textRank: number | null }[];
+      let ranked: {
+        itemId: string;
+        score: number;
+        vectorScore: number | null;
+        vectorRank: number | null;
+        textRank: number | null;
+      }[];
       let hits: SearchHit[];
       try {
         hits = await index.search(app.vectorIndex.alias, vector, {
@@ -105,7 +111,13 @@ export const searchRoutes: FastifyPluginAsyncTypebox<SearchRouteOptions> = async
         throw errors.unavailable('the vector index is unavailable; retry shortly');
       }
       if (q.mode === 'vector') {
-        ranked = hits.map((h) => ({ itemId: h.itemId, score: h.score, vectorScore: h.score, textRank: null }));
+        ranked = hits.map((h, i) => ({
+          itemId: h.itemId,
+          score: h.score,
+          vectorScore: h.score,
+          vectorRank: q.offset + i + 1,
+          textRank: null,
+        }));
       } else {
         const k = Math.min(500, Math.max(50, window * 3));
         const where: string[] = ['search_tsv @@ tsq'];
@@ -121,19 +133,29 @@ export const searchRoutes: FastifyPluginAsyncTypebox<SearchRouteOptions> = async
         if (q.until) add('published_at <= ?', q.until);
         const text = await query<{ item_id: string }>(
           app,
-          `SELECT item_id FROM items, websearch_to_tsquery('english', $1) tsq WHERE ${where.join(' AND ')}
+          // websearch syntax, but terms OR-ed (any term matches; ts_rank_cd ranks items with more terms first)
+          `SELECT item_id FROM items, to_tsquery('simple', replace(websearch_to_tsquery('english', $1)::text, ' & ', ' | ')) tsq WHERE ${where.join(' AND ')}
            ORDER BY ts_rank_cd(search_tsv, tsq) DESC, item_id LIMIT ${k}`,
           values,
         );
-        const fused = new Map<
-          string,
-          { itemId: string; score: number; vectorScore: number | null; textRank: number | null }
-        >();
+        const fused = new Map<string, (typeof ranked)[number]>();
         hits.forEach((h, i) => {
-          fused.set(h.itemId, { itemId: h.itemId, score: 1 / (rrfK + i + 1), vectorScore: h.score, textRank: null });
+          fused.set(h.itemId, {
+            itemId: h.itemId,
+            score: 1 / (rrfK + i + 1),
+            vectorScore: h.score,
+            vectorRank: i + 1,
+            textRank: null,
+          });
         });
         text.rows.forEach((r, i) => {
-          const f = fused.get(r.item_id) ?? { itemId: r.item_id, score: 0, vectorScore: null, textRank: null };
+          const f = fused.get(r.item_id) ?? {
+            itemId: r.item_id,
+            score: 0,
+            vectorScore: null,
+            vectorRank: null,
+            textRank: null,
+          };
           f.score += 1 / (rrfK + i + 1);
           f.textRank = i + 1;
           fused.set(r.item_id, f);
@@ -165,6 +187,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<SearchRouteOptions> = async
           rank: q.offset + i + 1,
           score: r.score,
           vector_score: r.vectorScore,
+          vector_rank: r.vectorRank,
           text_rank: r.textRank,
           item: row
             ? {
