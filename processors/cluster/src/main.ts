@@ -6,6 +6,9 @@
  *   STAGE_GENERATION  generation (group feedlog.cluster.g<N>, changelog keys g<N>/…, outputs tagged); default 1
  *   TOPIC_PREFIX      prefix of every topic name (isolated environments); default none
  *   CLUSTER_MAX_IDLE_MS  how long the partition merge waits for unfetched records (default 10000)
+ *   STAGE_MAX_RECORDS / STAGE_LINGER_MS  batch bounds (default 500 / 50)
+ *   STAGE_SESSION_TIMEOUT_MS  consumer group session timeout (default 10000)
+ *   LOG_BATCHES=1     one JSON line per committed batch
  *   METRICS_PORT      serve Prometheus /metrics on this port; none when unset
  *   HEALTH_PORT       serve /healthz and /readyz on this port; none when unset
  *   OTEL_EXPORTER_OTLP_ENDPOINT  export spans over OTLP; no span export when unset
@@ -36,8 +39,16 @@ async function main(): Promise<void> {
   const parts = clusterStage({
     generation,
     prefix: process.env.TOPIC_PREFIX ?? '',
+    config: {
+      batch: { maxRecords: intEnv('STAGE_MAX_RECORDS', 500), lingerMs: intEnv('STAGE_LINGER_MS', 50) },
+      sessionTimeoutMs: intEnv('STAGE_SESSION_TIMEOUT_MS', 10_000),
+    },
     ...(telemetry.tracer ? { tracer: telemetry.tracer } : {}),
   });
+  if (process.env.LOG_BATCHES === '1')
+    subscribe('batch', (e) =>
+      log('batch', { records: e.recordsIn, out: e.recordsOut, dlq: e.dlq, ms: Math.round(e.batchMs) }),
+    );
   subscribe('error', (e) => log('error', { where: e.where, error: String(e.error) }));
   subscribe('dlq', (e) =>
     log('dlq', { partition: e.partition, offset: e.offset, error: e.errorClass, message: e.message }),
