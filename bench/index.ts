@@ -7,7 +7,7 @@
 //   lancedb   @lancedb/lancedb table + IVF-HNSW-SQ index (its own persistence)
 // Data: seeded, clustered (Zipf-sized clusters on the unit sphere), 384 dims, cosine.
 //   npx tsx bench/index.ts [--n 100000] [--dims 384] [--queries 200] [--backends hnswlib,usearch,lancedb]
-//                          [--m 16] [--ef-add 64] [--ef 80] [--batch 500] [--json]
+//                          [--m 16] [--ef-add 64] [--ef 64,128,256 (query-time sweep)] [--batch 500] [--json]
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -28,7 +28,7 @@ const { values } = parseArgs({
     backends: { type: 'string', default: 'hnswlib,usearch,lancedb' },
     m: { type: 'string', default: '16' },
     'ef-add': { type: 'string', default: '64' },
-    ef: { type: 'string', default: '80' },
+    ef: { type: 'string', default: '64,128,256' },
     batch: { type: 'string', default: '500' },
     json: { type: 'boolean', default: false },
   },
@@ -38,7 +38,8 @@ const DIMS = Number(values.dims);
 const Q = Number(values.queries);
 const M = Number(values.m);
 const EF_ADD = Number(values['ef-add']);
-const EF = Number(values.ef);
+const EFS = values.ef.split(',').map(Number);
+const EF = EFS[0]!;
 const BATCH = Number(values.batch);
 const K = 10;
 const backends = values.backends.split(',').filter(Boolean);
@@ -63,6 +64,8 @@ interface Row {
   recall: number;
   p50: number;
   p99: number;
+  /** CPU time of this process per query (robust to a shared machine; LanceDB's Rust threads count too) */
+  cpuMs: number | null;
   upsertsPerS: number | null;
   buildS: number | null;
   buildCpuS: number | null;
@@ -110,6 +113,7 @@ const usearch = createRequire(import.meta.url)('usearch') as {
 t0 = performance.now();
 const truth: Set<number>[] = [];
 const exactLat: number[] = [];
+const ce = cpuS();
 for (let i = 0; i < Q; i++) {
   const s = performance.now();
   // a copy: exactSearch reads a subarray's whole underlying buffer (it ignores byteOffset)
@@ -117,17 +121,20 @@ for (let i = 0; i < Q; i++) {
   exactLat.push(performance.now() - s);
   truth.push(new Set(Array.from(m.keys, Number)));
 }
+const exactCpuMs = ((cpuS() - ce) * 1000) / Q;
 log(`  native exact ground truth in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 // the JS loop on a few queries: its latency, and a cross-check of the native ground truth
 const jsQ = Math.min(Q, 10);
 const jsLat: number[] = [];
 let agree = 0;
+const cj = cpuS();
 for (let i = 0; i < jsQ; i++) {
   const s = performance.now();
   const rowsJs = exactTopK(data.vectors, DIMS, q(i), K).rows;
   jsLat.push(performance.now() - s);
   agree += rowsJs.filter((r) => truth[i]!.has(r)).length;
 }
+const jsCpuMs = ((cpuS() - cj) * 1000) / jsQ;
 if (agree / (jsQ * K) < 0.99) throw new Error(`native exact search disagrees with the JS loop (${agree}/${jsQ * K})`);
 const truthFiltered = Array.from(
   { length: Q },
@@ -140,6 +147,7 @@ const rows: Row[] = [
     recall: 1,
     p50: pct(exactLat, 50),
     p99: pct(exactLat, 99),
+    cpuMs: exactCpuMs,
     upsertsPerS: null,
     buildS: null,
     buildCpuS: null,
@@ -153,6 +161,7 @@ const rows: Row[] = [
     recall: 1,
     p50: pct(jsLat, 50),
     p99: pct(jsLat, 99),
+    cpuMs: jsCpuMs,
     upsertsPerS: null,
     buildS: null,
     buildCpuS: null,
@@ -163,7 +172,7 @@ const rows: Row[] = [
   },
 ];
 
-async function benchEmbedded(engine: EngineKind): Promise<Row> {
+async function benchEmbedded(engine: EngineKind): Promise<Row[]> {
   const dir = mkdtempSync(join(tmpdir(), `bench-index-${engine}-`));
   global.gc?.();
   const rss0 = rssMb();
@@ -187,23 +196,46 @@ async function benchEmbedded(engine: EngineKind): Promise<Row> {
   idx.snapshot();
   const memMb = rssMb() - rss0;
   const diskMb = du(dir) / 2 ** 20;
-  const lat: number[] = [];
-  let hit = 0;
-  for (let i = 0; i < Q; i++) {
-    const s = performance.now();
-    const hits = await idx.search(1, q(i), { limit: K });
-    lat.push(performance.now() - s);
-    hit += hits.filter((h) => truth[i]!.has(Number(h.itemId.slice(5)))).length;
-  }
-  const flat: number[] = [];
-  let fhit = 0;
-  let fall = 0;
-  for (let i = 0; i < Q; i++) {
-    const s = performance.now();
-    const hits = await idx.search(1, q(i), { limit: K, filter });
-    flat.push(performance.now() - s);
-    fhit += hits.filter((h) => truthFiltered[i]!.has(Number(h.itemId.slice(5)))).length;
-    fall += truthFiltered[i]!.size;
+  const sweep: {
+    ef: number;
+    recall: number;
+    p50: number;
+    p99: number;
+    cpuMs: number;
+    filteredRecall: number;
+    filteredP50: number;
+  }[] = [];
+  for (const ef of EFS) {
+    const lat: number[] = [];
+    let hit = 0;
+    const c1 = cpuS();
+    for (let i = 0; i < Q; i++) {
+      const s = performance.now();
+      const hits = await idx.search(1, q(i), { limit: K, ef });
+      lat.push(performance.now() - s);
+      hit += hits.filter((h) => truth[i]!.has(Number(h.itemId.slice(5)))).length;
+    }
+    const cpuMs = ((cpuS() - c1) * 1000) / Q;
+    const flat: number[] = [];
+    let fhit = 0;
+    let fall = 0;
+    for (let i = 0; i < Q; i++) {
+      const s = performance.now();
+      const hits = await idx.search(1, q(i), { limit: K, filter, ef });
+      flat.push(performance.now() - s);
+      fhit += hits.filter((h) => truthFiltered[i]!.has(Number(h.itemId.slice(5)))).length;
+      fall += truthFiltered[i]!.size;
+    }
+    sweep.push({
+      ef,
+      recall: hit / (Q * K),
+      p50: pct(lat, 50),
+      p99: pct(lat, 99),
+      cpuMs,
+      filteredRecall: fall ? fhit / fall : 1,
+      filteredP50: pct(flat, 50),
+    });
+    log(`  ${engine} ef=${ef}: recall@10 ${(hit / (Q * K)).toFixed(3)}, p50 ${pct(lat, 50).toFixed(2)} ms`);
   }
   // re-delivery of an already indexed batch (the at-least-once case): no graph work
   const r0 = performance.now();
@@ -217,22 +249,23 @@ async function benchEmbedded(engine: EngineKind): Promise<Row> {
   if ((await idx.count(1)) !== N) throw new Error(`${engine}: count ${await idx.count(1)} after re-delivery`);
   await idx.close();
   rmSync(dir, { recursive: true, force: true });
-  return {
-    backend: `embedded/${engine}`,
-    recall: hit / (Q * K),
-    p50: pct(lat, 50),
-    p99: pct(lat, 99),
+  return sweep.map((w) => ({
+    backend: `embedded/${engine} ef=${w.ef}`,
+    recall: w.recall,
+    p50: w.p50,
+    p99: w.p99,
+    cpuMs: w.cpuMs,
     upsertsPerS: N / buildS,
     buildS,
     buildCpuS,
     memMb,
     diskMb,
-    filteredRecall: fall ? fhit / fall : 1,
-    filteredP50: pct(flat, 50),
-  };
+    filteredRecall: w.filteredRecall,
+    filteredP50: w.filteredP50,
+  }));
 }
 
-async function benchLance(): Promise<Row> {
+async function benchLance(): Promise<Row[]> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-index-lance-'));
   global.gc?.();
   const rss0 = rssMb();
@@ -252,7 +285,7 @@ async function benchLance(): Promise<Row> {
   }
   await db.buildIndex(M, EF_ADD);
   const buildS = (performance.now() - s0) / 1000;
-  const buildCpuS = cpuS() - c0; // JS thread only: LanceDB builds on its own Rust threads
+  const buildCpuS = cpuS() - c0; // process.cpuUsage is getrusage(RUSAGE_SELF): LanceDB's Rust threads included
   // upsert rate on the indexed table: merge-insert batches of BATCH (new ids)
   const u0 = performance.now();
   const upserts = 5;
@@ -266,48 +299,55 @@ async function benchLance(): Promise<Row> {
   }
   const upsertsPerS = (upserts * BATCH) / ((performance.now() - u0) / 1000);
   const memMb = rssMb() - rss0;
-  const lat: number[] = [];
-  let hit = 0;
-  for (let i = 0; i < Q; i++) {
-    const s = performance.now();
-    const hits = await db.search(q(i), K, EF, "category != 'new'");
-    lat.push(performance.now() - s);
-    hit += hits.filter((h) => truth[i]!.has(Number(h.id))).length;
-  }
   const diskMb = du(dir) / 2 ** 20;
+  const out: Row[] = [];
+  for (const ef of EFS) {
+    const lat: number[] = [];
+    let hit = 0;
+    const cl = cpuS();
+    for (let i = 0; i < Q; i++) {
+      const s = performance.now();
+      const hits = await db.search(q(i), K, ef, "category != 'new'");
+      lat.push(performance.now() - s);
+      hit += hits.filter((h) => truth[i]!.has(Number(h.id))).length;
+    }
+    log(`  lancedb ef=${ef}: recall@10 ${(hit / (Q * K)).toFixed(3)}, p50 ${pct(lat, 50).toFixed(2)} ms`);
+    out.push({
+      backend: `lancedb hnsw-sq ef=${ef}`,
+      recall: hit / (Q * K),
+      p50: pct(lat, 50),
+      p99: pct(lat, 99),
+      cpuMs: ((cpuS() - cl) * 1000) / Q,
+      upsertsPerS,
+      buildS,
+      buildCpuS,
+      memMb,
+      diskMb,
+      filteredRecall: null,
+      filteredP50: null,
+    });
+  }
   db.close();
   rmSync(dir, { recursive: true, force: true });
-  return {
-    backend: 'lancedb (hnsw-sq)',
-    recall: hit / (Q * K),
-    p50: pct(lat, 50),
-    p99: pct(lat, 99),
-    upsertsPerS,
-    buildS,
-    buildCpuS,
-    memMb,
-    diskMb,
-    filteredRecall: null,
-    filteredP50: null,
-  };
+  return out;
 }
 
 for (const b of backends) {
   log(`${b}…`);
-  const row = b === 'lancedb' ? await benchLance() : await benchEmbedded(b as EngineKind);
-  rows.push(row);
-  log(`  recall@10 ${row.recall.toFixed(3)}, p50 ${row.p50.toFixed(2)} ms, build ${row.buildS?.toFixed(1)} s`);
+  const r = b === 'lancedb' ? await benchLance() : await benchEmbedded(b as EngineKind);
+  rows.push(...r);
+  log(`  build ${r[0]!.buildS?.toFixed(1)} s`);
 }
 
 if (values.json) {
-  console.log(JSON.stringify({ n: N, dims: DIMS, queries: Q, m: M, efAdd: EF_ADD, ef: EF, rows }, null, 2));
+  console.log(JSON.stringify({ n: N, dims: DIMS, queries: Q, m: M, efAdd: EF_ADD, efs: EFS, rows }, null, 2));
 } else {
   const f = (x: number | null, d = 1) => (x === null ? '—' : x.toFixed(d));
   const base = rows[0]!;
   const ratio = (b: number, x: number) =>
     x === b ? '1×' : x < b ? `${(b / x).toFixed(1)}× faster` : `${(x / b).toFixed(1)}× slower`;
   console.log(
-    `\nN=${N} dims=${DIMS} queries=${Q} k=${K} M=${M} efConstruction=${EF_ADD} ef=${EF} batch=${BATCH}; filter ${JSON.stringify(filter)} matches ${filteredRows.length}`,
+    `\nN=${N} dims=${DIMS} queries=${Q} k=${K} M=${M} efConstruction=${EF_ADD} batch=${BATCH}; filter ${JSON.stringify(filter)} matches ${filteredRows.length}`,
   );
   const header = [
     'backend',
@@ -316,6 +356,7 @@ if (values.json) {
     'p99 ms',
     'p50 vs exact scan',
     'p99 vs exact scan',
+    'CPU ms/q',
     'upserts/s',
     'build s',
     'build CPU s',
@@ -331,6 +372,7 @@ if (values.json) {
     f(r.p99, 2),
     ratio(base.p50, r.p50),
     ratio(base.p99, r.p99),
+    f(r.cpuMs, 3),
     f(r.upsertsPerS, 0),
     f(r.buildS),
     f(r.buildCpuS),
@@ -345,6 +387,6 @@ if (values.json) {
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const r of table) console.log(line(r));
   console.log(
-    '\nmem MB: RSS growth while building (exact: the raw vectors). build CPU s: this process (LanceDB builds on Rust threads not counted). lancedb upserts/s: merge-insert batches into the indexed table.',
+    '\nCPU ms/q: process CPU time per query (all threads; steadier than wall time on a shared machine). mem MB: RSS growth while building (exact: the raw vectors). build CPU s: every thread of this process (usearch inserts on 2 threads, LanceDB on its Rust pool). lancedb upserts/s: merge-insert batches into the indexed table.',
   );
 }

@@ -477,7 +477,7 @@ export class Collection {
     const q = this.prepare(vector);
     let found: { label: number; score: number }[];
     if (!hasFilter(opts.filter)) {
-      const r = this.engine.search(q, Math.min(k, this.count));
+      const r = this.engine.search(q, Math.min(k, this.count), undefined, opts.ef);
       found = r.labels.map((label, i) => ({ label, score: this.score(r.distances[i]!, false) }));
     } else {
       const filter = opts.filter;
@@ -487,13 +487,13 @@ export class Collection {
       } else if (this.engine.filtersInGraph) {
         const mask = new Uint8Array(this.ids.length);
         for (const l of rows) mask[l] = 1;
-        const r = this.engine.search(q, k, (l) => mask[l] === 1);
+        const r = this.engine.search(q, k, (l) => mask[l] === 1, opts.ef);
         found = r.labels.map((label, i) => ({ label, score: this.score(r.distances[i]!, false) }));
         if (found.length < k) found = this.exact(q, rows, k);
       } else {
         const selectivity = rows.length / this.count;
         const want = Math.min(this.count, Math.ceil((k / selectivity) * 2) + 10);
-        const r = this.engine.search(q, want);
+        const r = this.engine.search(q, want, undefined, opts.ef);
         found = [];
         for (let i = 0; i < r.labels.length && found.length < k; i++) {
           const p = this.payloads[r.labels[i]!];

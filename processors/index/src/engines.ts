@@ -22,7 +22,12 @@ export interface AnnEngine {
    * inside the graph walk (hnswlib) use it; the others (usearch) ignore it and the caller
    * post-filters with over-fetch.
    */
-  search(q: Float32Array, k: number, accept?: (label: number) => boolean): { labels: number[]; distances: number[] };
+  search(
+    q: Float32Array,
+    k: number,
+    accept?: (label: number) => boolean,
+    ef?: number,
+  ): { labels: number[]; distances: number[] };
   /** whether `accept` is applied during the walk */
   readonly filtersInGraph: boolean;
   save(file: string): void;
@@ -114,10 +119,17 @@ class UsearchEngine implements AnnEngine {
     if (labels.length) this.index.remove(BigUint64Array.from(labels, (l) => BigInt(l)));
   }
 
-  search(q: Float32Array, k: number): { labels: number[]; distances: number[] } {
+  search(
+    q: Float32Array,
+    k: number,
+    _accept?: (label: number) => boolean,
+    ef?: number,
+  ): { labels: number[]; distances: number[] } {
     const n = Math.min(k, this.index.size());
     if (n <= 0) return { labels: [], distances: [] };
-    const m = this.index.search(q, n, 1);
+    // usearch's effective ef is max(expansion_search, k): a larger ef is a larger k, cut back to n
+    const wide = Math.min(Math.max(n, ef ?? 0), this.index.size());
+    const m = this.index.search(q, wide, 1);
     const labels: number[] = [];
     const distances: number[] = [];
     for (let i = 0; i < m.keys.length; i++) {
@@ -125,6 +137,7 @@ class UsearchEngine implements AnnEngine {
       if (m.keys[i]! === 0xffffffffffffffffn) continue;
       labels.push(Number(m.keys[i]!));
       distances.push(m.distances[i]!);
+      if (labels.length === n) break;
     }
     return { labels, distances };
   }
@@ -220,10 +233,15 @@ class HnswlibEngine implements AnnEngine {
     }
   }
 
-  search(q: Float32Array, k: number, accept?: (label: number) => boolean): { labels: number[]; distances: number[] } {
+  search(
+    q: Float32Array,
+    k: number,
+    accept?: (label: number) => boolean,
+    ef?: number,
+  ): { labels: number[]; distances: number[] } {
     const n = Math.min(k, this.index.getMaxElements());
     if (n <= 0) return { labels: [], distances: [] };
-    this.index.setEf(Math.max(this.params.expansionSearch, n));
+    this.index.setEf(Math.max(ef ?? this.params.expansionSearch, n));
     const r = accept ? this.index.searchKnn(Array.from(q), n, accept) : this.index.searchKnn(Array.from(q), n);
     return { labels: r.neighbors, distances: r.distances };
   }

@@ -142,6 +142,7 @@ export class QdrantIndex implements VectorIndex {
       offset: opts.offset ?? 0,
       with_payload: true,
       ...(filter ? { filter } : {}),
+      ...(opts.ef !== undefined ? { params: { hnsw_ef: opts.ef } } : {}),
     });
     return res.points.map((p) => {
       const { item_id, ...payload } = (p.payload ?? {}) as unknown as HeadlinePayload & { item_id: string };

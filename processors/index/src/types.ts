@@ -42,6 +42,11 @@ export interface SearchOptions {
   limit?: number;
   offset?: number;
   filter?: SearchFilter;
+  /**
+   * HNSW candidate list size for this query (recall/latency knob; default: the index's own).
+   * Embedded: the graph's ef; Qdrant: `params.hnsw_ef`.
+   */
+  ef?: number;
 }
 
 export interface SearchHit {

@@ -245,6 +245,9 @@ describe('Qdrant REST contract (recording server, not a real Qdrant)', () => {
       },
     ]);
     recorded.length = 0;
+    await index.search('headlines', [1, 0, 0, 0], { ef: 256 });
+    expect((recorded[0]!.body as { params: unknown }).params).toEqual({ hnsw_ef: 256 });
+    recorded.length = 0;
     await index.search(7, [1, 0, 0, 0]);
     expect(recorded[0]!.path).toBe('/collections/headlines_g7/points/query');
     expect(recorded[0]!.body).toEqual({ query: [1, 0, 0, 0], limit: 10, offset: 0, with_payload: true });
