@@ -1,0 +1,21 @@
+export {
+  BadInputError,
+  type EmbedBatchResult,
+  type EmbedCallOptions,
+  type Embedding,
+  EmbeddingClient,
+  EndpointContractError,
+  retryAfterMs,
+  unit,
+} from './client.ts';
+export {
+  DEFAULT_EMBEDDING_MODEL,
+  describeSettings,
+  type EmbeddingSettings,
+  embeddingSettings,
+  embeddingSettingsFromEnv,
+  embedEnvDocs,
+} from './config.ts';
+export { type EmbedMetrics, embedMetrics } from './metrics.ts';
+export { BREAKER_NAME, type EmbedStageOptions, embedStage, FORWARDED_HEADERS } from './stage.ts';
+export { type EmbeddableHeadline, embeddingText } from './text.ts';
