@@ -24,6 +24,25 @@ export interface Emit<O> {
   value: O;
   key?: Buffer | string | null;
   headers?: Record<string, string | Buffer>;
+  /** Kafka timestamp of the output (epoch ms); default: the broker's/producer's time */
+  timestamp?: number;
+}
+
+/** A message for a topic other than the output (a changelog, say), sent in the batch's transaction. */
+export interface ExtraMessage {
+  key: Buffer | string | null;
+  /** already encoded; null for a tombstone */
+  value: Buffer | null;
+  headers?: Record<string, string | Buffer>;
+  timestamp?: number;
+}
+
+/** Where a partition (re)starts: after fencing, before its first batch. */
+export interface AssignedPartition {
+  topic: string;
+  partition: number;
+  /** the group's committed offset (-1: none), i.e. the first offset the stage will process */
+  committedOffset: number;
 }
 
 /**
@@ -50,6 +69,11 @@ export interface StageContext {
   breaker(name: string): Breaker;
   /** the `StageRun` block every output record carries (schemas: model, version, generation, produced_at) */
   run(): StageRun;
+  /**
+   * Add a message for another topic to this batch's transaction (exactly-once with the outputs and
+   * offsets). Messages sent by a transform call that throws are discarded with it.
+   */
+  send(topic: string, message: ExtraMessage): void;
 }
 
 /** Same shape as the StageRun Avro record. */
@@ -105,6 +129,14 @@ interface StageDefinitionBase<I, O> {
   generation: number;
   config?: DeepPartial<StageConfig>;
   tracer?: StageTracer;
+  /**
+   * Called when a partition (re)starts from its committed offset: on assignment after the
+   * partition's producer has fenced older owners, and again after a failed commit. Restore
+   * per-partition state here; the first batch waits for it.
+   */
+  onAssigned?(p: AssignedPartition): Promise<void> | void;
+  /** Called when the partition is revoked or the stage stops, after its last batch. */
+  onRevoked?(p: { topic: string; partition: number }): Promise<void> | void;
 }
 
 export interface BatchStageDefinition<I, O> extends StageDefinitionBase<I, O> {
@@ -130,6 +162,8 @@ export interface Stage<I, O> {
   groupId: string;
   config: StageConfig;
   tracer: StageTracer | undefined;
+  onAssigned: StageDefinitionBase<I, O>['onAssigned'];
+  onRevoked: StageDefinitionBase<I, O>['onRevoked'];
   transform(batch: StageRecord<I>[], ctx: StageContext): Promise<RecordResult<O>[]>;
 }
 
@@ -202,6 +236,8 @@ export function defineStage<I, O>(def: StageDefinitionInput<I, O>): Stage<I, O> 
     groupId: groupIdFor(def.name, def.generation),
     config,
     tracer: def.tracer,
+    onAssigned: def.onAssigned,
+    onRevoked: def.onRevoked,
     transform,
   };
 }

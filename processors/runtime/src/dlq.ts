@@ -39,6 +39,16 @@ export interface OutMessage {
   key: Buffer | null;
   value: Buffer;
   headers: Record<string, Buffer | string>;
+  /** epoch ms as a string (kafkajs' form); absent: producer time */
+  timestamp?: string;
+}
+
+/** A message for any topic of the batch's transaction (outputs, dead letters, extra messages). */
+export interface TopicMessage {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer | string>;
+  timestamp?: string;
 }
 
 export function deadLetter(

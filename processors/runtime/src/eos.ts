@@ -1,10 +1,10 @@
 import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
-import type { OutMessage } from './dlq.ts';
+import type { TopicMessage } from './dlq.ts';
 import { TransactionError } from './errors.ts';
 
 /** What one partition's loop commits: its outputs (incl. dead letters) and the next input offset. */
 export interface Commit {
-  topicMessages: { topic: string; messages: OutMessage[] }[];
+  topicMessages: { topic: string; messages: TopicMessage[] }[];
   /** offset of the next record to read (last processed + 1) */
   nextOffset: string;
 }
@@ -33,7 +33,12 @@ export function transactionalIdFor(stage: string, generation: number, topic: str
   return `feedlog.${stage}.g${generation}.${topic}.${partition}`;
 }
 
-const toKafka = (m: OutMessage): Message => ({ key: m.key, value: m.value, headers: m.headers });
+const toKafka = (m: TopicMessage): Message => ({
+  key: m.key,
+  value: m.value,
+  headers: m.headers,
+  ...(m.timestamp === undefined ? {} : { timestamp: m.timestamp }),
+});
 
 export class TransactionalSink implements Sink {
   private producer: Producer | undefined;

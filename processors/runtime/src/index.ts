@@ -11,11 +11,13 @@ export {
   writeFrame,
 } from './codec.ts';
 export {
+  type AssignedPartition,
   type BatchStageDefinition,
   type DeliveryMode,
   defaultStageConfig,
   defineStage,
   type Emit,
+  type ExtraMessage,
   groupIdFor,
   type MapStageDefinition,
   type ModelRef,
@@ -27,7 +29,7 @@ export {
   type StageRecord,
   type StageRun,
 } from './define-stage.ts';
-export { type DeadLetter, deadLetterJsonCodec, type OutMessage, type RawRecord } from './dlq.ts';
+export { type DeadLetter, deadLetterJsonCodec, type OutMessage, type RawRecord, type TopicMessage } from './dlq.ts';
 export { transactionalIdFor } from './eos.ts';
 export {
   BadMagicByteError,

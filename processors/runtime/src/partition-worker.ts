@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { KafkaMessage } from 'kafkajs';
 import type { Breaker } from './breaker.ts';
 import type { Stage } from './define-stage.ts';
-import type { RawRecord } from './dlq.ts';
+import type { RawRecord, TopicMessage } from './dlq.ts';
 import type { Sink } from './eos.ts';
 import { BreakerOpenError } from './errors.ts';
 import { publish } from './instrumentation.ts';
@@ -29,6 +29,12 @@ function toRaw(topic: string, partition: number, m: KafkaMessage): RawRecord {
     headers[k] = one === undefined ? undefined : Buffer.isBuffer(one) ? one : Buffer.from(String(one));
   }
   return { topic, partition, offset: m.offset, timestamp: m.timestamp, key: m.key, value: m.value, headers };
+}
+
+function groupByTopic(extra: { topic: string; message: TopicMessage }[]) {
+  const by = new Map<string, TopicMessage[]>();
+  for (const x of extra) by.set(x.topic, [...(by.get(x.topic) ?? []), x.message]);
+  return [...by].map(([topic, messages]) => ({ topic, messages }));
 }
 
 const sizeOf = (r: RawRecord) => (r.key?.length ?? 0) + (r.value?.length ?? 0) + 64;
@@ -130,6 +136,17 @@ export class PartitionWorker {
       clearTimeout(giveUp);
       await this.sink?.close();
       this.sink = undefined;
+      try {
+        await this.host.stage.onRevoked?.({ topic: this.topic, partition: this.partition });
+      } catch (e) {
+        publish('error', {
+          stage: this.host.stage.name,
+          topic: this.topic,
+          partition: this.partition,
+          where: 'onRevoked',
+          error: e,
+        });
+      }
     }
   }
 
@@ -239,10 +256,12 @@ export class PartitionWorker {
   }
 
   private async verify(): Promise<void> {
+    let fresh = false;
     if (!this.sink) {
       const sink = this.host.newSink(this.topic, this.partition);
       await sink.init();
       this.sink = sink;
+      fresh = true;
     }
     const committed = await this.host.committedOffset(this.topic, this.partition);
     const resync = this.resyncFrom;
@@ -270,6 +289,9 @@ export class PartitionWorker {
     // committed < next: our own last commit is not visible to OffsetFetch yet (kafkajs has no
     // KIP-447 requireStable); our position is the right one
     this.resyncFrom = undefined;
+    // fenced, and the offset is known: let the stage restore what it keeps for this partition
+    if (fresh)
+      await this.host.stage.onAssigned?.({ topic: this.topic, partition: this.partition, committedOffset: this.next });
     this.verified = true;
   }
 
@@ -300,6 +322,7 @@ export class PartitionWorker {
         topicMessages: [
           { topic: stage.output.topic, messages: result.outputs },
           { topic: stage.dlq.topic, messages: result.dead.map((d) => d.message) },
+          ...groupByTopic(result.extra),
         ],
         nextOffset,
       },

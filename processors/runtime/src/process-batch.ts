@@ -8,6 +8,7 @@ import {
   deadLetterMessage,
   type OutMessage,
   type RawRecord,
+  type TopicMessage,
 } from './dlq.ts';
 import {
   BreakerOpenError,
@@ -39,6 +40,8 @@ export interface BatchResult {
   /** outputs for the output topic, in input order */
   outputs: OutMessage[];
   dead: DeadEntry[];
+  /** messages the transform added with ctx.send, for other topics of the same transaction */
+  extra: { topic: string; message: TopicMessage }[];
   transformMs: number;
 }
 
@@ -117,7 +120,8 @@ export async function processBatch<I, O>(stage: Stage<I, O>, raw: RawRecord[], d
   });
 
   let transformMs = 0;
-  const ctxFor = (attempt: number): StageContext => ({
+  const extra: BatchResult['extra'] = [];
+  const ctxFor = (attempt: number, sent: BatchResult['extra']): StageContext => ({
     stage: stage.name,
     generation: stage.generation,
     model: stage.model,
@@ -130,16 +134,28 @@ export async function processBatch<I, O>(stage: Stage<I, O>, raw: RawRecord[], d
       generation: stage.generation,
       produced_at: Date.now(),
     }),
+    send(topic, m) {
+      sent.push({
+        topic,
+        message: {
+          key: typeof m.key === 'string' ? Buffer.from(m.key) : m.key,
+          value: m.value,
+          headers: m.headers ?? {},
+          ...(m.timestamp === undefined ? {} : { timestamp: String(m.timestamp) }),
+        },
+      });
+    },
   });
 
   // results for the given record indexes; a whole-group throw is split to find the culprit
   const runGroup = async (idxs: number[], attempt: number, isolate: boolean): Promise<Map<number, RecordResult<O>>> => {
     const out = new Map<number, RecordResult<O>>();
     const t0 = performance.now();
+    const sent: BatchResult['extra'] = [];
     try {
       const res = await stage.transform(
         idxs.map((i) => decoded[i] as StageRecord<I>),
-        ctxFor(attempt),
+        ctxFor(attempt, sent),
       );
       transformMs += performance.now() - t0;
       if (!Array.isArray(res) || res.length !== idxs.length)
@@ -147,6 +163,7 @@ export async function processBatch<I, O>(stage: Stage<I, O>, raw: RawRecord[], d
           `transform returned ${Array.isArray(res) ? res.length : typeof res} results for ${idxs.length} records`,
         );
       for (const [j, i] of idxs.entries()) out.set(i, res[j] as RecordResult<O>);
+      extra.push(...sent);
     } catch (e) {
       transformMs += performance.now() - t0;
       if (e instanceof BreakerOpenError) throw e;
@@ -208,6 +225,7 @@ export async function processBatch<I, O>(stage: Stage<I, O>, raw: RawRecord[], d
               'feedlog-model': `${stage.model.name}@${stage.model.version}`,
               'feedlog-generation': String(stage.generation),
             },
+            ...(e.timestamp === undefined ? {} : { timestamp: String(e.timestamp) }),
           });
         }
         slots[i] = { kind: 'out', messages };
@@ -228,5 +246,5 @@ export async function processBatch<I, O>(stage: Stage<I, O>, raw: RawRecord[], d
     if (s?.kind === 'out') outputs.push(...s.messages);
     else if (s?.kind === 'dead') dead.push(s.entry);
   }
-  return { outputs, dead, transformMs };
+  return { outputs, dead, extra, transformMs };
 }

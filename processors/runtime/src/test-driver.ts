@@ -21,6 +21,8 @@ export interface DriverOutput<O> {
 
 export interface DriverResult<O> {
   outputs: DriverOutput<O>[];
+  /** what the transform sent to other topics with ctx.send */
+  extra: { topic: string; key: string | null; value: Buffer | null; headers: Record<string, string> }[];
   dead: DeadLetter[];
   batches: number;
   /** the backoff delays the runtime would have slept, in order */
@@ -77,9 +79,10 @@ export async function runInMemory<I, O>(
   };
   const signal = new AbortController().signal;
   const dlqCodec = stage.dlq.codec ?? deadLetterJsonCodec;
-  const result: DriverResult<O> = { outputs: [], dead: [], batches: 0, retryDelays };
+  const result: DriverResult<O> = { outputs: [], extra: [], dead: [], batches: 0, retryDelays };
 
-  for (const records of byPartition.values()) {
+  for (const [partition, records] of byPartition) {
+    await stage.onAssigned?.({ topic: stage.input.topic, partition, committedOffset: -1 });
     for (let i = 0; i < records.length; i += stage.config.batch.maxRecords) {
       const batch = records.slice(i, i + stage.config.batch.maxRecords);
       for (;;) {
@@ -100,6 +103,16 @@ export async function runInMemory<I, O>(
             });
           }
           for (const d of r.dead) result.dead.push(await dlqCodec.decode(d.message.value));
+          for (const x of r.extra) {
+            const headers: Record<string, string> = {};
+            for (const [k, v] of Object.entries(x.message.headers)) headers[k] = v.toString();
+            result.extra.push({
+              topic: x.topic,
+              key: x.message.key?.toString() ?? null,
+              value: x.message.value,
+              headers,
+            });
+          }
           break;
         } catch (e) {
           if (!(e instanceof BreakerOpenError)) throw e;
@@ -108,5 +121,6 @@ export async function runInMemory<I, O>(
       }
     }
   }
+  for (const partition of byPartition.keys()) await stage.onRevoked?.({ topic: stage.input.topic, partition });
   return result;
 }

@@ -25,12 +25,13 @@ describe('exactly-once under SIGKILL', () => {
     const t = await createTopics(kafka, 'crash', 4);
     topics = t;
     const chunk = TOTAL / (KILLS + 1);
+    const env = { STAGE_MAX_RECORDS: '300', STAGE_LINGER_MS: '10', STAGE_CHANGELOG: t.changelog };
     let produced = 0;
     const kills: { afterMs: number; batchesBefore: number; phase: string }[] = [];
     let totalBatches = 0;
 
     for (let run = 0; run <= KILLS; run++) {
-      const proc = spawnStage(t, { STAGE_MAX_RECORDS: '300', STAGE_LINGER_MS: '10' });
+      const proc = spawnStage(t, env);
       // input keeps arriving while the stage runs, so every run has work to be killed in
       const to = run === KILLS ? TOTAL : Math.round(chunk * (run + 1));
       const producing = produceRange(kafka, t.input, produced, to).then(() => {
@@ -60,7 +61,7 @@ describe('exactly-once under SIGKILL', () => {
     }
 
     // the surviving run: wait until it has committed everything, then stop it gracefully
-    const last = spawnStage(t, { STAGE_MAX_RECORDS: '300', STAGE_LINGER_MS: '10' });
+    const last = spawnStage(t, env);
     const admin = kafka.admin();
     await admin.connect();
     const ends = await admin.fetchTopicOffsets(t.input);
@@ -98,6 +99,10 @@ describe('exactly-once under SIGKILL', () => {
     for (const m of out.slice(0, 2_000)) {
       expect(m.value?.toString()).toBe(`V${m.key?.toString().slice(1)}`);
     }
+    // the side topic written with ctx.send in the same transactions: exactly once as well
+    const changelog = await readCommitted(t.changelog, TOTAL, { quietMs: 1_000, timeoutMs: 60_000 });
+    expect(changelog.length).toBe(TOTAL);
+    expect(countByKey(changelog).size).toBe(TOTAL);
     const dlq = await readCommitted(t.dlq, 0, { quietMs: 500, timeoutMs: 5_000 });
     expect(dlq.length).toBe(0);
   }, 420_000);

@@ -10,6 +10,8 @@ export interface Topics {
   input: string;
   output: string;
   dlq: string;
+  /** a side topic a stage can write with ctx.send (a state changelog) */
+  changelog: string;
   stage: string;
 }
 
@@ -19,6 +21,7 @@ export async function createTopics(kafka: Kafka, prefix: string, partitions: num
     input: `${base}.in`,
     output: `${base}.out`,
     dlq: `${base}.dlq`,
+    changelog: `${base}.changelog`,
     stage: base.replace(/^test\./, 't-'),
   };
   const admin = kafka.admin();
@@ -29,6 +32,7 @@ export async function createTopics(kafka: Kafka, prefix: string, partitions: num
       { topic: t.input, numPartitions: partitions },
       { topic: t.output, numPartitions: partitions },
       { topic: t.dlq, numPartitions: 1 },
+      { topic: t.changelog, numPartitions: partitions },
     ].map((x) => ({ ...x, replicationFactor: 1 })),
   });
   await admin.disconnect();
@@ -38,7 +42,7 @@ export async function createTopics(kafka: Kafka, prefix: string, partitions: num
 export async function deleteTopics(kafka: Kafka, t: Topics): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
-  await admin.deleteTopics({ topics: [t.input, t.output, t.dlq] }).catch(() => {});
+  await admin.deleteTopics({ topics: [t.input, t.output, t.dlq, t.changelog] }).catch(() => {});
   await admin.disconnect();
 }
 

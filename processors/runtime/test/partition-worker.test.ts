@@ -30,8 +30,12 @@ function fixture(opts: { committed?: number; failCommits?: number } = {}) {
     dlq: { topic: 'dlq' },
     config: { batch: { maxRecords: 10, lingerMs: 5 }, buffer: { maxRecords: 25, maxBytes: 1 << 20 } },
     map: (r) => r.value.toUpperCase(),
+    onAssigned: (p) => {
+      state.assigned.push(p.committedOffset);
+    },
   });
   const state = {
+    assigned: [] as number[],
     committed: opts.committed ?? -1,
     failCommits: opts.failCommits ?? 0,
     outputs: [] as string[],
@@ -50,7 +54,7 @@ function fixture(opts: { committed?: number; failCommits?: number } = {}) {
         throw new TransactionError('fenced (test)');
       }
       for (const t of c.topicMessages)
-        if (t.topic === 'out') state.outputs.push(...t.messages.map((m) => m.value.toString()));
+        if (t.topic === 'out') state.outputs.push(...t.messages.map((m) => String(m.value)));
       state.committed = Number(c.nextOffset);
     },
     async close() {},
@@ -94,6 +98,7 @@ describe('PartitionWorker offsets', () => {
     await until(() => state.seeks.length > 0);
     expect(state.seeks).toEqual([0]); // nothing was committed: re-read from where the failed batch began
     expect(state.inits).toBe(2); // a new producer made the failed transaction final
+    expect(state.assigned).toEqual([-1, 0]); // the stage restores again, from where processing resumes
     worker.push(range(0, 20)); // the consumer re-reads after the seek
     await until(() => state.committed === 20);
     await worker.close(1_000);
@@ -106,6 +111,7 @@ describe('PartitionWorker offsets', () => {
     await until(() => state.committed === 20);
     await worker.close(1_000);
     expect(state.outputs).toEqual(range(12, 20).map((m) => `V${m.offset}`));
+    expect(state.assigned).toEqual([12]);
   });
 
   it('pauses when the buffer passes its bound and resumes once drained', async () => {

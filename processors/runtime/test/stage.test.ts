@@ -246,6 +246,64 @@ describe('stage context', () => {
   });
 });
 
+describe('extra messages, timestamps and partition hooks', () => {
+  it('sends ctx.send messages with the batch, dropping those of a transform call that threw', async () => {
+    const calls: string[] = [];
+    const stage = defineStage({
+      ...base,
+      input: { topic: 'in', codec: stringCodec() },
+      output: { topic: 'out', codec: stringCodec() },
+      dlq: { topic: 'dlq' },
+      config: { batch: { maxRecords: 8, lingerMs: 0 } },
+      onAssigned: (p) => {
+        calls.push(`assigned ${p.partition} at ${p.committedOffset}`);
+      },
+      onRevoked: (p) => {
+        calls.push(`revoked ${p.partition}`);
+      },
+      transform(batch, ctx) {
+        calls.push(`transform ${batch.length}`);
+        for (const r of batch) ctx.send('changelog', { key: r.value, value: Buffer.from(r.offset) });
+        if (batch.some((r) => r.value === 'bad')) throw new TypeError('boom');
+        return batch.map((r) => ({ value: r.value, timestamp: 1_700_000_000_000 }));
+      },
+    });
+    const r = await runInMemory(stage, [{ value: 'a' }, { value: 'bad' }, { value: 'c' }, { value: 'd' }]);
+    expect(r.outputs.map((o) => o.value)).toEqual(['a', 'c', 'd']);
+    expect(r.dead.map((d) => d.original_value?.toString())).toEqual(['bad']);
+    // only the calls that returned contributed their messages: one per surviving record
+    expect(r.extra.map((x) => [x.topic, x.key]).sort()).toEqual([
+      ['changelog', 'a'],
+      ['changelog', 'c'],
+      ['changelog', 'd'],
+    ]);
+    expect(calls[0]).toBe('assigned 0 at -1');
+    expect(calls.at(-1)).toBe('revoked 0');
+  });
+
+  it('carries an explicit output timestamp', async () => {
+    const { processBatch } = await import('../src/process-batch.ts');
+    const stage = upper((v) => v);
+    const withTs = defineStage({
+      ...stage,
+      ...base,
+      input: stage.input,
+      output: stage.output,
+      dlq: { topic: 'd' },
+      transform: async (b) => b.map((r) => ({ value: r.value, timestamp: 42 })),
+    });
+    const res = await processBatch(
+      withTs,
+      [{ topic: 'in', partition: 0, offset: '0', timestamp: '1', key: null, value: Buffer.from('x'), headers: {} }],
+      {
+        breaker: () => new Breaker('x'),
+        signal: new AbortController().signal,
+      },
+    );
+    expect(res.outputs[0]?.timestamp).toBe('42');
+  });
+});
+
 describe('circuit breaker', () => {
   it('opens after consecutive failures, rejects fast while open, half-opens and closes on success', async () => {
     const states: string[] = [];
