@@ -107,6 +107,10 @@ export const searchRoutes: FastifyPluginAsyncTypebox<SearchRouteOptions> = async
           filter,
         });
       } catch (e) {
+        if ((e as Error)?.name === 'IndexUsageError') {
+          req.log.warn({ err: (e as Error).message }, 'no serving index generation');
+          throw errors.unavailable(`nothing is indexed yet: the ${app.vectorIndex.alias} alias names no generation`);
+        }
         req.log.error({ err: e }, 'vector index search failed');
         throw errors.unavailable('the vector index is unavailable; retry shortly');
       }

@@ -1,0 +1,66 @@
+import { migrate } from '@feedlog/migrations';
+import { testSchema } from '@feedlog/test';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { hashApiKey } from '../src/auth.ts';
+import { registerApiCommands } from '../src/cli.ts';
+
+describe('feedlog apikey create (real PostgreSQL)', () => {
+  let s: Awaited<ReturnType<typeof testSchema>>;
+  const before = process.env.DATABASE_URL;
+
+  beforeAll(async () => {
+    s = await testSchema('apicli');
+    await migrate(s.pool);
+    const url = new URL(before ?? 'postgres://feedlog@127.0.0.1:55432/feedlog');
+    url.searchParams.set('options', `-c search_path=${s.schema}`);
+    process.env.DATABASE_URL = url.toString();
+  });
+  afterAll(async () => {
+    process.env.DATABASE_URL = before;
+    await s?.drop();
+  });
+
+  async function run(...args: string[]): Promise<{ out: string[]; code: number }> {
+    const out: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+    const err = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+    const prev = process.exitCode;
+    process.exitCode = 0;
+    try {
+      const program = new Command().exitOverride();
+      registerApiCommands(program);
+      await program.parseAsync(['node', 'feedlog', ...args]);
+      return { out, code: Number(process.exitCode ?? 0) };
+    } finally {
+      process.exitCode = prev;
+      log.mockRestore();
+      err.mockRestore();
+    }
+  }
+
+  it('prints the key once and stores only its hash with the scopes', async () => {
+    const { out, code } = await run('apikey', 'create', 'ingest-bot', '--scopes', 'write,admin', '--json');
+    expect(code).toBe(0);
+    const created = JSON.parse(out[0]!);
+    expect(created.key).toMatch(/^fl_[A-Za-z0-9_-]{32}$/);
+    const rows = (await s.pool.query('SELECT name, key_hash, key_prefix, scopes FROM api_keys')).rows;
+    expect(rows).toEqual([
+      {
+        name: 'ingest-bot',
+        key_hash: hashApiKey(created.key),
+        key_prefix: created.key.slice(0, 10),
+        scopes: ['write', 'admin'],
+      },
+    ]);
+    // the key itself is nowhere in the table
+    const dump = JSON.stringify((await s.pool.query('SELECT * FROM api_keys')).rows);
+    expect(dump).not.toContain(created.key);
+  });
+
+  it('refuses unknown scopes', async () => {
+    const { out, code } = await run('apikey', 'create', 'x', '--scopes', 'write,root');
+    expect(code).toBe(2);
+    expect(out.join('\n')).toMatch(/root/);
+  });
+});
