@@ -83,6 +83,18 @@ export async function rebuildFromTopic(opts: RebuildOptions): Promise<RebuildRes
       finish = res;
       fail = rej;
     });
+    // A partition is done when the consumer passed its end offset. The last offsets of a topic
+    // written transactionally (the embed stage) are commit markers that never reach eachBatch, so
+    // progress also comes from kafkajs' end-of-batch event, which reports control-only batches.
+    const progress = (partition: number, lastOffset: string) => {
+      const end = remaining.get(partition);
+      if (end !== undefined && BigInt(lastOffset) >= end) remaining.delete(partition);
+      if (remaining.size === 0) finish();
+    };
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      const p = e.payload as { topic: string; partition: number; lastOffset: string };
+      if (p.topic === topic) progress(p.partition, p.lastOffset);
+    });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -123,12 +135,11 @@ export async function rebuildFromTopic(opts: RebuildOptions): Promise<RebuildRes
               }
             } else result.skipped++;
             resolveOffset(m.offset);
-            if (BigInt(m.offset) >= last) remaining.delete(batch.partition);
           }
           await flush();
           await heartbeat();
           if (result.records % 10_000 < batch.messages.length) log(`rebuild g${gen}: ${result.records} records`);
-          if (remaining.size === 0) finish();
+          progress(batch.partition, batch.lastOffset());
         } catch (e) {
           fail(e);
         }

@@ -155,9 +155,21 @@ describe.skipIf(!answers)('index stage on the real broker + registry', () => {
     const dlqEnds = await admin.fetchTopicOffsets(`${prefix}index.dlq`);
     expect(dlqEnds.reduce((a, p) => a + Number(p.high), 0)).toBe(0);
 
+    // the embed stage writes transactionally: end a partition with a commit marker (an offset no
+    // consumer sees as a record), which the rebuild must still recognise as the end
+    const tx = kafka.producer({ transactionalId: `${prefix}tx`, idempotent: true, maxInFlightRequests: 1 });
+    await tx.connect();
+    const t = await tx.transaction();
+    await t.send({
+      topic: embedded,
+      messages: [{ key: records[8]!.item_id, value: await embeddedSerde.encode(records[8]!) }],
+    });
+    await t.commit();
+    await tx.disconnect();
+
     // rebuild generation 2 from the topic: same live items (retraction applied in log order)
     const r = await rebuildFromTopic({ index, generation: 2, prefix, kafka, serde });
-    expect(r.records).toBe(N + 3);
+    expect(r.records).toBe(N + 4);
     expect(r.deleted).toBe(1);
     expect(r.count).toBe(N - 1);
     const again = await index.search(2, data.vectors.subarray(19 * dims, 20 * dims), { limit: 1 });
