@@ -17,6 +17,7 @@ import { EmbeddedIndex } from '../src/embedded.ts';
 import { rebuildFromTopic } from '../src/rebuild.ts';
 import { indexStage, OP_HEADER, RETRACT } from '../src/stage.ts';
 import { clusteredVectors } from '../src/synthetic.ts';
+import type { VectorIndex } from '../src/types.ts';
 
 const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? loadConfig().registry.url;
 const answers = await fetch(`${registryUrl}/subjects`, { signal: AbortSignal.timeout(2_000) })
@@ -54,6 +55,18 @@ describe.skipIf(!answers)('index stage on the real broker + registry', () => {
   const kafka = testKafka('feedlog-index-it');
   const dir = mkdtempSync(join(tmpdir(), 'feedlog-index-it-'));
   const index = new EmbeddedIndex({ dir });
+  // the stage writes through this wrapper, so a test can take the store down
+  let storeDown = false;
+  let failedCalls = 0;
+  const viaStage: VectorIndex = Object.assign(Object.create(index) as VectorIndex, {
+    upsert: async (gen: number, pts: Parameters<VectorIndex['upsert']>[1]) => {
+      if (storeDown) {
+        failedCalls++;
+        throw new Error('vector store unavailable (test outage)');
+      }
+      return index.upsert(gen, pts);
+    },
+  });
   const declarations = declareFeedlog({ prefix });
   const embedded = `${prefix}embedded`;
   const indexed = `${prefix}indexed`;
@@ -90,7 +103,7 @@ describe.skipIf(!answers)('index stage on the real broker + registry', () => {
         });
       },
     });
-    running = await runStage(indexStage({ index, generation: 1, prefix, serde }), { kafka });
+    running = await runStage(indexStage({ index: viaStage, generation: 1, prefix, serde }), { kafka });
     await running.ready();
   });
 
@@ -141,13 +154,34 @@ describe.skipIf(!answers)('index stage on the real broker + registry', () => {
     expect(hits[1]!.itemId).not.toBe(records[5]!.item_id);
   });
 
+  it('a store outage opens the breaker: the partition waits, nothing is dead-lettered, it resumes by itself', async () => {
+    const extra = clusteredVectors({ n: 5, dims, clusters: 1, spread: 0.7, seed: 99 });
+    const more = Array.from({ length: 5 }, (_, j) =>
+      record(1000 + j, extra.vectors.subarray(j * dims, (j + 1) * dims)),
+    );
+    storeDown = true;
+    const before = outputs.length;
+    await produce(more);
+    await waitFor('the stage to hit the outage three times', () => failedCalls >= 3, 30_000);
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(outputs.length).toBe(before);
+    // with the breaker open, calls stop: only half-open trials reach the store
+    const during = failedCalls;
+    expect(during).toBeLessThan(10);
+    storeDown = false;
+    await waitFor('the stage to resume', () => outputs.length >= before + 5, 60_000);
+    expect(await index.count(1)).toBe(N + 5);
+    const dlqEnds = await admin.fetchTopicOffsets(`${prefix}index.dlq`);
+    expect(dlqEnds.reduce((a, p) => a + Number(p.high), 0)).toBe(0);
+  });
+
   it('a retraction deletes the item; the generation rebuilds from the embedded topic', async () => {
     const gone = records[7]!;
     await produce([gone], { [OP_HEADER]: RETRACT });
     await waitFor('the retraction on indexed', () =>
       outputs.some((o) => o.retract && o.value.item_id === gone.item_id),
     );
-    expect(await index.count(1)).toBe(N - 1);
+    expect(await index.count(1)).toBe(N + 5 - 1);
     const hits = await index.search(1, data.vectors.subarray(7 * dims, 8 * dims), { limit: 5 });
     expect(hits.map((h) => h.itemId)).not.toContain(gone.item_id);
 
@@ -169,9 +203,9 @@ describe.skipIf(!answers)('index stage on the real broker + registry', () => {
 
     // rebuild generation 2 from the topic: same live items (retraction applied in log order)
     const r = await rebuildFromTopic({ index, generation: 2, prefix, kafka, serde });
-    expect(r.records).toBe(N + 4);
+    expect(r.records).toBe(N + 5 + 4);
     expect(r.deleted).toBe(1);
-    expect(r.count).toBe(N - 1);
+    expect(r.count).toBe(N + 5 - 1);
     const again = await index.search(2, data.vectors.subarray(19 * dims, 20 * dims), { limit: 1 });
     expect(again[0]!.itemId).toBe(records[19]!.item_id);
     await index.flipAlias('headlines', 2);
