@@ -1,8 +1,4 @@
-import { registerClassifyCommands } from '@feedlog/classify/cli';
-import { registerClusterCommands } from '@feedlog/cluster/cli';
 import { ConfigError, envSpec, type FeedlogConfig, loadConfig } from '@feedlog/common';
-import { registerSchemaCommands } from '@feedlog/schemas/cli';
-import { registerTopicCommands } from '@feedlog/topics/cli';
 import { Command, Option } from 'commander';
 import { runKafkaDemo } from './demo.ts';
 import { LaunchError } from './launch/errors.ts';
@@ -107,11 +103,31 @@ program
     printRows(rows, opts);
   });
 
-// Each package owns its subcommands; this file only assembles them.
-registerTopicCommands(program);
-registerSchemaCommands(program);
-registerClassifyCommands(program);
-registerClusterCommands(program);
+// Each package owns its subcommands; this file only assembles them. They are imported only when
+// named (or for help), so `feedlog status` does not load the API, the models and native indexes.
+type Register = (p: Command) => unknown;
+const packageCommands: Record<string, () => Promise<Register>> = {
+  topics: async () => (await import('@feedlog/topics/cli')).registerTopicCommands,
+  schemas: async () => (await import('@feedlog/schemas/cli')).registerSchemaCommands,
+  train: async () => (await import('@feedlog/classify/cli')).registerClassifyCommands,
+  eval: async () => (await import('@feedlog/cluster/cli')).registerClusterCommands,
+  apikey: async () => (await import('@feedlog/api/cli')).registerApiCommands,
+  serve: async () => (await import('@feedlog/api/cli')).registerApiCommands,
+  produce: async () => (await import('@feedlog/sdk/cli')).registerProduceCommand,
+};
+const named = process.argv[2];
+const wanted =
+  named && named in packageCommands
+    ? [named]
+    : named && !named.startsWith('-') && named !== 'help'
+      ? []
+      : Object.keys(packageCommands);
+const registered = new Set<Register>();
+for (const name of wanted) {
+  const register = await packageCommands[name]!();
+  if (!registered.has(register)) register(program);
+  registered.add(register);
+}
 
 try {
   await program.parseAsync(process.argv);

