@@ -156,7 +156,7 @@ function coldThroughput(m: ClassifierModel, texts: readonly string[]): number {
   return texts.length / ((c.user + c.system) / 1e6);
 }
 
-/** Grouped k-fold CV over all rows: every story is tested once by a model that never saw it. */
+/** Stratified grouped k-fold CV over all rows: every story is tested once by a model that never saw it. */
 function groupedCv(ds: Dataset, c: Candidate, k: number): { acc: number; f1: number } {
   const { features, params } = resolveCandidate(c, SEED);
   const f = new Featurizer(features);
@@ -165,7 +165,8 @@ function groupedCv(ds: Dataset, c: Candidate, k: number): { acc: number; f1: num
   const groups = ds.examples.map((e) => e.group ?? '');
   const truth: number[] = [];
   const pred: number[] = [];
-  for (const fold of kFolds(rows, k, SEED, groups)) {
+  const ys = ds.examples.map((e) => labelIndex.get(e.label)!);
+  for (const fold of kFolds(rows, k, SEED, groups, ys)) {
     const tr = buildXY(
       f,
       fold.train.map((i) => ds.examples[i]!),

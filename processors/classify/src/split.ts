@@ -67,24 +67,48 @@ export function groupSplit(
   return { train, test };
 }
 
-/** k folds over the given rows; with groups, whole groups stay in one fold. */
-export function kFolds(rows: readonly number[], k: number, seed: number, groups?: readonly string[]): Split[] {
+/**
+ * k folds over the given rows; with groups, whole groups stay in one fold (stratified group k-fold: each
+ * group goes, largest first, to the fold holding the fewest rows of the group's majority label, so every
+ * fold keeps a similar label mix). `labels` is needed for that stratification; without it folds balance size.
+ */
+export function kFolds(
+  rows: readonly number[],
+  k: number,
+  seed: number,
+  groups?: readonly string[],
+  labels?: readonly number[],
+): Split[] {
   const rand = mulberry32(seed);
   const foldOf = new Map<number, number>();
   if (groups) {
     const names = [...new Set(rows.map((i) => groups[i]!))].sort();
     shuffleInPlace(names, rand);
-    // Balance fold sizes: biggest groups first, each to the currently smallest fold.
-    const size = new Map<string, number>();
-    for (const i of rows) size.set(groups[i]!, (size.get(groups[i]!) ?? 0) + 1);
-    names.sort((a, b) => size.get(b)! - size.get(a)!);
-    const load = new Array<number>(k).fill(0);
+    const members = new Map<string, number[]>();
+    for (const i of rows) {
+      const a = members.get(groups[i]!);
+      if (a) a.push(i);
+      else members.set(groups[i]!, [i]);
+    }
+    names.sort((a, b) => members.get(b)!.length - members.get(a)!.length);
+    const load = new Map<number, number[]>();
+    const total = new Array<number>(k).fill(0);
     const gFold = new Map<string, number>();
     for (const g of names) {
+      const m = members.get(g)!;
+      const y = labels ? majority(m.map((i) => labels[i]!)) : 0;
+      let perLabel = load.get(y);
+      if (!perLabel) {
+        perLabel = new Array<number>(k).fill(0);
+        load.set(y, perLabel);
+      }
       let f = 0;
-      for (let j = 1; j < k; j++) if (load[j]! < load[f]!) f = j;
+      for (let j = 1; j < k; j++) {
+        if (perLabel[j]! < perLabel[f]! || (perLabel[j] === perLabel[f] && total[j]! < total[f]!)) f = j;
+      }
       gFold.set(g, f);
-      load[f]! += size.get(g)!;
+      perLabel[f]! += m.length;
+      total[f]! += m.length;
     }
     for (const i of rows) foldOf.set(i, gFold.get(groups[i]!)!);
   } else {

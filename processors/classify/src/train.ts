@@ -193,7 +193,7 @@ export function trainClassifier(ds: Dataset, opts: TrainOptions = {}): TrainResu
   let chosen = candidates[0]!;
   if (candidates.length > 1) {
     const groups = byGroup ? ds.examples.map((e, i) => e.group ?? `row:${i}`) : undefined;
-    const cv = kFolds(split.train, folds, seed + 1, groups);
+    const cv = kFolds(split.train, folds, seed + 1, groups, yAll);
     for (const [n, cand] of candidates.entries()) {
       const t0 = performance.now();
       const { features, params } = resolveCandidate(cand, seed);

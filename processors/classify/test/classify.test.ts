@@ -319,9 +319,12 @@ describe('data loaders and splits', () => {
     expect(sp.test.length).toBeGreaterThan(0);
     for (const i of sp.test) expect(trainG.has(groups[i])).toBe(false);
     expect(sp.train.length + sp.test.length).toBe(labels.length);
-    for (const f of kFolds(sp.train, 3, 2, groups)) {
+    for (const f of kFolds(sp.train, 3, 2, groups, labels)) {
       const tg = new Set(f.train.map((i) => groups[i]));
       for (const i of f.test) expect(tg.has(groups[i])).toBe(false);
+      // Stratified: every fold is tested on, and trained on, all four labels.
+      expect(new Set(f.test.map((i) => labels[i])).size).toBe(4);
+      expect(new Set(f.train.map((i) => labels[i])).size).toBe(4);
     }
   });
 });
