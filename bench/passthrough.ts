@@ -261,7 +261,7 @@ if (withPlatformatic) {
 // interleaved rounds: a burst of load from elsewhere on the machine hits every variant alike
 let round = 0;
 for (round = 0; round < ROUNDS; round++) {
-  for (const [name, fn] of variants.filter(([n]) => !only || n.includes(only))) {
+  for (const [name, fn] of variants.filter(([n]) => !only || only.split('|').some((o) => n.includes(o)))) {
     try {
       const r = await fn();
       samples[name] = [...(samples[name] ?? []), r];

@@ -99,6 +99,8 @@ export interface StageConfig {
   maxWaitTimeMs: number;
   /** with no committed offset, start at the beginning of the input (true) or its end */
   fromBeginning: boolean;
+  /** add feedlog-stage / feedlog-model / feedlog-generation headers to every output (the Avro StageRun block has them anyway) */
+  lineageHeaders: boolean;
 }
 
 export const defaultStageConfig: StageConfig = {
@@ -113,6 +115,7 @@ export const defaultStageConfig: StageConfig = {
   heartbeatIntervalMs: 1_000,
   maxWaitTimeMs: 500,
   fromBeginning: true,
+  lineageHeaders: false,
 };
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? Partial<T[K]> : T[K] };

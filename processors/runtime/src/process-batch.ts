@@ -83,6 +83,14 @@ export async function processBatch<I, O>(stage: Stage<I, O>, raw: RawRecord[], d
 
   // decode; a retriable failure (registry unreachable) is retried for the batch, never dead-lettered
   const next = backoffSchedule(stage.config.retry);
+  // kafkajs encodes headers slowly (three more headers cost about a third of passthrough throughput): opt-in
+  const lineage: Record<string, string> = stage.config.lineageHeaders
+    ? {
+        'feedlog-stage': stage.name,
+        'feedlog-model': `${stage.model.name}@${stage.model.version}`,
+        'feedlog-generation': String(stage.generation),
+      }
+    : {};
   const max = stage.config.retry.maxAttempts;
   let toDecode = raw.map((_, i) => i);
   for (let attempt = 1; toDecode.length > 0; attempt++) {
@@ -221,9 +229,7 @@ export async function processBatch<I, O>(stage: Stage<I, O>, raw: RawRecord[], d
             headers: {
               ...e.headers,
               [TRACEPARENT]: formatTraceparent(span.recordContext(rec.trace)),
-              'feedlog-stage': stage.name,
-              'feedlog-model': `${stage.model.name}@${stage.model.version}`,
-              'feedlog-generation': String(stage.generation),
+              ...lineage,
             },
             ...(e.timestamp === undefined ? {} : { timestamp: String(e.timestamp) }),
           });

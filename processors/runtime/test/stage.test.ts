@@ -26,7 +26,11 @@ function upper(map: (v: string, attempt: number) => string | null) {
     input: { ...topics.input, codec: stringCodec() },
     output: { ...topics.output, codec: stringCodec() },
     dlq: topics.dlq,
-    config: { batch: { maxRecords: 8, lingerMs: 0 }, retry: { maxAttempts: 4, initialDelayMs: 10, maxDelayMs: 40 } },
+    config: {
+      batch: { maxRecords: 8, lingerMs: 0 },
+      retry: { maxAttempts: 4, initialDelayMs: 10, maxDelayMs: 40 },
+      lineageHeaders: true,
+    },
     map: (r, ctx) => map(r.value, ctx.attempt),
   });
 }
