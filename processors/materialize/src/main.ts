@@ -10,6 +10,7 @@
  *   MATERIALIZE_APP_NAME     PostgreSQL application_name (default feedlog-materialize)
  *   MATERIALIZE_MIGRATE=0    do not apply migrations at start
  *   MATERIALIZE_MAX_BYTES_PER_PARTITION  fetch size per partition (default 1 MiB)
+ *   MATERIALIZE_MODE=at-least-once  offsets to the Kafka group only (comparison; not for production)
  *   MATERIALIZE_QUIET=1      print only lifecycle events, not one line per batch
  */
 import { createKafka, loadConfig } from '@feedlog/common';
@@ -56,6 +57,7 @@ const running = await startMaterializer({
   ...(env.MATERIALIZE_MAX_BYTES_PER_PARTITION
     ? { maxBytesPerPartition: Number(env.MATERIALIZE_MAX_BYTES_PER_PARTITION) }
     : {}),
+  mode: env.MATERIALIZE_MODE === 'at-least-once' ? 'at-least-once' : 'exactly-once',
   onCrash: () => {
     process.exitCode = 1;
     void shutdown('crash');

@@ -48,6 +48,12 @@ export interface MaterializerOptions {
   /** Refresh job_progress/story_summary after bursts and on a schedule (default on). */
   refresh?: boolean | { intervalMs?: number; debounceMs?: number; maxDelayMs?: number };
   onEvent?: (e: MaterializerEvent) => void;
+  /**
+   * exactly-once (default): offsets stored with the rows, positions taken from PostgreSQL.
+   * at-least-once: rows in PostgreSQL, then offsets to the Kafka group only (a crash between the
+   * two applies a batch twice). For comparison (bench, and to show the chaos test can fail).
+   */
+  mode?: 'exactly-once' | 'at-least-once';
   /** The consumer stopped for good (kafkajs does not restart it); main.ts exits so a supervisor restarts the process. */
   onCrash?: (e: Error) => void;
 }
@@ -134,6 +140,7 @@ export async function startMaterializer(opts: MaterializerOptions): Promise<Runn
   const prefix = opts.prefix ?? '';
   const groupId = opts.groupId ?? defaultGroupId;
   const emit = opts.onEvent ?? (() => {});
+  const atLeastOnce = opts.mode === 'at-least-once';
   const topics = materializedTopics(prefix);
   const kindOf = new Map(topics.map((t) => [t.topic, t.kind]));
   const serdeOpts = { prefix, ...(opts.registryUrl ? { registryUrl: opts.registryUrl } : {}) };
@@ -253,6 +260,7 @@ export async function startMaterializer(opts: MaterializerOptions): Promise<Runn
   }
 
   async function loadState(topic: string, partition: number): Promise<PartitionState> {
+    if (atLeastOnce) return { stored: null, next: 0n, positioned: true }; // wherever the group is
     const stored = await readStoredOffset(opts.pool, { groupId, topic, partition });
     return { stored, next: stored ?? (await lowWatermark(topic, partition)), positioned: false };
   }
@@ -362,10 +370,15 @@ export async function startMaterializer(opts: MaterializerOptions): Promise<Runn
         const fold = foldBatch(records);
         const jobs = [...new Set([...fold.jobs, ...failures.flatMap((f) => (f.jobId ? [f.jobId] : []))])].sort();
         const client = await opts.pool.connect();
+        // A checked-out client whose connection dies between two queries emits 'error' (the pool
+        // only listens on idle ones); the failing query reports it, this keeps the process alive.
+        const onClientError = () => {};
+        client.on('error', onClientError);
         try {
           await writeBatch(client, {
             key,
             expected: st.stored,
+            claim: !atLeastOnce,
             next,
             items: fold.items,
             steps: fold.steps,
@@ -376,6 +389,8 @@ export async function startMaterializer(opts: MaterializerOptions): Promise<Runn
         } catch (e) {
           client.release(e as Error); // never reuse a connection in an unknown state
           throw e;
+        } finally {
+          client.off('error', onClientError);
         }
         st.stored = next;
         st.next = next;

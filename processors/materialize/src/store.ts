@@ -177,6 +177,8 @@ export interface BatchWrite {
   key: PartitionKey;
   /** What we believe is stored now (null: no row); the transaction checks it first. */
   expected: bigint | null;
+  /** Compare-and-set the offsets row (default true; false only in at-least-once mode). */
+  claim?: boolean;
   next: bigint;
   items: ItemRow[];
   steps: StepRow[];
@@ -195,17 +197,24 @@ export async function writeBatch(client: pg.PoolClient, w: BatchWrite): Promise<
   try {
     const { groupId, topic, partition } = w.key;
     const claimed =
-      w.expected === null
-        ? await client.query(
+      w.claim === false
+        ? // at-least-once: recorded for observation only, never read back
+          await client.query(
             `INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (group_id, topic, partition) DO NOTHING`,
+             ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = excluded.next_offset, updated_at = now()`,
             [groupId, topic, partition, w.next.toString()],
           )
-        : await client.query(
-            `UPDATE consumer_offsets SET next_offset = $4, updated_at = now()
+        : w.expected === null
+          ? await client.query(
+              `INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (group_id, topic, partition) DO NOTHING`,
+              [groupId, topic, partition, w.next.toString()],
+            )
+          : await client.query(
+              `UPDATE consumer_offsets SET next_offset = $4, updated_at = now()
              WHERE group_id = $1 AND topic = $2 AND partition = $3 AND next_offset = $5`,
-            [groupId, topic, partition, w.next.toString(), w.expected.toString()],
-          );
+              [groupId, topic, partition, w.next.toString(), w.expected.toString()],
+            );
     if (claimed.rowCount !== 1) {
       throw new StaleOffsetError(`${topic}[${partition}]: stored offset is no longer ${w.expected ?? 'absent'}`);
     }

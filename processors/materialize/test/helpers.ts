@@ -115,7 +115,7 @@ export async function waitCaughtUp(
   );
 }
 
-/** Everything the materializer wrote, without wall-clock columns, in a canonical order. */
+/** Everything the materializer wrote, without wall-clock columns (and its own group name), in a canonical order. */
 export async function canonicalDump(pool: pg.Pool, groupId: string): Promise<Record<string, unknown[]>> {
   await refreshViews(pool);
   const q = async (sql: string, params: unknown[] = []) => (await pool.query(sql, params)).rows;
@@ -126,7 +126,8 @@ export async function canonicalDump(pool: pg.Pool, groupId: string): Promise<Rec
     item_stages: await q('SELECT * FROM item_stages ORDER BY job_id, stage, item_id'),
     jobs: await q('SELECT id, kind, status, expected_count, auto_created FROM jobs ORDER BY id'),
     stage_failures: await q(
-      `SELECT stage, item_id, job_id, source_topic, source_partition, source_offset, consumer_group, generation,
+      `SELECT stage, item_id, job_id, source_topic, source_partition, source_offset,
+              CASE WHEN stage = 'materialize' THEN NULL ELSE consumer_group END AS consumer_group, generation,
               error - 'stack' AS error, CASE WHEN stage = 'materialize' THEN NULL ELSE failed_at END AS failed_at
        FROM stage_failures ORDER BY stage, source_topic, source_partition, source_offset`,
     ),
@@ -172,4 +173,4 @@ export function spawnMaterializer(env: Record<string, string>): ChildMaterialize
   return { child, events, stderr, exited };
 }
 
-export { testKafka, uniqueName };
+export { testKafka, uniqueName, waitFor };
