@@ -32,7 +32,7 @@ import { encodeEntry, readWal, type WalEntry, WalWriter } from './wal.ts';
 
 /**
  * The embedded vector index: one directory per generation under `<FEEDLOG_HOME>/index/`, an HNSW
- * graph in memory (hnswlib-node by default, usearch selectable; chosen by bench/index.ts), the
+ * graph in memory (usearch by default, hnswlib-node selectable; chosen by bench/index.ts), the
  * vectors and payloads beside it.
  *
  * Persistence (crash safety) — write-ahead log + periodic snapshot:
@@ -538,7 +538,7 @@ export class EmbeddedIndex implements VectorIndex {
 
   constructor(opts: EmbeddedIndexOptions = {}) {
     this.root = opts.dir ?? join(loadConfig().home, 'index');
-    this.engine = opts.engine ?? 'hnswlib';
+    this.engine = opts.engine ?? 'usearch';
     this.params = { ...defaultEngineParams, ...opts.params };
     this.snapshotBytes = opts.snapshotBytes ?? 256 * 1024 * 1024;
     this.exactScanMax = opts.exactScanMax ?? 4096;

@@ -48,8 +48,9 @@ export interface EngineParams {
 
 export const defaultEngineParams: EngineParams = {
   connectivity: 16,
-  expansionAdd: 128,
-  expansionSearch: 96,
+  expansionAdd: 64,
+  // recall@10 0.96 on 100k clustered 384-d vectors with usearch (bench/index.ts)
+  expansionSearch: 128,
   threads: 2,
 };
 
@@ -248,6 +249,16 @@ class HnswlibEngine implements AnnEngine {
 
   save(file: string): void {
     this.index.writeIndexSync(file);
+  }
+}
+
+/** whether an engine's native addon loads here (hnswlib-node is an optional, compiled dependency) */
+export function engineAvailable(kind: EngineKind): boolean {
+  try {
+    require(kind === 'usearch' ? 'usearch' : 'hnswlib-node');
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -6,7 +6,7 @@
 //   tsx processors/index/src/main.ts status                aliases, generations and counts (JSON)
 // Environment:
 //   INDEX_BACKEND=embedded|qdrant (default embedded)   QDRANT_URL, QDRANT_API_KEY (qdrant)
-//   STAGE_GENERATION (default 1)    INDEX_ALIAS (default headlines)   INDEX_ENGINE=hnswlib|usearch (embedded)
+//   STAGE_GENERATION (default 1)    INDEX_ALIAS (default headlines)   INDEX_ENGINE=usearch|hnswlib (embedded)
 //   FEEDLOG_TOPIC_PREFIX (tests)    STAGE_HEALTH_PORT (serve /healthz /readyz when set)
 import { parseArgs } from 'node:util';
 import { onShutdown, runStage, serveHealth, subscribe } from '@feedlog/runtime';
@@ -28,7 +28,7 @@ export function indexFromEnv(e: NodeJS.ProcessEnv = env, readOnly = false): Vect
   }
   if (backend !== 'embedded') throw new Error(`INDEX_BACKEND must be embedded or qdrant, not ${backend}`);
   return new EmbeddedIndex({
-    engine: (e.INDEX_ENGINE as EngineKind | undefined) ?? 'hnswlib',
+    engine: (e.INDEX_ENGINE as EngineKind | undefined) ?? 'usearch',
     ...(e.INDEX_DIR ? { dir: e.INDEX_DIR } : {}),
     readOnly,
   });
