@@ -18,7 +18,17 @@ export async function isolatedTopics(kafka: Kafka, name: string): Promise<string
   const prefix = `${uniqueName(name)}.`;
   const admin = kafka.admin();
   try {
-    await applyTopics({ admin, prefix });
+    // idempotent; a broker busy creating other tests' topics may answer a metadata request with
+    // UNKNOWN_TOPIC_OR_PARTITION for a moment
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await applyTopics({ admin, prefix });
+        break;
+      } catch (e) {
+        if (attempt >= 4) throw e;
+        await new Promise((r) => setTimeout(r, 1_000 * attempt));
+      }
+    }
   } finally {
     await admin.disconnect();
   }
