@@ -183,6 +183,21 @@ for (const engine of ['usearch', 'hnswlib'] as EngineKind[]) {
       await c.close();
     });
 
+    it('snapshots by itself when the log passes snapshotBytes, and reopens from snapshot + log', async () => {
+      const dir = tmp();
+      const { points } = dataset(300, 8);
+      const a = new EmbeddedIndex({ dir, engine, snapshotBytes: 20_000 });
+      await a.ensureGeneration(1, dims, 'cosine');
+      for (let i = 0; i < 300; i += 25) await a.upsert(1, points.slice(i, i + 25));
+      const files = readdirSync(join(dir, 'headlines_g1'));
+      expect(files.filter((f) => f.startsWith('snap-'))).toHaveLength(1); // older snapshots removed
+      expect(files.filter((f) => f.startsWith('wal-'))).toHaveLength(1);
+      const b = new EmbeddedIndex({ dir, engine }); // no close(): as after a crash
+      expect(await b.count(1)).toBe(300);
+      expect((await b.search(1, points[299]!.vector, { limit: 1 }))[0]!.itemId).toBe('item-299');
+      await a.close();
+    });
+
     it('a read-only reader in another instance follows the writer (log tail, then a new snapshot)', async () => {
       const dir = tmp();
       const { points } = dataset(100, 6);
