@@ -665,7 +665,9 @@ export class EmbeddedIndex implements VectorIndex {
   }
 
   async count(gen: Generation): Promise<number> {
-    return this.collection(gen).count;
+    const c = this.collection(gen);
+    c.refresh();
+    return c.count;
   }
 
   async generations(): Promise<Generation[]> {
