@@ -95,7 +95,7 @@ function agNews(): void {
   const base = rows.find((r) => r.arm === BASELINE)!;
   table(
     [
-      'method (train: title+description)',
+      'method (trained on title-only + full rows)',
       'acc',
       'macro-F1',
       'acc title-only',
