@@ -144,6 +144,40 @@ function stageClock(stageName: string, n: number) {
   };
 }
 
+/** Messages and key+value bytes on a topic, read_committed, up to its end (transaction markers excluded). */
+async function topicVolume(topic: string): Promise<{ messages: number; bytes: number }> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
+  await admin.disconnect();
+  const pending = new Set([...ends].filter(([, h]) => h > 0).map(([p]) => p));
+  let messages = 0;
+  let bytes = 0;
+  if (pending.size === 0) return { messages, bytes };
+  const c = kafka.consumer({ groupId: `bench-volume-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 200 });
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((r) => {
+    finish = r;
+  });
+  c.on(c.events.START_BATCH_PROCESS, ({ payload }) => {
+    if (Number(payload.lastOffset) >= (ends.get(payload.partition) ?? 0) - 1) pending.delete(payload.partition);
+    if (pending.size === 0) finish();
+  });
+  await c.connect();
+  await c.subscribe({ topics: [topic], fromBeginning: true });
+  await c.run({
+    eachBatch: async ({ batch }) => {
+      for (const m of batch.messages) {
+        messages++;
+        bytes += (m.key?.length ?? 0) + (m.value?.length ?? 0);
+      }
+    },
+  });
+  await timeout(finished, 300_000, `reading ${topic}`);
+  await c.disconnect();
+  return { messages, bytes };
+}
+
 async function readAll(topic: string, n: number): Promise<KafkaMessage[]> {
   const c = kafka.consumer({ groupId: `bench-reader-${randomUUID()}`, readUncommitted: false });
   const out: KafkaMessage[] = [];
@@ -224,12 +258,15 @@ async function throughput() {
   const k = kClock.result();
   await cluster.stop();
   log(`cluster stage: ${k.perSec.toFixed(0)} rec/s (${k.batches} batches)`);
+  const vol = await topicVolume(parts.changelogTopic);
+  const changelog = { ...vol, messagesPerRecord: vol.messages / N, bytesPerRecord: vol.bytes / N };
   await teardown(prefix);
   return {
     records: N,
     batch: BATCH,
     classify: { ...c, stagePerSec: c.perSec, purePerSec: pureClassify, ratio: c.perSec / pureClassify },
     cluster: { ...k, stagePerSec: k.perSec, purePerSec: pureCluster, ratio: k.perSec / pureCluster },
+    changelog,
   };
 }
 
@@ -301,6 +338,9 @@ else {
   );
   console.log(
     `cluster   | ${f(tp.cluster.stagePerSec).padStart(11)} | ${f(tp.cluster.purePerSec).padStart(20)} | ${tp.cluster.ratio.toFixed(3).padStart(12)} | ${share(tp.cluster)}`,
+  );
+  console.log(
+    `cluster changelog: ${f(tp.changelog.messages)} messages, ${(tp.changelog.bytes / 1e6).toFixed(2)} MB key+value = ${tp.changelog.messagesPerRecord.toFixed(2)} messages and ${f(tp.changelog.bytesPerRecord)} bytes per record`,
   );
   if (q) {
     console.log(`\ncluster quality on UCI (${q.rows} rows; ${q.clustered} read back from clustered)`);

@@ -11,13 +11,13 @@ export { type Clusterer, type EvalReport, evaluateStream } from './evaluate.ts';
 export { type ClusteringMetrics, evaluateClustering, type PRF } from './metrics.ts';
 export {
   type Assignment,
-  type AssignResult,
   type ChangelogEntry,
   type ClusterOptions,
   ClusterState,
   DEFAULT_OPTIONS,
   type HeadlineRecord,
   type IdfMode,
+  MAX_SEGMENTS,
   storyIdFor,
 } from './state.ts';
 export { features, tokenize } from './tokenize.ts';

@@ -14,7 +14,7 @@ import kafkajs, {
   type PartitionAssigner,
   type Producer,
 } from 'kafkajs';
-import { type ClusterStageParts, changelogPrefix, compactEntries } from './stage.ts';
+import { type ClusterStageParts, changelogPrefix } from './stage.ts';
 import { type ChangelogEntry, ClusterState } from './state.ts';
 
 const { AssignerProtocol } = kafkajs;
@@ -321,7 +321,6 @@ export async function runClusterStage(parts: ClusterStageParts, opts: ClusterRun
       const t0 = performance.now();
       const entries = await readChangelog(kafka, changelogTopic, stage.generation);
       holder.state = ClusterState.restore(entries, holder.options);
-      holder.pending = [];
       restoreInfo = { entries: entries.length, ms: performance.now() - t0 };
       log('restored', { entries: entries.length, ms: Math.round(restoreInfo.ms), ...holder.state.stats() });
 
@@ -539,10 +538,9 @@ export async function runClusterStage(parts: ClusterStageParts, opts: ClusterRun
 
   const handle = async (batch: RawRecord[], myEpoch: number): Promise<void> => {
     const t0 = performance.now();
-    holder.pending = [];
+    holder.state.takeChangelog(); // nothing should be pending: a failed batch rebuilds the state
     const result = await processBatch(stage, batch, { breaker, signal: stopCtl.signal });
-    const changes = compactEntries(holder.pending);
-    holder.pending = [];
+    const changes = holder.state.takeChangelog();
     const offsets = new Map<number, number>();
     for (const r of batch) offsets.set(r.partition, Math.max(offsets.get(r.partition) ?? 0, Number(r.offset) + 1));
     const p = producer;

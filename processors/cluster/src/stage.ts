@@ -9,7 +9,7 @@ import {
 } from '@feedlog/runtime';
 import { type ClassifiedHeadline, type ClusteredHeadline, type SerdeOptions, serdeFor } from '@feedlog/schemas';
 import { declareFeedlog, topicNames } from '@feedlog/topics';
-import { type ChangelogEntry, type ClusterOptions, ClusterState, DEFAULT_OPTIONS } from './state.ts';
+import { type ClusterOptions, ClusterState, DEFAULT_OPTIONS } from './state.ts';
 
 export const CLUSTER_MODEL_NAME = 'feedlog-cluster-tfidf-centroid';
 
@@ -42,10 +42,9 @@ export interface ClusterStageOptions {
   now?: () => number;
 }
 
-/** The mutable part the Kafka loop owns: the state and the changelog the transform produced since the last take. */
+/** The mutable part the Kafka loop owns: the state (its `takeChangelog` after each batch goes in the batch's transaction). */
 export interface ClusterHolder {
   state: ClusterState;
-  pending: ChangelogEntry[];
   readonly options: Partial<ClusterOptions>;
 }
 
@@ -60,8 +59,8 @@ export const stageNameFor = (base: string, prefix: string): string =>
 
 /**
  * classified → clustered. The transform assigns each record a story through the one
- * `ClusterState` in `holder`, in batch order, and appends the state changes to `holder.pending`
- * for the loop to write to the changelog topic in the same transaction as the outputs
+ * `ClusterState` in `holder`, in batch order; the loop takes the state's changelog after the
+ * batch and writes it to the changelog topic in the same transaction as the outputs
  * (see run-cluster.ts). A record without a usable title is dead-lettered.
  */
 export function clusterStage(opts: ClusterStageOptions = {}): ClusterStageParts {
@@ -73,7 +72,7 @@ export function clusterStage(opts: ClusterStageOptions = {}): ClusterStageParts 
   const dlq = d.stages.find((s) => s.name === 'cluster')?.deadLetterTopic ?? topic('cluster.dlq');
   const serde = { ...opts.serde, prefix };
   const now = opts.now ?? Date.now;
-  const holder: ClusterHolder = { state: new ClusterState(options), pending: [], options };
+  const holder: ClusterHolder = { state: new ClusterState(options), options };
   const model = { name: CLUSTER_MODEL_NAME, version: clusterModelVersion(options) };
   const stage = defineStage<ClassifiedHeadline, ClusteredHeadline>({
     name: opts.name ?? stageNameFor('cluster', prefix),
@@ -104,7 +103,6 @@ export function clusterStage(opts: ClusterStageOptions = {}): ClusterStageParts 
           publishedAt,
           category: v.classification.category,
         });
-        for (const e of a.changelog) holder.pending.push(e);
         return {
           value: {
             ...v,
@@ -125,14 +123,4 @@ export function clusterStage(opts: ClusterStageOptions = {}): ClusterStageParts 
     },
   });
   return { stage, holder, changelogTopic: topic(topicNames.clusterChangelog) };
-}
-
-/** The last value per key, in order of each key's last change: what a batch must add to the compacted changelog. */
-export function compactEntries(entries: ChangelogEntry[]): ChangelogEntry[] {
-  const last = new Map<string, string | null>();
-  for (const e of entries) {
-    last.delete(e.key);
-    last.set(e.key, e.value);
-  }
-  return [...last].map(([key, value]) => ({ key, value }));
 }

@@ -21,18 +21,19 @@ export interface Assignment {
 
 /**
  * A changelog record for a compacted topic: `value === null` is a tombstone. Values are JSON.
- * Keys: `m` (meta), `s/<storyId>` (story header), `t/<term>/<storyId>` (term count in a story),
- * `i/<itemId>` (the assignment of an item, for idempotent re-delivery).
+ * Keys: `m` (meta: clock, story sequence, options fingerprint) and `s/<storyId>/<k>` (segment k
+ * of a story: the items that joined it between two `takeChangelog` calls, with their similarity,
+ * and the token counts they added; segment 0 also carries the story header). Segments are
+ * immutable once written; a story's segments are merged back into segment 0 when there are
+ * `MAX_SEGMENTS` of them, and all are tombstoned when the story ages out.
  */
 export interface ChangelogEntry {
   key: string;
   value: string | null;
 }
 
-export interface AssignResult extends Assignment {
-  /** State changes made by this call, in order; empty for a re-delivered item. */
-  changelog: ChangelogEntry[];
-}
+/** A story is rewritten as one segment when a batch would give it more than this many. */
+export const MAX_SEGMENTS = 16;
 
 export type IdfMode = 'item' | 'story' | 'none';
 
@@ -84,6 +85,12 @@ interface Story {
   /** Σ count² over terms: squared norm of the count vector (an exact integer). */
   sq: number;
   members: string[];
+  /** segments written to the changelog (keys s/<id>/0 … s/<id>/<segs − 1>) */
+  segs: number;
+  /** index in `members` of the first item not written to the changelog yet */
+  written: number;
+  /** token counts added by the members from `written` on */
+  fresh: Map<string, number>;
 }
 
 interface ItemValue {
@@ -92,17 +99,22 @@ interface ItemValue {
   new: boolean;
 }
 
-interface StoryValue {
-  seq: number;
-  opener: string;
-  first: number;
-  last: number;
-  size: number;
-  cat?: string;
+/** The JSON of a segment `s/<story>/<k>`. */
+interface SegmentValue {
+  /** [itemId, similarity] of the items it adds, in join order (the opener first in segment 0) */
+  i: [string, number][];
+  /** token → count added by those items */
+  t: Record<string, number>;
+  /** the story's newest event time once these items joined */
+  l: number;
+  /** segment 0 only: story sequence number, first event time, category */
+  q?: number;
+  f?: number;
+  c?: string;
 }
 
 interface MetaValue {
-  v: 1;
+  v: 2;
   clock: number;
   seq: number;
   cfg: string;
@@ -115,9 +127,7 @@ interface HeapEntry {
 }
 
 const META_KEY = 'm';
-const storyKey = (id: string) => `s/${id}`;
-const itemKey = (id: string) => `i/${id}`;
-const termKey = (term: string, storyId: string) => `t/${term}/${storyId}`;
+const segmentKey = (id: string, k: number) => `s/${id}/${k}`;
 
 /** Story ids are a pure function of the item that opened the story. */
 export const storyIdFor = (openerItemId: string): string => `s-${openerItemId}`;
@@ -155,6 +165,10 @@ export class ClusterState {
   /** Stories by newest item time (lazy: stale entries are skipped) and by first item time. */
   private readonly byLast = new MinHeap<HeapEntry>(heapLess);
   private readonly byFirst = new MinHeap<HeapEntry>(heapLess);
+  /** stories changed since the last takeChangelog, in order of first change */
+  private readonly dirty = new Set<Story>();
+  /** evicted stories whose segments must be tombstoned, since the last takeChangelog */
+  private readonly evicted: { id: string; segs: number }[] = [];
 
   constructor(options: Partial<ClusterOptions> = {}) {
     this.options = Object.freeze({ ...DEFAULT_OPTIONS, ...options });
@@ -168,16 +182,18 @@ export class ClusterState {
     }
   }
 
-  /** Assigns a record to a story, returning the assignment and the changelog it produced. */
-  assign(rec: HeadlineRecord): AssignResult {
+  /**
+   * Assigns a record to a story. The state change is recorded for the next `takeChangelog`;
+   * a re-delivered item id returns its stored answer and changes nothing.
+   */
+  assign(rec: HeadlineRecord): Assignment {
     const seen = this.items.get(rec.itemId);
-    if (seen) return { storyId: seen.s, isNew: seen.new, similarity: seen.sim, changelog: [] };
+    if (seen) return { storyId: seen.s, isNew: seen.new, similarity: seen.sim };
     if (!Number.isFinite(rec.publishedAt)) throw new RangeError(`publishedAt of ${rec.itemId} is not a number`);
 
-    const changelog: ChangelogEntry[] = [];
     if (rec.publishedAt > this.clock) {
       this.clock = rec.publishedAt;
-      this.evict(changelog);
+      this.evict();
     }
 
     const feats = features(rec.title, this.options.bigrams);
@@ -200,19 +216,52 @@ export class ClusterState {
         terms: new Map(),
         sq: 0,
         members: [],
+        segs: 0,
+        written: 0,
+        fresh: new Map(),
       };
       this.stories.set(id, story);
       isNew = true;
     }
     this.addItem(story, rec, feats);
+    this.items.set(rec.itemId, { s: story.id, sim: score, new: isNew });
+    this.dirty.add(story);
+    return { storyId: story.id, isNew, similarity: score };
+  }
 
-    const value: ItemValue = { s: story.id, sim: score, new: isNew };
-    this.items.set(rec.itemId, value);
-    changelog.push({ key: itemKey(rec.itemId), value: JSON.stringify(value) });
-    changelog.push({ key: storyKey(story.id), value: JSON.stringify(storyValue(story)) });
-    for (const t of feats) changelog.push({ key: termKey(t, story.id), value: String(story.terms.get(t)) });
-    changelog.push({ key: META_KEY, value: JSON.stringify(this.meta()) });
-    return { storyId: story.id, isNew, similarity: score, changelog };
+  /**
+   * The changelog of everything assigned since the previous call, compacted (one entry per key,
+   * tombstones included, in the order to write them): a new segment per story that gained items,
+   * the tombstones of every segment of the stories that aged out, and the meta record. Empty when
+   * nothing changed. The caller writes it in the same transaction as the outputs it belongs to;
+   * if that transaction fails, the state must be restored from the log (not reused).
+   */
+  takeChangelog(): ChangelogEntry[] {
+    if (this.dirty.size === 0 && this.evicted.length === 0) return [];
+    const out = new Map<string, string | null>();
+    const put = (key: string, value: string | null) => {
+      out.delete(key);
+      out.set(key, value);
+    };
+    for (const e of this.evicted) for (let k = 0; k < e.segs; k++) put(segmentKey(e.id, k), null);
+    this.evicted.length = 0;
+    for (const s of this.dirty) {
+      if (s.written === s.members.length) continue;
+      if (s.segs + 1 > MAX_SEGMENTS) {
+        // merge: the whole story as segment 0, the others tombstoned
+        put(segmentKey(s.id, 0), JSON.stringify(this.segment(s, 0, s.terms)));
+        for (let k = 1; k < s.segs; k++) put(segmentKey(s.id, k), null);
+        s.segs = 1;
+      } else {
+        put(segmentKey(s.id, s.segs), JSON.stringify(this.segment(s, s.written, s.fresh)));
+        s.segs++;
+      }
+      s.written = s.members.length;
+      s.fresh = new Map();
+    }
+    this.dirty.clear();
+    put(META_KEY, JSON.stringify(this.meta()));
+    return [...out].map(([key, value]) => ({ key, value }));
   }
 
   /** Looks up a previous assignment without changing anything. */
@@ -234,17 +283,17 @@ export class ClusterState {
     };
   }
 
-  /** The whole live state as changelog entries (what a fully compacted topic would hold). */
+  /**
+   * The whole live state as changelog entries, each story as one segment (what the topic holds
+   * once every story has been merged). Restoring it gives a state that decides identically; it
+   * does not touch what `takeChangelog` will return.
+   */
   snapshot(): ChangelogEntry[] {
     const out: ChangelogEntry[] = [];
     if (this.seq === 0 && this.stories.size === 0) return out;
     out.push({ key: META_KEY, value: JSON.stringify(this.meta()) });
     const stories = [...this.stories.values()].sort((a, b) => a.seq - b.seq);
-    for (const s of stories) {
-      out.push({ key: storyKey(s.id), value: JSON.stringify(storyValue(s)) });
-      for (const [t, c] of s.terms) out.push({ key: termKey(t, s.id), value: String(c) });
-      for (const m of s.members) out.push({ key: itemKey(m), value: JSON.stringify(this.items.get(m)) });
-    }
+    for (const s of stories) out.push({ key: segmentKey(s.id, 0), value: JSON.stringify(this.segment(s, 0, s.terms)) });
     return out;
   }
 
@@ -265,61 +314,93 @@ export class ClusterState {
       return st;
     }
     const meta = JSON.parse(metaRaw) as MetaValue;
-    if (meta.v !== 1) throw new Error(`unsupported changelog version ${String(meta.v)}`);
+    if (meta.v !== 2) {
+      throw new Error(
+        `unsupported changelog version ${String(meta.v)} (this build writes 2): replay into a new generation`,
+      );
+    }
     if (meta.cfg !== st.cfg) {
       throw new Error(`changelog was written with options ${meta.cfg}, not ${st.cfg}`);
     }
     st.clock = meta.clock;
     st.seq = meta.seq;
 
-    const termRows: [string, string, number][] = [];
-    const itemRows: [string, ItemValue][] = [];
+    const segments = new Map<string, SegmentValue[]>();
     for (const [key, raw] of latest) {
-      if (key.startsWith('s/')) {
-        const v = JSON.parse(raw) as StoryValue;
-        const id = key.slice(2);
-        st.stories.set(id, {
-          id,
-          seq: v.seq,
-          opener: v.opener,
-          firstTs: v.first,
-          lastTs: v.last,
-          size: v.size,
-          category: v.cat,
-          terms: new Map(),
-          sq: 0,
-          members: [],
-        });
-      } else if (key.startsWith('t/')) {
-        const slash = key.indexOf('/', 2);
-        termRows.push([key.slice(2, slash), key.slice(slash + 1), Number(raw)]);
-      } else if (key.startsWith('i/')) {
-        itemRows.push([key.slice(2), JSON.parse(raw) as ItemValue]);
+      if (key === META_KEY) continue;
+      const slash = key.lastIndexOf('/');
+      const k = Number(key.slice(slash + 1));
+      if (!key.startsWith('s/') || slash < 3 || !Number.isInteger(k) || k < 0) {
+        throw new Error(`unexpected changelog key ${key}`);
       }
-    }
-    for (const [term, storyId, count] of termRows) {
-      const s = st.stories.get(storyId);
-      if (!s) throw new Error(`term ${term} refers to unknown story ${storyId}`);
-      s.terms.set(term, count);
-      s.sq += count * count;
-      st.posting(term).add(s);
-      st.itemDf.set(term, (st.itemDf.get(term) ?? 0) + count);
-    }
-    for (const [itemId, v] of itemRows) {
-      const s = st.stories.get(v.s);
-      if (!s) throw new Error(`item ${itemId} refers to unknown story ${v.s}`);
-      s.members.push(itemId);
-      st.items.set(itemId, v);
-    }
-    for (const s of st.stories.values()) {
-      if (s.members.length !== s.size) {
-        throw new Error(`story ${s.id} has size ${s.size} but ${s.members.length} items in the changelog`);
+      const id = key.slice(2, slash);
+      let segs = segments.get(id);
+      if (!segs) {
+        segs = [];
+        segments.set(id, segs);
       }
+      segs[k] = JSON.parse(raw) as SegmentValue;
+    }
+    for (const [id, segs] of segments) {
+      const head = segs[0];
+      if (!head || head.q === undefined || head.f === undefined || head.i.length === 0) {
+        throw new Error(`story ${id} has no header segment in the changelog`);
+      }
+      const opener = head.i[0]![0];
+      if (storyIdFor(opener) !== id) throw new Error(`story ${id} is opened by ${opener}`);
+      const s: Story = {
+        id,
+        seq: head.q,
+        opener,
+        firstTs: head.f,
+        lastTs: head.l,
+        size: 0,
+        category: head.c,
+        terms: new Map(),
+        sq: 0,
+        members: [],
+        segs: segs.length,
+        written: 0,
+        fresh: new Map(),
+      };
+      for (let k = 0; k < segs.length; k++) {
+        const seg = segs[k];
+        if (!seg) throw new Error(`story ${id} lacks segment ${k} of ${segs.length}`);
+        if (seg.l > s.lastTs) s.lastTs = seg.l;
+        for (const [itemId, sim] of seg.i) {
+          s.members.push(itemId);
+          st.items.set(itemId, { s: id, sim, new: itemId === opener });
+        }
+        for (const term in seg.t) s.terms.set(term, (s.terms.get(term) ?? 0) + seg.t[term]!);
+      }
+      s.size = s.members.length;
+      s.written = s.size;
+      for (const [term, count] of s.terms) {
+        s.sq += count * count;
+        st.posting(term).add(s);
+        st.itemDf.set(term, (st.itemDf.get(term) ?? 0) + count);
+      }
+      st.stories.set(id, s);
       st.liveItems += s.size;
       st.byLast.push({ ts: s.lastTs, seq: s.seq, id: s.id });
       st.byFirst.push({ ts: s.firstTs, seq: s.seq, id: s.id });
     }
     return st;
+  }
+
+  /** A segment value: the members from `from` on, with `terms` (the fresh counts, or all of them). */
+  private segment(s: Story, from: number, terms: Map<string, number>): SegmentValue {
+    const v: SegmentValue = { i: [], t: Object.fromEntries(terms), l: s.lastTs };
+    if (from === 0) {
+      v.q = s.seq;
+      v.f = s.firstTs;
+      if (s.category !== undefined) v.c = s.category;
+    }
+    for (let j = from; j < s.members.length; j++) {
+      const m = s.members[j]!;
+      v.i.push([m, this.items.get(m)!.sim]);
+    }
+    return v;
   }
 
   private posting(term: string): Set<Story> {
@@ -332,7 +413,7 @@ export class ClusterState {
   }
 
   private meta(): MetaValue {
-    return { v: 1, clock: this.clock, seq: this.seq, cfg: this.cfg };
+    return { v: 2, clock: this.clock, seq: this.seq, cfg: this.cfg };
   }
 
   private idf(term: string): number {
@@ -385,6 +466,7 @@ export class ClusterState {
         this.posting(t).add(s);
       }
       this.itemDf.set(t, (this.itemDf.get(t) ?? 0) + 1);
+      s.fresh.set(t, (s.fresh.get(t) ?? 0) + 1);
     }
     s.size++;
     s.members.push(rec.itemId);
@@ -396,7 +478,7 @@ export class ClusterState {
     }
   }
 
-  private evict(changelog: ChangelogEntry[]): void {
+  private evict(): void {
     const gone = new Set<Story>();
     const lastCut = this.clock - this.options.windowMs;
     for (let top = this.byLast.peek(); top && top.ts < lastCut; top = this.byLast.peek()) {
@@ -410,12 +492,13 @@ export class ClusterState {
       const s = this.stories.get(top.id);
       if (s && s.seq === top.seq) gone.add(s);
     }
-    for (const s of [...gone].sort((a, b) => a.seq - b.seq)) this.drop(s, changelog);
+    for (const s of [...gone].sort((a, b) => a.seq - b.seq)) this.drop(s);
   }
 
-  private drop(s: Story, changelog: ChangelogEntry[]): void {
+  private drop(s: Story): void {
     this.stories.delete(s.id);
-    changelog.push({ key: storyKey(s.id), value: null });
+    this.dirty.delete(s);
+    if (s.segs > 0) this.evicted.push({ id: s.id, segs: s.segs });
     for (const [t, c] of s.terms) {
       const p = this.postings.get(t)!;
       p.delete(s);
@@ -423,22 +506,12 @@ export class ClusterState {
       const df = this.itemDf.get(t)! - c;
       if (df === 0) this.itemDf.delete(t);
       else this.itemDf.set(t, df);
-      changelog.push({ key: termKey(t, s.id), value: null });
     }
-    for (const m of [...s.members].sort()) {
-      this.items.delete(m);
-      changelog.push({ key: itemKey(m), value: null });
-    }
+    for (const m of s.members) this.items.delete(m);
     this.liveItems -= s.size;
   }
 }
 
 function heapLess(a: HeapEntry, b: HeapEntry): boolean {
   return a.ts < b.ts || (a.ts === b.ts && a.seq < b.seq);
-}
-
-function storyValue(s: Story): StoryValue {
-  const v: StoryValue = { seq: s.seq, opener: s.opener, first: s.firstTs, last: s.lastTs, size: s.size };
-  if (s.category !== undefined) v.cat = s.category;
-  return v;
 }

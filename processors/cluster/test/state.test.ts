@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadUciCsv } from '../src/dataset.ts';
 import { evaluateClustering } from '../src/metrics.ts';
-import { type ChangelogEntry, ClusterState, type HeadlineRecord, storyIdFor } from '../src/state.ts';
+import { type ChangelogEntry, ClusterState, type HeadlineRecord, MAX_SEGMENTS, storyIdFor } from '../src/state.ts';
 import { canonical, compact, FIXTURE } from './helpers.ts';
 
 const H = 3600_000;
@@ -69,17 +69,18 @@ describe('ClusterState: ageing by event time', () => {
     const c = new ClusterState({ windowMs: 2 * H });
     const a = c.assign(rec('1', 'Storm Delia floods coastal towns', 0));
     c.assign(rec('2', 'Storm Delia floods coastal towns as rivers burst', 60)); // extends the story to t=60min
+    expect(c.takeChangelog().map((e) => e.key)).toEqual([`s/${a.storyId}/0`, 'm']);
     // 2h59m after the newest item: still live → joins
     const b = c.assign(rec('3', 'Storm Delia: coastal towns flooded', 60 + 119));
     expect(b.storyId).toBe(a.storyId);
+    expect(c.takeChangelog().map((e) => e.key)).toEqual([`s/${a.storyId}/1`, 'm']);
     // far later (event time): the story is gone, the same words open a new story
     const later = c.assign(rec('4', 'Storm Delia floods coastal towns again', 60 + 119 + 121));
     expect(later.isNew).toBe(true);
     expect(later.storyId).toBe(storyIdFor('4'));
-    const tombstones = later.changelog.filter((e) => e.value === null).map((e) => e.key);
-    expect(tombstones).toContain(`s/${a.storyId}`);
-    expect(tombstones).toContain('i/1');
-    expect(tombstones.some((k) => k.startsWith('t/') && k.endsWith(`/${a.storyId}`))).toBe(true);
+    const log = c.takeChangelog();
+    expect(log.filter((e) => e.value === null).map((e) => e.key)).toEqual([`s/${a.storyId}/0`, `s/${a.storyId}/1`]);
+    expect(log.filter((e) => e.value !== null).map((e) => e.key)).toEqual([`s/${storyIdFor('4')}/0`, 'm']);
     expect(c.lookup('1')).toBeUndefined();
     expect(c.stats().stories).toBe(1);
   });
@@ -133,41 +134,110 @@ describe('ClusterState: determinism, idempotence, restore', () => {
   it('re-delivery returns the same answer and changes nothing', () => {
     const c = new ClusterState();
     const first = rows.slice(0, 20).map((r) => c.assign(r));
+    expect(c.takeChangelog().length).toBeGreaterThan(0);
     const before = canonical(c.snapshot());
     for (const [i, r] of rows.slice(0, 20).entries()) {
       const again = c.assign(r);
-      expect(again.changelog).toEqual([]);
-      expect({ ...again, changelog: [] }).toEqual({ ...first[i]!, changelog: [] });
+      expect(again).toEqual(first[i]!);
     }
+    expect(c.takeChangelog()).toEqual([]);
     // even with a different title, a known item id keeps its story
     const twisted = c.assign({ ...rows[0]!, title: 'Something else entirely' });
     expect(twisted.storyId).toBe(first[0]!.storyId);
     expect(canonical(c.snapshot())).toEqual(before);
   });
 
-  it.each([1, 7, 18, 30])('restore from the changelog after %i records continues like an uninterrupted run', (n) => {
-    const opts = { windowMs: 15 * 60_000 }; // short window: the fixture also exercises eviction
-    const full = new ClusterState(opts);
-    const expected = rows.map((r) => full.assign(r));
+  /** assigns `rows` taking the changelog after every `batch` records, as the stage does per transaction */
+  const run = (c: ClusterState, rs: readonly HeadlineRecord[], batch: number) => {
+    const out: ReturnType<ClusterState['assign']>[] = [];
+    const log: ChangelogEntry[][] = [];
+    for (let i = 0; i < rs.length; i += batch) {
+      for (const r of rs.slice(i, i + batch)) out.push(c.assign(r));
+      log.push(c.takeChangelog());
+    }
+    return { out, log };
+  };
 
-    const first = new ClusterState(opts);
-    const log: ChangelogEntry[] = [];
-    for (const r of rows.slice(0, n)) log.push(...first.assign(r).changelog);
+  describe.each([1, 3, 8])('taking the changelog every %i records', (batch) => {
+    it.each([1, 7, 18, 30])('restore after %i records continues like an uninterrupted run', (n) => {
+      const opts = { windowMs: 15 * 60_000 }; // short window: the fixture also exercises eviction
+      // the uninterrupted run takes its changelog at the same points as the interrupted one
+      const full = new ClusterState(opts);
+      const head = run(full, rows.slice(0, n), batch);
+      const tail = run(full, rows.slice(n), batch);
 
-    for (const entries of [log, compact(log), first.snapshot()]) {
-      const restored = ClusterState.restore(entries, opts);
-      expect(canonical(restored.snapshot())).toEqual(canonical(first.snapshot()));
-      const rest = rows.slice(n).map((r) => restored.assign(r));
-      expect(rest).toEqual(expected.slice(n));
-      // and replaying the already-seen prefix after restore is a no-op
-      if (n > 0) expect(restored.assign(rows[n - 1]!).storyId).toBe(expected[n - 1]!.storyId);
+      const first = new ClusterState(opts);
+      const log = run(first, rows.slice(0, n), batch).log.flat();
+      expect(log).toEqual(head.log.flat());
+
+      for (const [form, entries] of [
+        ['raw', log],
+        ['compacted', compact(log)],
+        ['snapshot', first.snapshot()],
+      ] as const) {
+        const restored = ClusterState.restore(entries, opts);
+        expect(canonical(restored.snapshot())).toEqual(canonical(first.snapshot()));
+        expect(restored.stats()).toEqual(first.stats());
+        const rest = run(restored, rows.slice(n), batch);
+        expect(rest.out).toEqual(tail.out);
+        // restored from the log itself, it even writes the same changelog as the uninterrupted run
+        if (form !== 'snapshot') expect(rest.log).toEqual(tail.log);
+        // and replaying the already-seen prefix after restore is a no-op
+        expect(restored.assign(rows[n - 1]!)).toEqual(head.out[n - 1]);
+        expect(restored.takeChangelog()).toEqual([]);
+      }
+    });
+  });
+
+  it('writes one entry per story touched (plus meta) per take, not one per token or item', () => {
+    const c = new ClusterState();
+    for (let i = 0; i < 10; i++) c.assign(rec(`a${i}`, `Acme Motors recalls sedans over brake defect ${i}`, i));
+    for (let i = 0; i < 10; i++) c.assign(rec(`b${i}`, `Storm Delia floods coastal towns ${i}`, 10 + i));
+    const log = c.takeChangelog();
+    expect(log.map((e) => e.key)).toEqual([`s/${storyIdFor('a0')}/0`, `s/${storyIdFor('b0')}/0`, 'm']);
+    const seg = JSON.parse(log[0]!.value!) as { i: [string, number][]; t: Record<string, number> };
+    expect(seg.i.map(([id]) => id)).toEqual(Array.from({ length: 10 }, (_, i) => `a${i}`));
+    expect(seg.t.acme).toBe(10);
+  });
+
+  it(`merges a story's segments into one after ${MAX_SEGMENTS}, and restores from any point of that`, () => {
+    const opts = { windowMs: 24 * H };
+    const stream = Array.from({ length: 3 * MAX_SEGMENTS + 5 }, (_, i) =>
+      rec(`i${i}`, `Stock market live blog ${i % 3 === 0 ? 'shares' : 'index'}`, i),
+    );
+    const c = new ClusterState(opts);
+    const { out, log } = run(c, stream, 1);
+    expect(new Set(out.map((a) => a.storyId)).size).toBe(1);
+    const flat = log.flat();
+    const id = out[0]!.storyId;
+    // the merge rewrites segment 0 and tombstones 1 … MAX_SEGMENTS−1
+    const merge = log[MAX_SEGMENTS]!;
+    expect(merge.filter((e) => e.value === null).map((e) => e.key)).toEqual(
+      Array.from({ length: MAX_SEGMENTS - 1 }, (_, k) => `s/${id}/${k + 1}`),
+    );
+    expect(JSON.parse(merge.find((e) => e.key === `s/${id}/0`)!.value!).i).toHaveLength(MAX_SEGMENTS + 1);
+    const live = compact(flat);
+    expect(live.length).toBeLessThanOrEqual(MAX_SEGMENTS + 1);
+    for (let n = 1; n <= log.length; n++) {
+      const restored = ClusterState.restore(compact(log.slice(0, n).flat()), opts);
+      const fresh = new ClusterState(opts);
+      run(fresh, stream.slice(0, n), 1);
+      expect(canonical(restored.snapshot())).toEqual(canonical(fresh.snapshot()));
     }
   });
 
-  it('restore refuses a changelog written with different options', () => {
+  it('restore refuses a changelog written with different options, or in the old per-token format', () => {
     const c = new ClusterState({ threshold: 0.1 });
-    const log = c.assign(rows[0]!).changelog;
+    c.assign(rows[0]!);
+    const log = c.takeChangelog();
     expect(() => ClusterState.restore(log, { threshold: 0.2 })).toThrow(/options/);
     expect(ClusterState.restore([]).stats().stories).toBe(0);
+    const v1 = [{ key: 'm', value: JSON.stringify({ v: 1, clock: 0, seq: 1, cfg: 'x' }) }];
+    expect(() => ClusterState.restore(v1)).toThrow(/version 1/);
+    // a story missing a segment is an inconsistent log, not a silently smaller story
+    const c2 = new ClusterState();
+    run(c2, rows.slice(0, 12), 1);
+    const gap = compact(run(c2, rows.slice(12, 24), 1).log.flat());
+    expect(() => ClusterState.restore(gap)).toThrow(/header segment|lacks segment/);
   });
 });
