@@ -171,6 +171,43 @@ describe('materializer', () => {
     expect(s.representative_title).toBe(earliest.value.headline.title);
   });
 
+  it('a job the API created keeps its fields; items stuck before index show up as stuck, the job is not finished', async () => {
+    await db.pool.query(
+      "INSERT INTO jobs (id, kind, caller, expected_count, status) VALUES ('job-api', 'ingest', 'sdk-test', 5, 'accepted')",
+    );
+    // three items that only reached raw-headlines, ingested long ago (fixture clock), and one fully indexed
+    const extra = pipelineFixture({ items: 4, jobs: 1, prefix }).map((r) =>
+      r.record === null ? r : ({ ...r, value: { ...r.value, job_id: 'job-api' } } as FixtureRecord),
+    );
+    const keep = new Set(
+      extra
+        .filter((r) => r.record === 'RawHeadline')
+        .map((r) => r.key)
+        .slice(0, 3),
+    );
+    const stuckOnly = extra.filter((r) => r.record === 'RawHeadline' || !keep.has(r.key));
+    // distinct item ids from the 300 above: change the guid
+    const renamed = stuckOnly.map((r) => {
+      if (r.record === null || r.record === 'DeadLetter') return r;
+      const headline = { ...r.value.headline, guid: `api-${r.value.headline.guid}` };
+      const item_id = itemId(headline);
+      return { ...r, key: item_id, value: { ...r.value, headline, item_id } } as FixtureRecord;
+    });
+    await produceFixture(kafka, prefix, renamed);
+    await waitCaughtUp(kafka, db.pool, prefix, groupId);
+    await refreshViews(db.pool);
+    const jp = (await db.pool.query("SELECT * FROM job_progress WHERE job_id = 'job-api'")).rows[0];
+    expect(jp).toMatchObject({ kind: 'ingest', caller: 'sdk-test', status: 'accepted', expected_count: 5 });
+    expect(Number(jp.ingested)).toBe(4);
+    expect(Number(jp.indexed)).toBe(1);
+    expect(Number(jp.stuck)).toBe(3);
+    expect(jp.stuck_items).toHaveLength(3);
+    expect(Number(jp.done_ratio)).toBe(0.2); // 1 done of the 5 expected
+    expect(jp.finished_at).toBeNull();
+    const auto = await db.pool.query("SELECT auto_created FROM jobs WHERE id = 'job-api'");
+    expect(auto.rows[0].auto_created).toBe(false);
+  });
+
   it('redelivery does not double count: the group rewound to earliest, the materializer seeks to the stored offsets', async () => {
     const before = await canonicalDump(db.pool, groupId);
     await running!.stop();
