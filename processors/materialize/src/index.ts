@@ -4,6 +4,7 @@ export {
   type MaterializerEvent,
   type MaterializerOptions,
   type MaterializerStats,
+  MissingTopicsError,
   materializedTopics,
   type RunningMaterializer,
   STAGE,

@@ -66,6 +66,11 @@ const running = await startMaterializer({
     if (quiet && (e.event === 'batch' || e.event === 'skip' || e.event === 'refresh')) return;
     print(e);
   },
+}).catch(async (e: Error) => {
+  print({ event: 'error', error: `${e.name}: ${e.message}` });
+  process.stderr.write(`feedlog materialize: ${e.message}\n`);
+  await pool.end().catch(() => {});
+  process.exit(1);
 });
 
 let exiting = false;

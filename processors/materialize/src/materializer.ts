@@ -111,6 +111,10 @@ interface PartitionState {
   positioned: boolean;
 }
 
+export class MissingTopicsError extends Error {
+  override name = 'MissingTopicsError';
+}
+
 /** The materializer's own DLQ could not be written (registry or broker trouble, schema not registered). */
 export class DeadLetterUnavailableError extends Error {
   override name = 'DeadLetterUnavailableError';
@@ -183,6 +187,15 @@ export async function startMaterializer(opts: MaterializerOptions): Promise<Runn
 
   const admin: Admin = opts.kafka.admin();
   await admin.connect();
+  const existing = new Set(await admin.listTopics());
+  const missing = [...topics.map((t) => t.topic), ownDlq].filter((t) => !existing.has(t));
+  if (missing.length) {
+    await admin.disconnect();
+    await refresher?.stop();
+    throw new MissingTopicsError(
+      `topics missing: ${missing.join(', ')}; create them with \`feedlog topics apply${prefix ? ` --prefix ${prefix}` : ''}\``,
+    );
+  }
   const producer: Producer = opts.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const consumer: Consumer = opts.kafka.consumer({
