@@ -108,7 +108,9 @@ export interface NodeServiceSpec {
   name: string;
   entry: string; // relative to the repository root
   port: number;
-  health: string; // path
+  /** Path answering 200 when ready; without one the process counts as ready once it stays up. */
+  health?: string;
+  env?: Record<string, string>;
   /** A tsx script run to completion before the first start (e.g. fetching model files). */
   prepare?: string;
   readyTimeoutMs?: number;
@@ -152,13 +154,21 @@ function nodeServiceComponent(config: FeedlogConfig, svc: NodeServiceSpec): Comp
       }
       const pid = spawnDetached(process.execPath, ['--import', tsx, entry], logFile, {
         cwd: root,
-        env: { ...process.env, FEEDLOG_ROOT: root, FEEDLOG_HOME: config.home },
+        env: { ...process.env, ...svc.env, FEEDLOG_ROOT: root, FEEDLOG_HOME: config.home },
       });
       writePid(pidFile, pid);
-      await waitFor(svc.name, async () => ((await httpOk(url + svc.health)) ? true : undefined), {
-        timeoutMs: svc.readyTimeoutMs ?? 60_000,
-        intervalMs: 200,
-      });
+      const health = svc.health;
+      if (health) {
+        await waitFor(svc.name, async () => ((await httpOk(url + health)) ? true : undefined), {
+          timeoutMs: svc.readyTimeoutMs ?? 60_000,
+          intervalMs: 200,
+        });
+      } else {
+        await new Promise((r) => setTimeout(r, 3_000));
+        if (readPid(pidFile, entry).state !== 'running') {
+          throw new LaunchError(`${svc.name} exited during start-up; see ${logFile}`);
+        }
+      }
       return 'started';
     },
     async down() {
@@ -205,6 +215,36 @@ function bootstrapComponent(config: FeedlogConfig): Component {
   };
 }
 
+/** Stage processes `up` runs: health on STAGE_PORT_BASE+i, Prometheus metrics on +100. */
+export function stageServices(config: FeedlogConfig): NodeServiceSpec[] {
+  const base = config.stagePortBase;
+  const stage = (i: number, name: string, entry: string, extra: Record<string, string> = {}): NodeServiceSpec => ({
+    name,
+    entry,
+    port: base + i,
+    health: '/readyz',
+    readyTimeoutMs: 120_000,
+    env: {
+      HEALTH_PORT: String(base + i),
+      STAGE_HEALTH_PORT: String(base + i),
+      METRICS_PORT: String(base + 100 + i),
+      ...extra,
+    },
+  });
+  return [
+    stage(1, 'classify', 'processors/classify/src/main.ts'),
+    stage(2, 'cluster', 'processors/cluster/src/main.ts'),
+    stage(3, 'embed', 'processors/embed/src/main.ts'),
+    stage(4, 'index', 'processors/index/src/main.ts'),
+    {
+      name: 'materialize',
+      entry: 'processors/materialize/src/main.ts',
+      port: base + 5,
+      env: { MATERIALIZE_QUIET: '1' },
+    },
+  ];
+}
+
 /** The local stack in start order. Services whose code is absent are skipped, not faked. */
 export function stackComponents(config: FeedlogConfig): Component[] {
   return [
@@ -226,6 +266,8 @@ export function stackComponents(config: FeedlogConfig): Component[] {
       readyTimeoutMs: 120_000,
     }),
     bootstrapComponent(config),
+    // The pipeline: each stage a consumer group of its own (generation 1), health on its own port.
+    ...stageServices(config).map((svc) => nodeServiceComponent(config, svc)),
     nodeServiceComponent(config, {
       name: 'api',
       entry: 'api/src/server.ts',

@@ -30,7 +30,9 @@ export default async function setup(): Promise<() => Promise<void>> {
     log('no KAFKA_BROKERS and no Docker engine: starting the local stack with the project launcher');
     const { stackUp, stackDown } = await import('@feedlog/scripts/stack');
     const config = loadConfig();
-    const report = await stackUp(config, log);
+    // The infrastructure only: tests run their own stage instances on prefixed topics, so idle
+    // copies of the pipeline would just compete for the two cores.
+    const report = await stackUp(config, log, ['postgres', 'kafka', 'registry', 'embedder']);
     for (const r of report) log(`${r.component}: ${r.result}${r.seconds ? ` in ${r.seconds.toFixed(1)} s` : ''}`);
     const started = report.filter((r) => r.result === 'started').map((r) => r.component);
     process.env.KAFKA_BROKERS = config.kafka.brokers.join(',');

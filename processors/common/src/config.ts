@@ -40,6 +40,10 @@ export const envSpec = {
     default: 'http://127.0.0.1:${EMBEDDER_PORT}/v1',
     doc: 'OpenAI-compatible endpoint the embed stage and search call (OpenAI, vLLM, TEI, Ollama, or ours).',
   },
+  STAGE_PORT_BASE: {
+    default: '9300',
+    doc: 'Local stage processes: health/readiness on base+1 (classify) … base+4 (index), Prometheus /metrics on base+101 … base+104.',
+  },
   API_PORT: { default: '8080', doc: 'Port of the HTTP API (api/).' },
   LOG_LEVEL: { default: 'info', doc: 'error | warn | info | debug' },
 } as const satisfies Record<string, { default: string; doc: string }>;
@@ -63,6 +67,7 @@ const schema = z.object({
   registry: z.object({ port, url: z.string().url() }),
   embedder: z.object({ port, baseUrl: z.string().url() }),
   api: z.object({ port }),
+  stagePortBase: port,
   logLevel: z.enum(['error', 'warn', 'info', 'debug']),
 });
 
@@ -105,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeedlogConfig 
     registry: { port: get('SCHEMA_REGISTRY_PORT'), url: get('SCHEMA_REGISTRY_URL') },
     embedder: { port: get('EMBEDDER_PORT'), baseUrl: get('EMBEDDING_BASE_URL') },
     api: { port: get('API_PORT') },
+    stagePortBase: get('STAGE_PORT_BASE'),
     logLevel: get('LOG_LEVEL'),
   });
   if (!parsed.success) {
