@@ -15,6 +15,7 @@ import {
   testKafka,
   uniqueName,
   waitCaughtUp,
+  waitFor,
 } from './helpers.ts';
 
 const ITEMS = 300;
@@ -214,8 +215,14 @@ describe('materializer', () => {
     running = undefined;
     const admin = kafka.admin();
     await admin.connect();
+    // offsets can only be reset once the coordinator has seen the member leave
+    await waitFor('the group to be empty', async () => {
+      const { groups } = await admin.describeGroups([groupId]);
+      return groups[0]?.state === 'Empty';
+    });
     for (const topic of new Set(fixture.map((r) => r.topic)))
       await admin.resetOffsets({ groupId, topic, earliest: true });
+    // (kafkajs resets by joining the group with a consumer per topic: ~5 s each)
     await admin.disconnect();
     events.length = 0;
     running = await start();
