@@ -62,22 +62,34 @@ program
 
 program
   .command('demo')
-  .description('start the stack and run the main job end to end, printing what happened')
-  .option('-n, --count <n>', 'messages to produce', (v) => Number.parseInt(v, 10), 5_000)
+  .description(
+    'start the stack, then the main job: real headlines through every stage, then search, printing what happened',
+  )
+  .option('-n, --count <n>', 'messages for the Kafka round-trip check', (v) => Number.parseInt(v, 10), 5_000)
+  .option('--limit <n>', 'push only the first n headlines', (v) => Number.parseInt(v, 10))
   .addOption(jsonOpt)
-  .action(async (opts: { count: number; json?: boolean }) => {
+  .action(async (opts: { count: number; limit?: number; json?: boolean }) => {
     const up = await stackUp(config(), log);
     if (!opts.json)
       printRows(
         up.map((r) => ({ ...r, seconds: Number(r.seconds.toFixed(2)) })),
         {},
       );
-    const r = await runKafkaDemo(config(), log, opts.count);
-    printRows([r], opts);
-    if (r.consumed !== r.produced || r.keysOutOfOrder !== 0) {
+    const kafka = await runKafkaDemo(config(), log, opts.count);
+    if (kafka.consumed !== kafka.produced || kafka.keysOutOfOrder !== 0) {
       throw new LaunchError(
-        `demo check failed: ${r.consumed}/${r.produced} consumed, ${r.keysOutOfOrder} out of order`,
+        `Kafka check failed: ${kafka.consumed}/${kafka.produced} consumed, ${kafka.keysOutOfOrder} out of order`,
       );
+    }
+    log(
+      `Kafka round trip: ${kafka.consumed}/${kafka.produced} keyed messages back in order over ${kafka.partitions} partitions`,
+    );
+    const { runPipelineDemo } = await import('./pipeline-demo.ts');
+    const r = await runPipelineDemo(config(), log, opts.limit === undefined ? {} : { limit: opts.limit });
+    const { perStage, ...rest } = r;
+    printRows([{ ...rest, ...Object.fromEntries(Object.entries(perStage).map(([k, v]) => [`stage ${k}`, v])) }], opts);
+    if (r.perStage.index !== r.accepted - r.failures) {
+      throw new LaunchError(`demo check failed: ${r.perStage.index} of ${r.accepted} items indexed`);
     }
   });
 
