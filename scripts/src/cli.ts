@@ -126,6 +126,7 @@ const packageCommands: Record<string, () => Promise<Register>> = {
   apikey: async () => (await import('@feedlog/api/cli')).registerApiCommands,
   serve: async () => (await import('@feedlog/api/cli')).registerApiCommands,
   produce: async () => (await import('@feedlog/sdk/cli')).registerProduceCommand,
+  migrate: async () => (await import('@feedlog/migrations/cli')).registerMigrateCommands,
 };
 const named = process.argv[2];
 const wanted =
