@@ -2,7 +2,7 @@
 // raw-headlines → classify → cluster → embed → index (embedded vector index) → indexed, then a
 // nearest-neighbour query for a paraphrase of a headline (the paraphrase embedded by the same
 // embedder, same model) finds that headline among the first results.
-// Headlines: processors/embed/fixtures/paraphrases.json (hand-written pairs) among generated filler.
+// Headlines: processors/embed/fixtures/paraphrases.json (hand-written pairs) among local-news filler.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +23,6 @@ import {
   applyPrefixedTopics,
   countByKey,
   deletePrefixedTopics,
-  generateHeadlines,
   readCommitted,
   testKafka,
   uniquePrefix,
@@ -47,6 +46,50 @@ const pairs = (
     pairs: Pair[];
   }
 ).pairs;
+
+/**
+ * `n` deterministic headlines on everyday local topics (sport results, weather, roadworks, schools,
+ * markets, culture) that none of the pairs is about, so a paraphrase's nearest neighbour is its own
+ * headline unless a vector went to the wrong item or the pipeline changed the text.
+ */
+function fillerHeadlines(n: number, t0: number): RawHeadline[] {
+  const towns = ['Ashford', 'Brixham', 'Corby', 'Dunmore', 'Elgin', 'Frome', 'Girvan', 'Hexham', 'Ilkley', 'Jarrow'];
+  const teams = ['Rovers', 'United', 'Athletic', 'Wanderers', 'Town', 'City', 'Albion', 'Rangers'];
+  const days = ['Monday', 'Tuesday', 'Friday'];
+  const nth = ['first', 'second', 'third'];
+  const templates: ((town: string, team: string, i: number) => string)[] = [
+    (a, b, i) => `${a} ${b} beat ${a === 'Corby' ? 'Elgin' : 'Corby'} ${(i % 4) + 1}-${i % 3} in league match`,
+    (a, _b, i) => `Roadworks close ${a} high street for ${(i % 5) + 2} weeks`,
+    (a, _b, i) => `${a} primary school celebrates ${(i % 90) + 10} years`,
+    (a) => `Farmers market returns to ${a} square this weekend`,
+    (a, _b, i) => `Heavy rain expected in ${a} on ${days[i % 3]}`,
+    (a) => `${a} library extends opening hours`,
+    (a, b) => `${a} ${b} appoint new youth coach`,
+    (a, _b, i) => `Brass band concert raises ${(i % 9) + 1},000 pounds for ${a} hospice`,
+    (a) => `New cycle lane opens between ${a} station and the harbour`,
+    (a, _b, i) => `${a} bakery wins regional bread award for the ${nth[i % 3]} time`,
+  ];
+  return Array.from({ length: n }, (_, i) => {
+    const town = towns[i % towns.length] as string;
+    const team = teams[Math.floor(i / towns.length) % teams.length] as string;
+    const title = templates[Math.floor(i / 3) % templates.length]!(town, team, i);
+    const url = `https://local.example/${i}`;
+    const at = t0 + i * 30_000;
+    return {
+      item_id: itemId({ source: 'Local Gazette', guid: null, url }),
+      job_id: 'job-e2e-embed',
+      headline: {
+        source: 'Local Gazette',
+        guid: null,
+        url,
+        title,
+        summary: null,
+        published_at: at,
+        ingested_at: at + 1_000,
+      },
+    };
+  });
+}
 
 describe.skipIf(!registryAnswers)(
   'raw-headlines → classify → cluster → embed → index, then search by paraphrase',
@@ -74,9 +117,9 @@ describe.skipIf(!registryAnswers)(
         ),
       ]);
 
-      // the pairs' headlines among generated filler, in event-time order
+      // the pairs' headlines among filler about other things, in event-time order
       const t0 = Date.UTC(2014, 2, 10);
-      const filler = generateHeadlines(300, 'job-e2e-embed', t0).map((g) => g.raw);
+      const filler = fillerHeadlines(300, t0);
       const fixtures: RawHeadline[] = pairs.map((p, i) => {
         const url = `https://news.example/fixture/${i}`;
         return {
@@ -166,8 +209,10 @@ describe.skipIf(!registryAnswers)(
         console.log(
           `[e2e] ${pairs.length} paraphrase queries over ${raws.length} indexed headlines: top-1 ${top1.toFixed(2)}, top-5 ${top5.toFixed(2)}`,
         );
+        // every headline among the first 10 of 324, nearly all first
+        expect(ranks.every((r) => r >= 0)).toBe(true);
         expect(top5).toBeGreaterThanOrEqual(0.9);
-        expect(top1).toBeGreaterThanOrEqual(0.75);
+        expect(top1).toBeGreaterThanOrEqual(0.8);
       } finally {
         offDlq();
         await Promise.all([classify.stop(), cluster.stop(), embed.stop(), indexer.stop()]);
