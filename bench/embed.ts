@@ -103,10 +103,28 @@ log(`starting the local embedder (${MODEL})…`);
 const embedder = await LocalEmbedder.start({ models: [MODEL] });
 const settings = embeddingSettings({ baseUrl: embedder.baseUrl, model: MODEL, batchSize: BATCH, concurrency: CONC });
 
+/** samples `inFlight()` every 5 ms from the first request on: the share of time with all CONC requests out */
+function saturation(inFlight: () => number): () => number {
+  let full = 0;
+  let n = 0;
+  const t = setInterval(() => {
+    const k = inFlight();
+    if (n === 0 && k === 0) return;
+    n++;
+    if (k >= CONC) full++;
+  }, 5);
+  return () => {
+    clearInterval(t);
+    return n ? full / n : 0;
+  };
+}
+
 /** the openai client alone: requests of BATCH, CONC in flight, over all texts */
-async function alone(): Promise<number> {
+async function alone(): Promise<{ rate: number; saturated: number }> {
   const client = new OpenAI({ baseURL: embedder.baseUrl, apiKey: 'unused', maxRetries: 0 });
   let next = 0;
+  let active = 0;
+  const sat = saturation(() => active);
   const t0 = performance.now();
   const loop = async () => {
     for (;;) {
@@ -114,12 +132,15 @@ async function alone(): Promise<number> {
       next += BATCH;
       if (at >= texts.length) return;
       const input = texts.slice(at, at + BATCH);
+      active++;
       const r = await client.embeddings.create({ model: MODEL, input, encoding_format: 'base64' });
+      active--;
       if (r.data.length !== input.length) throw new Error('short answer');
     }
   };
   await Promise.all(Array.from({ length: CONC }, loop));
-  return N / ((performance.now() - t0) / 1000);
+  const rate = N / ((performance.now() - t0) / 1000);
+  return { rate, saturated: sat() };
 }
 
 /** @feedlog/embed's client alone (breaker, bulkhead, retry policy, decode) */
@@ -156,14 +177,12 @@ await applyTopics({ admin, prefix });
   await producer.disconnect();
 }
 
-async function throughStage(generation: number): Promise<{ rate: number; batches: number; dlq: number }> {
-  const stage = embedStage({
-    settings,
-    prefix,
-    generation,
-    serde: { autoRegister: false },
-    registry: new Registry(),
-  });
+async function throughStage(
+  generation: number,
+): Promise<{ rate: number; batches: number; dlq: number; saturated: number }> {
+  const client = new EmbeddingClient(settings, { registry: new Registry() });
+  const stage = embedStage({ settings, client, prefix, generation, serde: { autoRegister: false } });
+
   let recordsIn = 0;
   let dlq = 0;
   let batches = 0;
@@ -183,7 +202,9 @@ async function throughStage(generation: number): Promise<{ rate: number; batches
     batches++;
     if (recordsIn >= N) resolveDone();
   });
+  const sat = saturation(() => client.inFlight);
   const running = await runStage(stage, { kafka, clientId: `bench-embed-g${generation}` });
+  let saturated = 0;
   const progress = setInterval(() => log(`  stage g${generation}: ${recordsIn}/${N} in ${batches} batches`), 10_000);
   try {
     await Promise.race([
@@ -193,23 +214,31 @@ async function throughStage(generation: number): Promise<{ rate: number; batches
       ),
     ]);
   } finally {
+    saturated = sat();
     clearInterval(progress);
     off();
     await running.stop();
   }
-  return { rate: N / ((last - first) / 1000), batches, dlq };
+  return { rate: N / ((last - first) / 1000), batches, dlq, saturated };
 }
 
 log(`${N} texts from ${source}; batch ${BATCH}, ${CONC} in flight; ${ROUNDS} rounds; ${availableParallelism()} cores`);
-const res = { alone: [] as number[], client: [] as number[], stage: [] as number[], ratio: [] as number[] };
+const res = {
+  alone: [] as number[],
+  client: [] as number[],
+  stage: [] as number[],
+  ratio: [] as number[],
+  satAlone: [] as number[],
+  satStage: [] as number[],
+};
 try {
   const w0 = performance.now();
   await alone(); // warm-up: model sessions, connections
   log(`warm-up: ${N} texts in ${((performance.now() - w0) / 1000).toFixed(1)} s`);
   for (let r = 1; r <= ROUNDS; r++) {
     // alternate the order (A B, B A, …) so a load drift on the shared machine hits both sides alike
-    let a = 0;
-    let s = { rate: 0, batches: 0, dlq: 0 };
+    let a = { rate: 0, saturated: 0 };
+    let s = { rate: 0, batches: 0, dlq: 0, saturated: 0 };
     if (r % 2) {
       a = await alone();
       s = await throughStage(r);
@@ -219,13 +248,16 @@ try {
     }
     if (s.dlq) throw new Error(`${s.dlq} records dead-lettered`);
     const c = values.client ? await viaClient() : undefined;
-    res.alone.push(a);
+    res.alone.push(a.rate);
     if (c !== undefined) res.client.push(c);
     res.stage.push(s.rate);
-    res.ratio.push(s.rate / a);
+    res.ratio.push(s.rate / a.rate);
+    res.satAlone.push(a.saturated);
+    res.satStage.push(s.saturated);
     log(
-      `round ${r}: alone ${a.toFixed(0)}/s, stage ${s.rate.toFixed(0)}/s (${s.batches} batches)` +
-        `${c === undefined ? '' : `, client ${c.toFixed(0)}/s`} → stage/alone ${(s.rate / a).toFixed(3)}; load ${loadavg()[0]?.toFixed(1)}`,
+      `round ${r}: alone ${a.rate.toFixed(0)}/s (all ${CONC} out ${(a.saturated * 100).toFixed(0)} % of the time), ` +
+        `stage ${s.rate.toFixed(0)}/s (${s.batches} batches, all out ${(s.saturated * 100).toFixed(0)} %)` +
+        `${c === undefined ? '' : `, client ${c.toFixed(0)}/s`} → stage/alone ${(s.rate / a.rate).toFixed(3)}; load ${loadavg()[0]?.toFixed(1)}`,
     );
   }
 } finally {
@@ -246,6 +278,8 @@ const out = {
   stageHeadlinesPerSec: Math.round(median(res.stage)),
   ratioStageToAlone: Number(median(res.ratio).toFixed(3)),
   ratiosPerRound: res.ratio.map((x) => Number(x.toFixed(3))),
+  saturatedAlone: Number(median(res.satAlone).toFixed(3)),
+  saturatedStage: Number(median(res.satStage).toFixed(3)),
   loadAverage1m: Number(loadavg()[0]?.toFixed(1)),
 };
 if (values.json) console.log(JSON.stringify(out));
@@ -259,6 +293,9 @@ else {
   console.log(`  embed stage through the broker      ${out.stageHeadlinesPerSec} headlines/s`);
   console.log(
     `  stage / alone                       ${out.ratioStageToAlone} (rounds: ${out.ratiosPerRound.join(', ')})`,
+  );
+  console.log(
+    `  share of time all ${CONC} requests out: alone ${(out.saturatedAlone * 100).toFixed(0)} %, stage ${(out.saturatedStage * 100).toFixed(0)} %`,
   );
 }
 process.exit(0);

@@ -140,6 +140,7 @@ export class EmbeddingClient {
   private readonly bulkhead: BulkheadPolicy;
   private readonly retry: RetryPolicy;
   private dims: number | undefined;
+  private active = 0;
 
   constructor(
     readonly settings: EmbeddingSettings,
@@ -158,6 +159,11 @@ export class EmbeddingClient {
       if ('error' in r) this.metrics.retries.inc({ model: settings.model, reason: outcomeOf(r.error) });
     });
     if (settings.dimensions !== undefined) this.dims = settings.dimensions;
+  }
+
+  /** requests on the wire now (≤ concurrency) */
+  get inFlight(): number {
+    return this.active;
   }
 
   /** the output size, once known (configured, or from the first answer) */
@@ -210,17 +216,22 @@ export class EmbeddingClient {
       const t0 = performance.now();
       const scope = scopedSignal(opts.signal);
       try {
-        const r = await this.bulkhead.execute(() =>
-          this.openai.embeddings.create(
-            {
-              model,
-              input,
-              encoding_format: 'base64',
-              ...(this.settings.dimensions !== undefined ? { dimensions: this.settings.dimensions } : {}),
-            },
-            scope.signal ? { signal: scope.signal } : {},
-          ),
-        );
+        const r = await this.bulkhead.execute(async () => {
+          this.active++;
+          try {
+            return await this.openai.embeddings.create(
+              {
+                model,
+                input,
+                encoding_format: 'base64',
+                ...(this.settings.dimensions !== undefined ? { dimensions: this.settings.dimensions } : {}),
+              },
+              scope.signal ? { signal: scope.signal } : {},
+            );
+          } finally {
+            this.active--;
+          }
+        });
         const embeddings = this.decode(r.data, input.length);
         const promptTokens = r.usage?.prompt_tokens ?? 0;
         this.metrics.requests.inc({ model, outcome: 'ok' });
