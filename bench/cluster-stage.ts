@@ -7,9 +7,13 @@
  * no Avro) on the same records in the same run is the baseline.
  *
  *   npx tsx bench/cluster-stage.ts [--records 20000] [--batches 500,2000] [--linger 20]
- *                                  [--data ../shared/data/uci/stories-dev.csv] [--json]
+ *                                  [--modes pipelined,serial] [--data ../shared/data/uci/stories-dev.csv] [--json]
  *
- * Input: ClassifiedHeadline records (UCI headlines cycled, or synthetic ones) with the
+ * Modes: `pipelined` prepares batch k+1 while batch k commits (the default of runClusterStage);
+ * `serial` commits each batch before preparing the next.
+ *
+ * Input: ClassifiedHeadline records (UCI headlines repeated, each repeat shifted later in event
+ * time so every partition is in event-time order as in a live feed; or synthetic ones) with the
  * feedlog-event-time header the classify stage sets, keyed by item id over the 6 partitions.
  */
 import { randomUUID } from 'node:crypto';
@@ -30,6 +34,8 @@ const arg = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1
 const N = Number(arg('--records') ?? 20_000);
 const BATCHES = (arg('--batches') ?? '500,2000').split(',').map(Number);
 const LINGER = Number(arg('--linger') ?? 20);
+const MODES = (arg('--modes') ?? 'pipelined,serial').split(',') as ('pipelined' | 'serial')[];
+const RUNS = BATCHES.flatMap((batch) => MODES.map((mode) => ({ batch, mode })));
 const asJson = args.includes('--json');
 const data = arg('--data') ?? fileURLToPath(new URL('../../shared/data/uci/stories-dev.csv', import.meta.url));
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -49,7 +55,10 @@ const base = existsSync(data)
 const cats = ['b', 't', 'e', 'm'];
 const job = `bench-${randomUUID()}`;
 const records: ClassifiedHeadline[] = Array.from({ length: N }, (_, i) => {
-  const h = base[i % base.length]!;
+  // repeats of the data are shifted past each other in event time: partitions stay in event-time order
+  const span = base.at(-1)!.publishedAt - base[0]!.publishedAt + 24 * 3600_000;
+  const h = { ...base[i % base.length]!, publishedAt: base[i % base.length]!.publishedAt };
+  h.publishedAt += Math.floor(i / base.length) * span;
   const url = `https://bench.example/${i}`;
   return {
     item_id: itemId({ source: h.source, guid: null, url }),
@@ -105,11 +114,13 @@ await producer.disconnect();
 
 interface Row {
   batch: number;
+  mode: string;
   perSec: number;
   batches: number;
   transformShare: number;
   commitShare: number;
   pure: number;
+  pureChangelogMessages: number;
   changelogMessages: number;
   changelogBytes: number;
 }
@@ -121,8 +132,10 @@ const timeout = <T>(p: Promise<T>, ms: number, what: string) =>
 const sorted = [...records].sort((a, b) => a.headline.published_at! - b.headline.published_at!);
 const pureRate = (batch: number) => {
   let best = 0;
+  let messages = 0;
   for (let k = 0; k < 3; k++) {
     const st = new ClusterState();
+    messages = 0;
     const t0 = performance.now();
     for (let i = 0; i < sorted.length; i++) {
       const r = sorted[i]!;
@@ -133,15 +146,16 @@ const pureRate = (batch: number) => {
         publishedAt: r.headline.published_at!,
         category: r.classification.category,
       });
-      if ((i + 1) % batch === 0) st.takeChangelog();
+      if ((i + 1) % batch === 0) messages += st.takeChangelog().length;
     }
-    st.takeChangelog();
+    messages += st.takeChangelog().length;
     best = Math.max(best, N / ((performance.now() - t0) / 1000));
   }
-  return best;
+  return { perSec: best, messages };
 };
 
-for (const [g, batch] of BATCHES.entries()) {
+const pureByBatch = new Map<number, { perSec: number; messages: number }>();
+for (const [g, { batch, mode }] of RUNS.entries()) {
   const generation = g + 1;
   const parts = clusterStage({ prefix, generation, config: { batch: { maxRecords: batch, lingerMs: LINGER } } });
   let first = 0;
@@ -167,7 +181,11 @@ for (const [g, batch] of BATCHES.entries()) {
       resolve();
     }
   });
-  const running = await runClusterStage(parts, { kafka, clientId: `bench-cluster-g${generation}` });
+  const running = await runClusterStage(parts, {
+    kafka,
+    clientId: `bench-cluster-g${generation}`,
+    pipeline: mode === 'pipelined',
+  });
   await timeout(done, 900_000, `cluster g${generation}`);
   off();
   await running.stop();
@@ -175,18 +193,21 @@ for (const [g, batch] of BATCHES.entries()) {
   const entries = await readChangelog(kafka, t(topicNames.clusterChangelog), generation);
   const keyPrefix = `g${generation}/`.length;
   const bytes = entries.reduce((s, e) => s + keyPrefix + e.key.length + (e.value?.length ?? 0), 0);
+  if (!pureByBatch.has(batch)) pureByBatch.set(batch, pureRate(batch));
   const row: Row = {
     batch,
+    mode,
     perSec: count / (wall / 1000),
     batches,
     transformShare: transformMs / wall,
     commitShare: commitMs / wall,
-    pure: pureRate(batch),
+    pure: pureByBatch.get(batch)!.perSec,
+    pureChangelogMessages: pureByBatch.get(batch)!.messages,
     changelogMessages: entries.length,
     changelogBytes: bytes,
   };
   rows.push(row);
-  log(`batch ${batch}: ${Math.round(row.perSec)} rec/s`);
+  log(`batch ${batch} ${mode}: ${Math.round(row.perSec)} rec/s`);
 }
 
 const del = kafka.admin();
@@ -200,11 +221,11 @@ else {
   const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
   console.log(`\ncluster stage, ${f(N)} records, linger ${LINGER} ms, exactly-once, local broker`);
   console.log(
-    'batch | stage rec/s | pure rec/s | stage/pure | transform | commit | changelog msgs/rec | bytes/rec | batches',
+    'batch | mode      | stage rec/s | pure rec/s | stage/pure | transform | commit | changelog msgs/rec (pure) | bytes/rec | batches',
   );
   for (const r of rows)
     console.log(
-      `${String(r.batch).padStart(5)} | ${f(r.perSec).padStart(11)} | ${f(r.pure).padStart(10)} | ${(r.perSec / r.pure).toFixed(3).padStart(10)} | ${pct(r.transformShare).padStart(9)} | ${pct(r.commitShare).padStart(6)} | ${(r.changelogMessages / N).toFixed(3).padStart(18)} | ${f(r.changelogBytes / N).padStart(9)} | ${r.batches}`,
+      `${String(r.batch).padStart(5)} | ${r.mode.padEnd(9)} | ${f(r.perSec).padStart(11)} | ${f(r.pure).padStart(10)} | ${(r.perSec / r.pure).toFixed(3).padStart(10)} | ${pct(r.transformShare).padStart(9)} | ${pct(r.commitShare).padStart(6)} | ${`${(r.changelogMessages / N).toFixed(3)} (pure ${(r.pureChangelogMessages / N).toFixed(3)})`.padStart(18)} | ${f(r.changelogBytes / N).padStart(9)} | ${r.batches}`,
     );
   console.log(`(load average ${loadavg()[0]!.toFixed(1)})`);
 }

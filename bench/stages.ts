@@ -9,6 +9,8 @@
  *   headlines in one process, no Kafka, no Avro.
  * cluster: classified → clustered (single owner, one transaction per batch with outputs + changelog
  *   + offsets). Baseline: ClusterState.assign over the same records in the same order.
+ * Input: the UCI headlines repeated as often as --records needs, each repeat shifted later in event
+ * time (so every partition is in event-time order, as a live feed is).
  * Stage rate = records / (first batch start → last batch commit), from the runtime's batch events.
  * Quality: the UCI sample (event-time order) produced to raw-headlines, classified and clustered
  * by the stages; story ids read back from `clustered` (read_committed) and scored against STORY,
@@ -58,6 +60,17 @@ function rawFrom(h: { title: string; source: string; publishedAt: number }, i: n
       ingested_at: h.publishedAt,
     },
   };
+}
+
+/**
+ * Record i of a stream that repeats `base` (in event-time order) as often as needed, each repeat
+ * shifted in event time past the previous one (plus a day): every partition stays in event-time
+ * order, as a real feed is, rather than jumping back in time at each repeat.
+ */
+function cycled<T extends { publishedAt: number }>(base: T[], i: number): T {
+  const h = base[i % base.length]!;
+  const span = base.at(-1)!.publishedAt - base[0]!.publishedAt + 24 * 3600_000;
+  return { ...h, publishedAt: h.publishedAt + Math.floor(i / base.length) * span };
 }
 
 function synthetic(n: number): { title: string; source: string; publishedAt: number }[] {
@@ -200,7 +213,7 @@ async function throughput() {
   const base = uci
     ? uci.map((r) => ({ title: r.title, source: r.source ?? 'x', publishedAt: r.publishedAt }))
     : synthetic(N);
-  const rows = Array.from({ length: N }, (_, i) => rawFrom(base[i % base.length]!, i, job));
+  const rows = Array.from({ length: N }, (_, i) => rawFrom(cycled(base, i), i, job));
   log(`producing ${N} RawHeadline records to ${t(topicNames.raw)}`);
   await produce(
     kafka,

@@ -40,6 +40,8 @@ export interface ClusterRunOptions {
   maxIdleMs?: number;
   /** per partition: pause fetching above this many buffered records; default 5,000 */
   maxBufferedPerPartition?: number;
+  /** prepare the next batch while the previous one commits (default true) */
+  pipeline?: boolean;
   log?: (event: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -235,6 +237,7 @@ export async function runClusterStage(parts: ClusterStageParts, opts: ClusterRun
   const kafka = opts.kafka ?? createKafka(loadConfig(), { clientId: opts.clientId ?? `feedlog-${stage.name}` });
   const log = opts.log ?? (() => {});
   const maxIdleMs = opts.maxIdleMs ?? 10_000;
+  const pipeline = opts.pipeline ?? true;
   const maxBuffered = opts.maxBufferedPerPartition ?? cfg.buffer.maxRecords;
   const topic = stage.input.topic;
   const groupId = stage.groupId;
@@ -518,11 +521,11 @@ export async function runClusterStage(parts: ClusterStageParts, opts: ClusterRun
     return n;
   };
 
-  const waitForWork = async () => {
+  const waitForWork = async (interrupt: () => boolean) => {
     const { maxRecords, lingerMs } = cfg.batch;
     // linger: give the consumer time to fill a batch, but not past lingerMs after work appeared
     const first = performance.now();
-    while (!stopCtl.signal.aborted) {
+    while (!stopCtl.signal.aborted && !interrupt()) {
       if (active && buffered() > 0 && (buffered() >= maxRecords || performance.now() - first >= lingerMs)) return;
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, active && buffered() > 0 ? Math.max(1, lingerMs) : 200);
@@ -536,13 +539,27 @@ export async function runClusterStage(parts: ClusterStageParts, opts: ClusterRun
     }
   };
 
-  const handle = async (batch: RawRecord[], myEpoch: number): Promise<void> => {
+  interface Prepared {
+    batch: RawRecord[];
+    myEpoch: number;
+    t0: number;
+    result: Awaited<ReturnType<typeof processBatch>>;
+    changes: ChangelogEntry[];
+    offsets: Map<number, number>;
+  }
+
+  /** decode, transform (the state changes in memory), encode, take the changelog: CPU, no broker */
+  const prepare = async (batch: RawRecord[], myEpoch: number): Promise<Prepared> => {
     const t0 = performance.now();
-    holder.state.takeChangelog(); // nothing should be pending: a failed batch rebuilds the state
     const result = await processBatch(stage, batch, { breaker, signal: stopCtl.signal });
     const changes = holder.state.takeChangelog();
     const offsets = new Map<number, number>();
     for (const r of batch) offsets.set(r.partition, Math.max(offsets.get(r.partition) ?? 0, Number(r.offset) + 1));
+    return { batch, myEpoch, t0, result, changes, offsets };
+  };
+
+  /** one transaction: outputs, dead letters, changelog, offsets */
+  const commit = async ({ batch, myEpoch, t0, result, changes, offsets }: Prepared): Promise<void> => {
     const p = producer;
     if (!p || myEpoch !== epoch) throw new Error('partitions were reassigned during the batch');
     const tc = performance.now();
@@ -624,25 +641,54 @@ export async function runClusterStage(parts: ClusterStageParts, opts: ClusterRun
     });
   };
 
+  /**
+   * Pipelined: batch k+1 is prepared (decoded, clustered, encoded) while batch k's transaction is
+   * committing, and its own transaction starts only once k's has committed. If k's commit fails,
+   * k+1 (prepared on a state that included k) is dropped with it and the state is rebuilt from the
+   * log, as after any failed batch.
+   */
+  let inflight: Promise<void> | undefined;
+  let inflightError: { error: unknown } | undefined;
+  const settle = async () => {
+    const f = inflight;
+    inflight = undefined;
+    if (f) await f;
+    const failed = inflightError;
+    inflightError = undefined;
+    if (failed) throw failed.error;
+  };
   const loop = async () => {
     let failures = 0;
     while (!stopCtl.signal.aborted) {
-      await waitForWork();
-      if (stopCtl.signal.aborted) break;
-      if (!active) continue;
-      const myEpoch = epoch;
-      const before = idleSkips;
-      const batch = take(cfg.batch.maxRecords);
-      if (batch.length === 0) {
-        // blocked on a partition whose records are not fetched yet: wait for the consumer
-        await sleep(Math.min(50, maxIdleMs), undefined, { signal: stopCtl.signal }).catch(() => {});
-        continue;
-      }
-      if (idleSkips !== before) log('idle partition skipped', { idleSkips });
       try {
-        await handle(batch, myEpoch);
-        failures = 0;
+        if (inflightError) await settle();
+        await waitForWork(() => inflightError !== undefined);
+        if (stopCtl.signal.aborted) break;
+        if (inflightError) await settle();
+        if (!active) continue;
+        const myEpoch = epoch;
+        const before = idleSkips;
+        const batch = take(cfg.batch.maxRecords);
+        if (batch.length === 0) {
+          // blocked on a partition whose records are not fetched yet: wait for the consumer
+          await sleep(Math.min(50, maxIdleMs), undefined, { signal: stopCtl.signal }).catch(() => {});
+          continue;
+        }
+        if (idleSkips !== before) log('idle partition skipped', { idleSkips });
+        const prepared = await prepare(batch, myEpoch);
+        await settle();
+        const c = commit(prepared).then(
+          () => {
+            failures = 0;
+          },
+          (e: unknown) => {
+            inflightError = { error: e };
+          },
+        );
+        inflight = c.finally(poke);
+        if (!pipeline) await settle();
       } catch (e) {
+        await settle().catch(() => {});
         if (stopCtl.signal.aborted) break;
         failures++;
         publish('error', { stage: stage.name, topic, where: 'batch', error: e });
@@ -655,6 +701,7 @@ export async function runClusterStage(parts: ClusterStageParts, opts: ClusterRun
         if (!stopCtl.signal.aborted) scheduleActivation();
       }
     }
+    await settle().catch(() => {});
   };
 
   let stopping: Promise<void> | undefined;

@@ -23,16 +23,18 @@ export interface Assignment {
  * A changelog record for a compacted topic: `value === null` is a tombstone. Values are JSON.
  * Keys: `m` (meta: clock, story sequence, options fingerprint) and `s/<storyId>/<k>` (segment k
  * of a story: the items that joined it between two `takeChangelog` calls, with their similarity,
- * and the token counts they added; segment 0 also carries the story header). Segments are
- * immutable once written; a story's segments are merged back into segment 0 when there are
- * `MAX_SEGMENTS` of them, and all are tombstoned when the story ages out.
+ * and the token counts they added; segment 0 also carries the story header). A new segment is
+ * merged with the ones below it while they hold no more items than it (a binary counter: with
+ * equal batches a story of n items has at most log2(n) + 1 segments and each item is rewritten
+ * O(log n) times), and while there would be more than `MAX_SEGMENTS`. All are tombstoned when
+ * the story ages out.
  */
 export interface ChangelogEntry {
   key: string;
   value: string | null;
 }
 
-/** A story is rewritten as one segment when a batch would give it more than this many. */
+/** Most changelog keys (segments) a story has. */
 export const MAX_SEGMENTS = 16;
 
 export type IdfMode = 'item' | 'story' | 'none';
@@ -85,8 +87,8 @@ interface Story {
   /** Σ count² over terms: squared norm of the count vector (an exact integer). */
   sq: number;
   members: string[];
-  /** segments written to the changelog (keys s/<id>/0 … s/<id>/<segs − 1>) */
-  segs: number;
+  /** segments written to the changelog (keys s/<id>/0 … s/<id>/<segs.length − 1>): items, token counts */
+  segs: { n: number; terms: Map<string, number> }[];
   /** index in `members` of the first item not written to the changelog yet */
   written: number;
   /** token counts added by the members from `written` on */
@@ -216,7 +218,7 @@ export class ClusterState {
         terms: new Map(),
         sq: 0,
         members: [],
-        segs: 0,
+        segs: [],
         written: 0,
         fresh: new Map(),
       };
@@ -247,15 +249,21 @@ export class ClusterState {
     this.evicted.length = 0;
     for (const s of this.dirty) {
       if (s.written === s.members.length) continue;
-      if (s.segs + 1 > MAX_SEGMENTS) {
-        // merge: the whole story as segment 0, the others tombstoned
-        put(segmentKey(s.id, 0), JSON.stringify(this.segment(s, 0, s.terms)));
-        for (let k = 1; k < s.segs; k++) put(segmentKey(s.id, k), null);
-        s.segs = 1;
-      } else {
-        put(segmentKey(s.id, s.segs), JSON.stringify(this.segment(s, s.written, s.fresh)));
-        s.segs++;
+      // the new items form a segment, merged with the ones below while those are not bigger
+      const had = s.segs.length;
+      let k = had;
+      let n = s.members.length - s.written;
+      while (k > 0 && (s.segs[k - 1]!.n <= n || k >= MAX_SEGMENTS)) n += s.segs[--k]!.n;
+      let terms = s.fresh;
+      if (k < had) {
+        terms = new Map();
+        for (let j = k; j < had; j++) for (const [t, c] of s.segs[j]!.terms) terms.set(t, (terms.get(t) ?? 0) + c);
+        for (const [t, c] of s.fresh) terms.set(t, (terms.get(t) ?? 0) + c);
       }
+      put(segmentKey(s.id, k), JSON.stringify(this.segment(s, s.members.length - n, terms)));
+      for (let j = k + 1; j < had; j++) put(segmentKey(s.id, j), null);
+      s.segs.length = k;
+      s.segs.push({ n, terms });
       s.written = s.members.length;
       s.fresh = new Map();
     }
@@ -284,9 +292,8 @@ export class ClusterState {
   }
 
   /**
-   * The whole live state as changelog entries, each story as one segment (what the topic holds
-   * once every story has been merged). Restoring it gives a state that decides identically; it
-   * does not touch what `takeChangelog` will return.
+   * The whole live state as changelog entries, each story as one segment. Restoring it gives a
+   * state that decides identically; it does not touch what `takeChangelog` will return.
    */
   snapshot(): ChangelogEntry[] {
     const out: ChangelogEntry[] = [];
@@ -359,7 +366,7 @@ export class ClusterState {
         terms: new Map(),
         sq: 0,
         members: [],
-        segs: segs.length,
+        segs: [],
         written: 0,
         fresh: new Map(),
       };
@@ -371,7 +378,13 @@ export class ClusterState {
           s.members.push(itemId);
           st.items.set(itemId, { s: id, sim, new: itemId === opener });
         }
-        for (const term in seg.t) s.terms.set(term, (s.terms.get(term) ?? 0) + seg.t[term]!);
+        const terms = new Map<string, number>();
+        for (const term in seg.t) {
+          const c = seg.t[term]!;
+          terms.set(term, c);
+          s.terms.set(term, (s.terms.get(term) ?? 0) + c);
+        }
+        s.segs.push({ n: seg.i.length, terms });
       }
       s.size = s.members.length;
       s.written = s.size;
@@ -388,7 +401,7 @@ export class ClusterState {
     return st;
   }
 
-  /** A segment value: the members from `from` on, with `terms` (the fresh counts, or all of them). */
+  /** A segment value: the members from `from` on, with the token counts they added. */
   private segment(s: Story, from: number, terms: Map<string, number>): SegmentValue {
     const v: SegmentValue = { i: [], t: Object.fromEntries(terms), l: s.lastTs };
     if (from === 0) {
@@ -498,7 +511,7 @@ export class ClusterState {
   private drop(s: Story): void {
     this.stories.delete(s.id);
     this.dirty.delete(s);
-    if (s.segs > 0) this.evicted.push({ id: s.id, segs: s.segs });
+    if (s.segs.length > 0) this.evicted.push({ id: s.id, segs: s.segs.length });
     for (const [t, c] of s.terms) {
       const p = this.postings.get(t)!;
       p.delete(s);

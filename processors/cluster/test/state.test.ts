@@ -73,6 +73,7 @@ describe('ClusterState: ageing by event time', () => {
     // 2h59m after the newest item: still live → joins
     const b = c.assign(rec('3', 'Storm Delia: coastal towns flooded', 60 + 119));
     expect(b.storyId).toBe(a.storyId);
+    // one new item on a 2-item segment: a segment of its own (binary counter: 2 + 1)
     expect(c.takeChangelog().map((e) => e.key)).toEqual([`s/${a.storyId}/1`, 'm']);
     // far later (event time): the story is gone, the same words open a new story
     const later = c.assign(rec('4', 'Storm Delia floods coastal towns again', 60 + 119 + 121));
@@ -200,30 +201,53 @@ describe('ClusterState: determinism, idempotence, restore', () => {
     expect(seg.t.acme).toBe(10);
   });
 
-  it(`merges a story's segments into one after ${MAX_SEGMENTS}, and restores from any point of that`, () => {
+  it('merges segments like a binary counter: at most log2(n) + 1 keys per story, O(log n) rewrites per item', () => {
     const opts = { windowMs: 24 * H };
-    const stream = Array.from({ length: 3 * MAX_SEGMENTS + 5 }, (_, i) =>
+    const n = 200;
+    const stream = Array.from({ length: n }, (_, i) =>
       rec(`i${i}`, `Stock market live blog ${i % 3 === 0 ? 'shares' : 'index'}`, i),
     );
     const c = new ClusterState(opts);
-    const { out, log } = run(c, stream, 1);
+    const { out, log } = run(c, stream, 1); // the worst case: one-record batches
     expect(new Set(out.map((a) => a.storyId)).size).toBe(1);
-    const flat = log.flat();
     const id = out[0]!.storyId;
-    // the merge rewrites segment 0 and tombstones 1 … MAX_SEGMENTS−1
-    const merge = log[MAX_SEGMENTS]!;
-    expect(merge.filter((e) => e.value === null).map((e) => e.key)).toEqual(
-      Array.from({ length: MAX_SEGMENTS - 1 }, (_, k) => `s/${id}/${k + 1}`),
-    );
-    expect(JSON.parse(merge.find((e) => e.key === `s/${id}/0`)!.value!).i).toHaveLength(MAX_SEGMENTS + 1);
-    const live = compact(flat);
-    expect(live.length).toBeLessThanOrEqual(MAX_SEGMENTS + 1);
-    for (let n = 1; n <= log.length; n++) {
-      const restored = ClusterState.restore(compact(log.slice(0, n).flat()), opts);
-      const fresh = new ClusterState(opts);
-      run(fresh, stream.slice(0, n), 1);
-      expect(canonical(restored.snapshot())).toEqual(canonical(fresh.snapshot()));
+    type Seg = { i: [string, number][]; t: Record<string, number> };
+    let rewritten = 0;
+    for (const e of log.flat())
+      if (e.value !== null && e.key !== 'm') rewritten += (JSON.parse(e.value) as Seg).i.length;
+    expect(rewritten / n).toBeLessThan(2 * Math.log2(n));
+    for (let m = 1; m <= n; m++) {
+      const live = compact(log.slice(0, m).flat()).filter((e) => e.key !== 'm');
+      expect(live.length).toBeLessThanOrEqual(Math.floor(Math.log2(m)) + 1);
+      // the live segments hold each item once, in join order, and the token counts of exactly those items
+      const segs = live
+        .map((e) => [Number(e.key.slice(`s/${id}/`.length)), JSON.parse(e.value!) as Seg] as const)
+        .sort((a, b) => a[0] - b[0]);
+      expect(segs.map(([k]) => k)).toEqual(segs.map((_, k) => k));
+      expect(segs.flatMap(([, v]) => v.i.map(([item]) => item))).toEqual(stream.slice(0, m).map((r) => r.itemId));
+      expect(segs.reduce((sum, [, v]) => sum + v.t.stock!, 0)).toBe(m);
+      if (m % 17 === 0 || m === n) {
+        const restored = ClusterState.restore(compact(log.slice(0, m).flat()), opts);
+        const fresh = new ClusterState(opts);
+        run(fresh, stream.slice(0, m), 1);
+        expect(canonical(restored.snapshot())).toEqual(canonical(fresh.snapshot()));
+      }
     }
+  });
+
+  it(`never keeps more than ${MAX_SEGMENTS} segments, even with ever smaller batches`, () => {
+    const opts = { windowMs: 24 * H };
+    const c = new ClusterState(opts);
+    const log: ChangelogEntry[] = [];
+    let i = 0;
+    let most = 0;
+    for (let size = 40; size >= 1; size--) {
+      for (let j = 0; j < size; j++, i++) c.assign(rec(`i${i}`, 'Stock market live blog', i));
+      log.push(...c.takeChangelog());
+      most = Math.max(most, compact(log).length - 1); // − the meta record
+    }
+    expect(most).toBe(MAX_SEGMENTS); // the cap was reached, and held
+    expect(ClusterState.restore(compact(log), opts).stats().items).toBe(i);
   });
 
   it('restore refuses a changelog written with different options, or in the old per-token format', () => {
@@ -236,8 +260,13 @@ describe('ClusterState: determinism, idempotence, restore', () => {
     expect(() => ClusterState.restore(v1)).toThrow(/version 1/);
     // a story missing a segment is an inconsistent log, not a silently smaller story
     const c2 = new ClusterState();
-    run(c2, rows.slice(0, 12), 1);
-    const gap = compact(run(c2, rows.slice(12, 24), 1).log.flat());
-    expect(() => ClusterState.restore(gap)).toThrow(/header segment|lacks segment/);
+    const stream = Array.from({ length: 6 }, (_, i) => rec(`i${i}`, 'Stock market live blog', i));
+    const live = compact(run(c2, stream, 1).log.flat());
+    const id = storyIdFor('i0');
+    expect(live.map((e) => e.key)).toEqual([`s/${id}/0`, `s/${id}/1`, 'm']); // 4 + 2 items
+    expect(ClusterState.restore(live).stats().items).toBe(6);
+    expect(() => ClusterState.restore(live.filter((e) => e.key !== `s/${id}/0`))).toThrow(/header segment/);
+    const gap = live.map((e) => (e.key === `s/${id}/1` ? { ...e, key: `s/${id}/2` } : e));
+    expect(() => ClusterState.restore(gap)).toThrow(/lacks segment 1/);
   });
 });
