@@ -37,7 +37,14 @@ export interface EmbedBatchResult {
 export interface EmbedCallOptions {
   /** the stage's breaker for the endpoint: every attempt goes through it */
   breaker?: Breaker;
+  /**
+   * Stops retrying (the stage's shutdown signal). Requests already on the wire are left to finish,
+   * so a graceful stop can still commit the batch it is in; the call then ends with a
+   * RetriableError, which the runtime treats as "abandon the batch", never as a dead letter.
+   */
   signal?: AbortSignal;
+  /** cancels requests on the wire too (callers without a transaction to finish) */
+  requestSignal?: AbortSignal;
 }
 
 /** The endpoint rejected the texts of a request (400/413/422 about the input): the texts' fault. */
@@ -214,7 +221,7 @@ export class EmbeddingClient {
     const { model } = this.settings;
     const attempt = async () => {
       const t0 = performance.now();
-      const scope = scopedSignal(opts.signal);
+      const scope = scopedSignal(opts.requestSignal);
       try {
         const r = await this.bulkhead.execute(async () => {
           this.active++;
@@ -252,7 +259,10 @@ export class EmbeddingClient {
     try {
       return await this.retry.execute(() => (opts.breaker ? opts.breaker.run(attempt) : attempt()), opts.signal);
     } catch (e) {
-      if (e instanceof BreakerOpenError || e instanceof PoisonRecordError || isAbortLike(e)) throw e;
+      if (e instanceof BreakerOpenError || e instanceof PoisonRecordError) throw e;
+      // cancelled or stopping: retriable, so the runtime abandons the batch (uncommitted) instead of dead-lettering it
+      if (isAbortLike(e) || opts.signal?.aborted || opts.requestSignal?.aborted)
+        throw new RetriableError(`embedding cancelled: ${(e as Error)?.message ?? e}`, { cause: e });
       throw new RetriableError(
         `embedding endpoint failed ${this.settings.maxAttempts} times: ${(e as Error)?.message ?? e}`,
         { cause: e },

@@ -1,4 +1,4 @@
-import { type Codec, runInMemory } from '@feedlog/runtime';
+import { Breaker, type Codec, processBatch, runInMemory, type StageError } from '@feedlog/runtime';
 import { bytesToVector, type ClusteredHeadline, type EmbeddedHeadline, sampleRecords } from '@feedlog/schemas';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -138,5 +138,57 @@ describe('embed stage (in-memory driver, scripted endpoint)', () => {
     expect(failed).toBeLessThan(40);
     const tokens = await registry.getSingleMetric('embedding_tokens_total')?.get();
     expect(tokens?.values[0]?.value).toBe(40 * (5 + 2));
+  });
+});
+
+describe('embed stage at shutdown (the runtime aborts ctx.signal when a graceful stop begins)', () => {
+  async function rawBatch(stage: Awaited<ReturnType<typeof makeStage>>['stage'], n: number) {
+    return Promise.all(
+      Array.from({ length: n }, async (_, i) => ({
+        topic: stage.input.topic,
+        partition: 0,
+        offset: String(i),
+        timestamp: '0',
+        key: Buffer.from(`item-${i}`),
+        value: await stage.input.codec.encode(rec(i), `${stage.input.topic}-value`),
+        headers: {},
+      })),
+    );
+  }
+  const breakers = new Map<string, Breaker>();
+  const breaker = (name: string) => {
+    let b = breakers.get(name);
+    if (!b) {
+      b = new Breaker(name, { failureThreshold: 3, halfOpenAfterMs: 50 });
+      breakers.set(name, b);
+    }
+    return b;
+  };
+
+  it('requests on the wire finish and the batch completes: nothing is dead-lettered', async () => {
+    const { stage, server } = await makeStage();
+    server.delayMs = 300;
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 50);
+    const r = await processBatch(stage, await rawBatch(stage, 12), { breaker, signal: ac.signal });
+    expect(ac.signal.aborted).toBe(true);
+    expect(r.dead).toEqual([]);
+    expect(r.outputs).toHaveLength(12);
+  });
+
+  it('a failing endpoint stops being retried and the batch is abandoned, not dead-lettered', async () => {
+    const { stage, server } = await makeStage({ breakerMs: 60_000 });
+    server.script = () => ({ status: 503 });
+    breakers.clear();
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 30);
+    const t0 = Date.now();
+    const failed = await processBatch(stage, await rawBatch(stage, 12), { breaker, signal: ac.signal }).then(
+      (r) => r,
+      (e: unknown) => e,
+    );
+    expect(failed).toBeInstanceOf(Error);
+    expect((failed as StageError).retriable).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(5_000);
   });
 });
