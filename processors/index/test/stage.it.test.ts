@@ -191,6 +191,8 @@ describe.skipIf(!answers)('index stage on the real broker + registry', () => {
 
     // the embed stage writes transactionally: end a partition with a commit marker (an offset no
     // consumer sees as a record), which the rebuild must still recognise as the end
+    const endOf = async () => (await admin.fetchTopicOffsets(embedded)).reduce((a, p) => a + Number(p.high), 0);
+    const endBefore = await endOf();
     const tx = kafka.producer({ transactionalId: `${prefix}tx`, idempotent: true, maxInFlightRequests: 1 });
     await tx.connect();
     const t = await tx.transaction();
@@ -200,6 +202,9 @@ describe.skipIf(!answers)('index stage on the real broker + registry', () => {
     });
     await t.commit();
     await tx.disconnect();
+    // EndTxn returns once the coordinator has logged the commit; the markers reach the partition a
+    // moment later. A rebuild reads to the end offsets it sees at its start, so wait for the marker.
+    await waitFor('the commit marker on the partition', async () => (await endOf()) >= endBefore + 2, 15_000);
 
     // rebuild generation 2 from the topic: same live items (retraction applied in log order)
     const r = await rebuildFromTopic({ index, generation: 2, prefix, kafka, serde });
