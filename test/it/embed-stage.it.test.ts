@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, repoRoot } from '@feedlog/common';
 import { embeddingSettings, embeddingText, embedStage } from '@feedlog/embed';
-import { LocalEmbedder } from '@feedlog/embed/embedder-process';
+import { freePort, LocalEmbedder } from '@feedlog/embed/embedder-process';
 import { runStage, subscribe } from '@feedlog/runtime';
 import { bytesToVector, type ClusteredHeadline, serdeFor } from '@feedlog/schemas';
 import { waitFor } from '@feedlog/test';
@@ -47,6 +47,12 @@ function clusteredRecords(n: number): ClusteredHeadline[] {
   }));
 }
 
+function chunks<T>(xs: T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
 async function setupTopics(prefix: string, kafka: ReturnType<typeof testKafka>, records: ClusteredHeadline[]) {
   await applyPrefixedTopics(kafka, prefix);
   const t = (base: string) => `${prefix}${base}`;
@@ -79,13 +85,14 @@ describe.skipIf(!registryAnswers)('embed stage on the real broker, registry and 
     for (const p of prefixes) await deletePrefixedTopics(kafka, p);
   });
 
-  it('(a) main.ts embeds every clustered record exactly once: 384 unit-norm floats, model and generation, same vector as a direct call', async () => {
+  it('(a) main.ts embeds every clustered record exactly once: 384 unit-norm floats, model and generation, same vector as a direct call, embedding_tokens_total = the endpoint count', async () => {
     const prefix = uniquePrefix('embed-a');
     prefixes.push(prefix);
     const records = clusteredRecords(600);
     const { t, embedded } = await setupTopics(prefix, kafka, records);
 
     const root = repoRoot();
+    const metricsPort = await freePort();
     const child: ChildProcess = spawn(
       process.execPath,
       ['--import', 'tsx', join(root, 'processors/embed/src/main.ts')],
@@ -100,6 +107,7 @@ describe.skipIf(!registryAnswers)('embed stage on the real broker, registry and 
           EMBEDDING_API_KEY: 'sk-test-secret-never-logged',
           EMBED_BATCH_SIZE: '32',
           EMBED_CONCURRENCY: '4',
+          METRICS_PORT: String(metricsPort),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -133,13 +141,14 @@ describe.skipIf(!registryAnswers)('embed stage on the real broker, registry and 
       }
       // the stage's vector is the embedder's vector for the same deterministic text
       const sample = decoded.slice(0, 20);
-      const direct = await new OpenAI({ baseURL: embedder.baseUrl, apiKey: 'x' }).embeddings.create({
+      const direct = new OpenAI({ baseURL: embedder.baseUrl, apiKey: 'x' });
+      const same = await direct.embeddings.create({
         model: MODEL,
         input: sample.map((d) => embeddingText(d.headline)),
       });
       for (const [i, d] of sample.entries()) {
         const a = bytesToVector(d.embedding.vector);
-        const b = direct.data[i]?.embedding as number[];
+        const b = same.data[i]?.embedding as number[];
         let dot = 0;
         for (let j = 0; j < a.length; j++) dot += (a[j] as number) * (b[j] as number);
         expect(dot).toBeGreaterThan(0.9999);
@@ -148,6 +157,26 @@ describe.skipIf(!registryAnswers)('embed stage on the real broker, registry and 
       expect(await readCommitted(kafka, t('embed.dlq'), 0, { quietMs: 500 })).toHaveLength(0);
       expect(out).toContain('"event":"ready"');
       expect(out).not.toContain('sk-test-secret');
+
+      // embedding_tokens_total{model} on /metrics = the endpoint's own count for the same texts (+ the start-up probe)
+      const want = await Promise.all(
+        [
+          ['feedlog'],
+          ...chunks(
+            records.map((r) => embeddingText(r.headline)),
+            64,
+          ),
+        ].map(async (input) => {
+          const r = await direct.embeddings.create({ model: MODEL, input });
+          return r.usage.prompt_tokens;
+        }),
+      );
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const line = metrics
+        .split('\n')
+        .find((l) => l.startsWith('embedding_tokens_total{') && l.includes(`model="${MODEL}"`));
+      expect(line, metrics.slice(0, 2_000)).toBeDefined();
+      expect(Number(line?.split(' ').pop())).toBe(want.reduce((a, b) => a + b, 0));
     } finally {
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
