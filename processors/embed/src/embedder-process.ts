@@ -89,6 +89,10 @@ export class LocalEmbedder {
       this.opts.log?.(b.toString().trimEnd());
     });
     this.child = child;
+    // never leave a model server behind when the test or bench process ends
+    const reap = () => child.kill('SIGKILL');
+    process.once('exit', reap);
+    child.once('exit', () => process.removeListener('exit', reap));
     const deadline = Date.now() + (this.opts.startTimeoutMs ?? 120_000);
     while (Date.now() < deadline) {
       if (!this.running) throw new Error(`the embedder exited while starting: ${this.stderr}`);
