@@ -67,8 +67,9 @@ function loadDemoItems(limit: number | undefined): { dataset: string; items: Dem
   return { dataset: 'processors/embed/fixtures/paraphrases.json (bundled)', items };
 }
 
-async function api<T>(base: string, path: string, init?: RequestInit): Promise<T> {
-  const r = await fetch(base + path, { ...init, signal: AbortSignal.timeout(30_000) });
+async function api<T>(base: string, key: string, path: string, init?: RequestInit): Promise<T> {
+  const headers = { ...(init?.headers as Record<string, string>), 'x-api-key': key };
+  const r = await fetch(base + path, { ...init, headers, signal: AbortSignal.timeout(30_000) });
   const body = (await r.json()) as T & { message?: string };
   if (!r.ok) throw new Error(`${init?.method ?? 'GET'} ${path}: ${r.status} ${body.message ?? ''}`);
   return body;
@@ -106,9 +107,9 @@ export async function runPipelineDemo(
   let accepted = 0;
   for (let i = 0; i < items.length; i += 500) {
     const batch = items.slice(i, i + 500);
-    const r = await api<{ job_id: string; items: { index: number; item_id: string }[] }>(base, '/v1/items', {
+    const r = await api<{ job_id: string; items: { index: number; item_id: string }[] }>(base, key, '/v1/items', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': key },
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ items: batch.map(({ story: _s, query: _q, ...item }) => item) }),
     });
     jobIds.add(r.job_id);
@@ -120,7 +121,7 @@ export async function runPipelineDemo(
   const deadline = Date.now() + (opts.timeoutMs ?? 15 * 60_000);
   let jobs: Job[] = [];
   for (;;) {
-    jobs = await Promise.all([...jobIds].map((id) => api<Job>(base, `/v1/jobs/${id}`)));
+    jobs = await Promise.all([...jobIds].map((id) => api<Job>(base, key, `/v1/jobs/${id}`)));
     const sum = (k: string) => jobs.reduce((s, j) => s + (j.stages[k] ?? 0), 0);
     const failures = jobs.reduce((s, j) => s + j.failures.total, 0);
     log(
@@ -151,6 +152,7 @@ export async function runPipelineDemo(
     const q = first.query ?? first.title;
     const r = await api<{ results: { item: { item_id: string; title: string | null } }[] }>(
       base,
+      key,
       `/v1/search?q=${encodeURIComponent(q)}&limit=11`,
     );
     const queryId = first.query ? undefined : [...storyOf].find(([, s]) => s === story)?.[0];
