@@ -18,6 +18,7 @@ export {
   type HeadlineRecord,
   type IdfMode,
   MAX_SEGMENTS,
+  SEGMENT_MAX_ITEMS,
   storyIdFor,
 } from './state.ts';
 export { features, tokenize } from './tokenize.ts';

@@ -6,6 +6,7 @@
  *   STAGE_GENERATION  generation (group feedlog.cluster.g<N>, changelog keys g<N>/…, outputs tagged); default 1
  *   TOPIC_PREFIX      prefix of every topic name (isolated environments); default none
  *   CLUSTER_MAX_IDLE_MS  how long the partition merge waits for unfetched records (default 10000)
+ *   CLUSTER_PIPELINE=0   commit each batch before preparing the next (default: prepare while committing)
  *   STAGE_MAX_RECORDS / STAGE_LINGER_MS  batch bounds (default 500 / 50)
  *   STAGE_SESSION_TIMEOUT_MS  consumer group session timeout (default 10000)
  *   LOG_BATCHES=1     one JSON line per committed batch
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
   const running = await runClusterStage(parts, {
     clientId: `feedlog-cluster-g${generation}`,
     maxIdleMs: intEnv('CLUSTER_MAX_IDLE_MS', 10_000),
+    pipeline: process.env.CLUSTER_PIPELINE !== '0',
     log,
   });
   const healthPort = process.env.HEALTH_PORT;

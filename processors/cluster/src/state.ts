@@ -26,8 +26,8 @@ export interface Assignment {
  * and the token counts they added; segment 0 also carries the story header). A new segment is
  * merged with the ones below it while they hold no more items than it (a binary counter: with
  * equal batches a story of n items has at most log2(n) + 1 segments and each item is rewritten
- * O(log n) times), and while there would be more than `MAX_SEGMENTS`. All are tombstoned when
- * the story ages out.
+ * O(log n) times) unless that makes a segment of more than `SEGMENT_MAX_ITEMS`, and while there
+ * would be more than `MAX_SEGMENTS`. All are tombstoned when the story ages out.
  */
 export interface ChangelogEntry {
   key: string;
@@ -36,6 +36,11 @@ export interface ChangelogEntry {
 
 /** Most changelog keys (segments) a story has. */
 export const MAX_SEGMENTS = 16;
+/**
+ * Segments are not merged beyond this many items (unless a story would exceed MAX_SEGMENTS
+ * keys): a message stays far below the broker's 1 MB default (≈ 100 bytes per item).
+ */
+export const SEGMENT_MAX_ITEMS = 4096;
 
 export type IdfMode = 'item' | 'story' | 'none';
 
@@ -253,7 +258,11 @@ export class ClusterState {
       const had = s.segs.length;
       let k = had;
       let n = s.members.length - s.written;
-      while (k > 0 && (s.segs[k - 1]!.n <= n || k >= MAX_SEGMENTS)) n += s.segs[--k]!.n;
+      for (; k > 0; k--) {
+        const below = s.segs[k - 1]!.n;
+        if (k < MAX_SEGMENTS && (below > n || below + n > SEGMENT_MAX_ITEMS)) break;
+        n += below;
+      }
       let terms = s.fresh;
       if (k < had) {
         terms = new Map();

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { loadUciCsv } from '../src/dataset.ts';
 import { evaluateClustering } from '../src/metrics.ts';
-import { type ChangelogEntry, ClusterState, type HeadlineRecord, MAX_SEGMENTS, storyIdFor } from '../src/state.ts';
+import {
+  type ChangelogEntry,
+  ClusterState,
+  type HeadlineRecord,
+  MAX_SEGMENTS,
+  SEGMENT_MAX_ITEMS,
+  storyIdFor,
+} from '../src/state.ts';
 import { canonical, compact, FIXTURE } from './helpers.ts';
 
 const H = 3600_000;
@@ -248,6 +255,26 @@ describe('ClusterState: determinism, idempotence, restore', () => {
     }
     expect(most).toBe(MAX_SEGMENTS); // the cap was reached, and held
     expect(ClusterState.restore(compact(log), opts).stats().items).toBe(i);
+  });
+
+  it(`does not merge segments past ${SEGMENT_MAX_ITEMS} items (message size), a long story keeps more keys instead`, () => {
+    const opts = { windowMs: 24 * H, maxStoryAgeMs: 24 * H };
+    const c = new ClusterState(opts);
+    const n = 3 * SEGMENT_MAX_ITEMS + 100;
+    const log: ChangelogEntry[] = [];
+    let biggest = 0;
+    for (let i = 0; i < n; i += 50) {
+      for (let j = i; j < Math.min(n, i + 50); j++) c.assign(rec(`i${j}`, 'Stock market live blog', j / 1000));
+      for (const e of c.takeChangelog()) {
+        log.push(e);
+        if (e.value !== null && e.key !== 'm') biggest = Math.max(biggest, JSON.parse(e.value).i.length);
+      }
+    }
+    expect(biggest).toBeLessThanOrEqual(SEGMENT_MAX_ITEMS);
+    const live = compact(log);
+    expect(live.length - 1).toBeGreaterThanOrEqual(4);
+    expect(live.length - 1).toBeLessThanOrEqual(MAX_SEGMENTS);
+    expect(ClusterState.restore(live, opts).stats().items).toBe(n);
   });
 
   it('restore refuses a changelog written with different options, or in the old per-token format', () => {
