@@ -18,6 +18,10 @@
  * else the embedder's fixture headlines; as embeddingText() shapes them. `alone` and `stage` take
  * turns (A B, B A, …) so load drift on a shared machine hits both; medians over rounds; the ratio
  * is stage / alone per round, median.
+ * Diagnostics per leg, steadier than rates on a busy machine: the share of time all `concurrency`
+ * requests were out (does the pipeline keep the endpoint fed?), the embedder's CPU ms per 1000
+ * headlines (/proc: is it doing the same work?) and this process's (the stage's own CPU cost:
+ * kafkajs, Avro, transactions, client; on a 2-core box it comes out of the embedder's budget).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -103,6 +107,25 @@ log(`starting the local embedder (${MODEL})…`);
 const embedder = await LocalEmbedder.start({ models: [MODEL] });
 const settings = embeddingSettings({ baseUrl: embedder.baseUrl, model: MODEL, batchSize: BATCH, concurrency: CONC });
 
+/** CPU seconds spent by the embedder process (all its threads, from /proc) and by this process, since the call */
+function cpuMeter(): () => { embedder: number; self: number } {
+  const ticks = () => {
+    try {
+      const f = readFileSync(`/proc/${embedder.pid}/stat`, 'utf8');
+      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (USER_HZ = 100)
+    } catch {
+      return Number.NaN; // no /proc: not Linux
+    }
+  };
+  const e0 = ticks();
+  const s0 = process.cpuUsage();
+  return () => {
+    const s = process.cpuUsage(s0);
+    return { embedder: (ticks() - e0) / 100, self: (s.user + s.system) / 1e6 };
+  };
+}
+
 /** samples `inFlight()` every 5 ms from the first request on: the share of time with all CONC requests out */
 function saturation(inFlight: () => number): () => number {
   let full = 0;
@@ -120,11 +143,18 @@ function saturation(inFlight: () => number): () => number {
 }
 
 /** the openai client alone: requests of BATCH, CONC in flight, over all texts */
-async function alone(): Promise<{ rate: number; saturated: number }> {
+interface Leg {
+  rate: number;
+  saturated: number;
+  cpu: { embedder: number; self: number };
+}
+
+async function alone(): Promise<Leg> {
   const client = new OpenAI({ baseURL: embedder.baseUrl, apiKey: 'unused', maxRetries: 0 });
   let next = 0;
   let active = 0;
   const sat = saturation(() => active);
+  const cpu = cpuMeter();
   const t0 = performance.now();
   const loop = async () => {
     for (;;) {
@@ -140,7 +170,7 @@ async function alone(): Promise<{ rate: number; saturated: number }> {
   };
   await Promise.all(Array.from({ length: CONC }, loop));
   const rate = N / ((performance.now() - t0) / 1000);
-  return { rate, saturated: sat() };
+  return { rate, saturated: sat(), cpu: cpu() };
 }
 
 /** @feedlog/embed's client alone (breaker, bulkhead, retry policy, decode) */
@@ -177,9 +207,7 @@ await applyTopics({ admin, prefix });
   await producer.disconnect();
 }
 
-async function throughStage(
-  generation: number,
-): Promise<{ rate: number; batches: number; dlq: number; saturated: number }> {
+async function throughStage(generation: number): Promise<Leg & { batches: number; dlq: number }> {
   const client = new EmbeddingClient(settings, { registry: new Registry() });
   const stage = embedStage({ settings, client, prefix, generation, serde: { autoRegister: false } });
 
@@ -203,6 +231,7 @@ async function throughStage(
     if (recordsIn >= N) resolveDone();
   });
   const sat = saturation(() => client.inFlight);
+  const cpu = cpuMeter();
   const running = await runStage(stage, { kafka, clientId: `bench-embed-g${generation}` });
   let saturated = 0;
   const progress = setInterval(() => log(`  stage g${generation}: ${recordsIn}/${N} in ${batches} batches`), 10_000);
@@ -219,7 +248,7 @@ async function throughStage(
     off();
     await running.stop();
   }
-  return { rate: N / ((last - first) / 1000), batches, dlq, saturated };
+  return { rate: N / ((last - first) / 1000), batches, dlq, saturated, cpu: cpu() };
 }
 
 log(`${N} texts from ${source}; batch ${BATCH}, ${CONC} in flight; ${ROUNDS} rounds; ${availableParallelism()} cores`);
@@ -230,6 +259,10 @@ const res = {
   ratio: [] as number[],
   satAlone: [] as number[],
   satStage: [] as number[],
+  embCpuAlone: [] as number[],
+  embCpuStage: [] as number[],
+  selfCpuAlone: [] as number[],
+  selfCpuStage: [] as number[],
 };
 try {
   const w0 = performance.now();
@@ -237,8 +270,8 @@ try {
   log(`warm-up: ${N} texts in ${((performance.now() - w0) / 1000).toFixed(1)} s`);
   for (let r = 1; r <= ROUNDS; r++) {
     // alternate the order (A B, B A, …) so a load drift on the shared machine hits both sides alike
-    let a = { rate: 0, saturated: 0 };
-    let s = { rate: 0, batches: 0, dlq: 0, saturated: 0 };
+    let a: Leg;
+    let s: Leg & { batches: number; dlq: number };
     if (r % 2) {
       a = await alone();
       s = await throughStage(r);
@@ -254,6 +287,15 @@ try {
     res.ratio.push(s.rate / a.rate);
     res.satAlone.push(a.saturated);
     res.satStage.push(s.saturated);
+    const perK = (sec: number) => ((sec * 1000) / N) * 1000; // CPU ms per 1000 headlines
+    res.embCpuAlone.push(perK(a.cpu.embedder));
+    res.embCpuStage.push(perK(s.cpu.embedder));
+    res.selfCpuAlone.push(perK(a.cpu.self));
+    res.selfCpuStage.push(perK(s.cpu.self));
+    log(
+      `  CPU ms per 1000 headlines: embedder ${perK(a.cpu.embedder).toFixed(0)} alone / ${perK(s.cpu.embedder).toFixed(0)} stage; ` +
+        `this process ${perK(a.cpu.self).toFixed(0)} alone / ${perK(s.cpu.self).toFixed(0)} stage`,
+    );
     log(
       `round ${r}: alone ${a.rate.toFixed(0)}/s (all ${CONC} out ${(a.saturated * 100).toFixed(0)} % of the time), ` +
         `stage ${s.rate.toFixed(0)}/s (${s.batches} batches, all out ${(s.saturated * 100).toFixed(0)} %)` +
@@ -280,6 +322,11 @@ const out = {
   ratiosPerRound: res.ratio.map((x) => Number(x.toFixed(3))),
   saturatedAlone: Number(median(res.satAlone).toFixed(3)),
   saturatedStage: Number(median(res.satStage).toFixed(3)),
+  embedderCpuMsPer1000: { alone: Math.round(median(res.embCpuAlone)), stage: Math.round(median(res.embCpuStage)) },
+  benchProcessCpuMsPer1000: {
+    alone: Math.round(median(res.selfCpuAlone)),
+    stage: Math.round(median(res.selfCpuStage)),
+  },
   loadAverage1m: Number(loadavg()[0]?.toFixed(1)),
 };
 if (values.json) console.log(JSON.stringify(out));
@@ -296,6 +343,10 @@ else {
   );
   console.log(
     `  share of time all ${CONC} requests out: alone ${(out.saturatedAlone * 100).toFixed(0)} %, stage ${(out.saturatedStage * 100).toFixed(0)} %`,
+  );
+  console.log(
+    `  CPU ms per 1000 headlines: embedder ${out.embedderCpuMsPer1000.alone} alone / ${out.embedderCpuMsPer1000.stage} stage; ` +
+      `stage process (kafkajs, Avro, client) ${out.benchProcessCpuMsPer1000.stage} vs ${out.benchProcessCpuMsPer1000.alone} for the bare client`,
   );
 }
 process.exit(0);
