@@ -1,28 +1,11 @@
+// The dead letter is the DeadLetter Avro record itself (schemas/DeadLetter.avsc), via its
+// generated type, so the runtime and the Avro serde cannot drift apart.
+import type { DeadLetter } from '@feedlog/schemas';
 import type { Codec } from './codec.ts';
 import type { Stage } from './define-stage.ts';
 import { errorClass, errorMessage, isRetriable } from './errors.ts';
 
-/** Same shape as the DeadLetter Avro record (schemas/DeadLetter.avsc), so the Avro serde can encode it. */
-export interface DeadLetter {
-  original_key: Buffer | null;
-  original_value: Buffer | null;
-  headers: { key: string; value: Buffer | null }[];
-  source_topic: string;
-  source_partition: number;
-  source_offset: number;
-  source_timestamp: number | null;
-  stage: string;
-  consumer_group: string | null;
-  generation: number | null;
-  error_class: string;
-  error_message: string;
-  error_stack: string | null;
-  retriable: boolean;
-  attempts: number;
-  item_id: string | null;
-  job_id: string | null;
-  failed_at: number;
-}
+export type { DeadLetter };
 
 /** The raw record as consumed: what a dead letter preserves byte for byte. */
 export interface RawRecord {
