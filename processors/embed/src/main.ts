@@ -15,30 +15,15 @@
  *
  * Run: `node --import tsx processors/embed/src/main.ts`
  */
-import { onShutdown, runStage, serveHealth, subscribe } from '@feedlog/runtime';
-import { setupTelemetry } from '@feedlog/telemetry';
+import { runStageProcess } from '@feedlog/telemetry';
 import { APIConnectionError, APIError } from 'openai';
 import { EmbeddingClient } from './client.ts';
 import { describeSettings, embeddingSettingsFromEnv } from './config.ts';
 import { embedStage } from './stage.ts';
 
-const log = (event: string, fields: Record<string, unknown> = {}) =>
-  process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), stage: 'embed', event, ...fields })}\n`);
-
-function intEnv(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number.parseInt(v, 10);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}=${v} is not a non-negative integer`);
-  return n;
-}
-
-async function main(): Promise<void> {
-  const generation = intEnv('STAGE_GENERATION', 1);
+runStageProcess('embed', async ({ telemetry, generation, prefix, log }) => {
   const settings = embeddingSettingsFromEnv();
   log('config', { generation, ...describeSettings(settings) });
-  const telemetry = await setupTelemetry({ serviceName: 'feedlog-embed' });
-  if (telemetry.metricsPort !== undefined) log('metrics', { port: telemetry.metricsPort, tracing: telemetry.tracing });
   const client = new EmbeddingClient({ ...settings, maxAttempts: 1 }, { registry: telemetry.registry });
 
   // Fail fast on a wrong model, key or URL path; an endpoint that is merely down is the breaker's business.
@@ -63,34 +48,12 @@ async function main(): Promise<void> {
     log('endpoint unavailable at start; the stage waits on its breaker', { error: String((e as Error).message) });
   }
 
-  const stage = embedStage({
+  return embedStage({
     settings,
     client: new EmbeddingClient(settings, { registry: telemetry.registry }),
     generation,
-    prefix: process.env.TOPIC_PREFIX ?? '',
+    prefix,
     config: { mode: 'exactly-once' },
     ...(telemetry.tracer ? { tracer: telemetry.tracer } : {}),
   });
-  subscribe('lifecycle', (e) => log('lifecycle', { status: e.status, detail: e.detail }));
-  subscribe('breaker', (e) => log('breaker', { breaker: e.breaker, state: e.state }));
-  subscribe('error', (e) => log('error', { where: e.where, partition: e.partition, error: String(e.error) }));
-  subscribe('dlq', (e) =>
-    log('dlq', { partition: e.partition, offset: e.offset, error: e.errorClass, message: e.message }),
-  );
-  const running = await runStage(stage, { clientId: `feedlog-embed-g${generation}` });
-  const healthPort = process.env.HEALTH_PORT;
-  if (healthPort) await serveHealth(running.health, Number.parseInt(healthPort, 10));
-  onShutdown(async () => {
-    await running.stop();
-    await telemetry.shutdown();
-  });
-  await running.ready();
-  log('ready', { groupId: running.groupId, input: stage.input.topic, output: stage.output.topic });
-  await running.done;
-  await telemetry.shutdown();
-}
-
-main().catch((e: unknown) => {
-  log('failed', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
-  process.exit(1);
 });
