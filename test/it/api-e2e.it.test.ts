@@ -123,91 +123,95 @@ describe.skipIf(Boolean(skip))('UCI headlines through the API and every stage, t
     rmSync(indexDir, { recursive: true, force: true });
   });
 
-  it('every job reaches every stage with all its items; a headline finds its story in the top 10', async () => {
-    const stories = new Set(input.map((r) => r.story));
-    log(`${input.length} headlines of ${stories.size} stories${ALL ? ' (E2E_ALL=1: all of them)' : ' (subset)'}`);
-    expect(input.length).toBeGreaterThan(0);
+  it(
+    'every job reaches every stage with all its items; a headline finds its story in the top 10',
+    async () => {
+      const stories = new Set(input.map((r) => r.story));
+      log(`${input.length} headlines of ${stories.size} stories${ALL ? ' (E2E_ALL=1: all of them)' : ' (subset)'}`);
+      expect(input.length).toBeGreaterThan(0);
 
-    // push in batches of 500, as the SDK would
-    const t0 = performance.now();
-    const jobs = new Map<string, number>();
-    const itemOf = new Map<string, string>(); // UCI id → item id
-    for (let i = 0; i < input.length; i += 500) {
-      const batch = input.slice(i, i + 500);
-      const r = await api<{ job_id: string; items: { index: number; item_id: string }[] }>(base, '/v1/items', {
-        method: 'POST',
-        key,
-        body: JSON.stringify({ items: batch.map(feedItem) }),
-      });
-      expect(r.items).toHaveLength(batch.length);
-      jobs.set(r.job_id, batch.length);
-      for (const it of r.items) itemOf.set((batch[it.index] as UciRow).id, it.item_id);
-    }
-    expect(new Set(itemOf.values()).size).toBe(input.length);
-
-    // follow the jobs until each is done (every item indexed or failed) or the time runs out
-    const deadline = Date.now() + (ALL ? 900_000 : 150_000);
-    let seen: Job[] = [];
-    for (;;) {
-      seen = await Promise.all([...jobs.keys()].map((id) => api<Job>(base, `/v1/jobs/${id}`, { key })));
-      const sum = (k: (typeof STAGES)[number]) => seen.reduce((s, j) => s + j.stages[k], 0);
-      if (seen.every((j) => j.status === 'done')) break;
-      if (Date.now() > deadline) {
-        log(`jobs not done: ${JSON.stringify(seen)}`);
-        break;
+      // push in batches of 500, as the SDK would
+      const t0 = performance.now();
+      const jobs = new Map<string, number>();
+      const itemOf = new Map<string, string>(); // UCI id → item id
+      for (let i = 0; i < input.length; i += 500) {
+        const batch = input.slice(i, i + 500);
+        const r = await api<{ job_id: string; items: { index: number; item_id: string }[] }>(base, '/v1/items', {
+          method: 'POST',
+          key,
+          body: JSON.stringify({ items: batch.map(feedItem) }),
+        });
+        expect(r.items).toHaveLength(batch.length);
+        jobs.set(r.job_id, batch.length);
+        for (const it of r.items) itemOf.set((batch[it.index] as UciRow).id, it.item_id);
       }
-      log(`${STAGES.map((k) => `${k} ${sum(k)}`).join(' → ')} of ${input.length}`);
-      await sleep(2_000);
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    log(`pushed → every job done in ${seconds.toFixed(1)} s (${(input.length / seconds).toFixed(1)} items/s)`);
+      expect(new Set(itemOf.values()).size).toBe(input.length);
 
-    for (const j of seen) {
-      const n = jobs.get(j.job_id) as number;
-      expect(j.status, j.job_id).toBe('done');
-      expect(j.expected).toBe(n);
-      expect(j.items).toBe(n);
-      for (const k of STAGES) expect(j.stages[k], `${j.job_id} ${k}`).toBe(n);
-      expect(j.failures.total).toBe(0);
-      expect(j.stuck.count).toBe(0);
-      expect(j.finished_at).not.toBeNull();
-    }
-    expect(pipeline?.deadLetters()).toBe(0);
-    expect(pipeline?.materializerErrors).toEqual([]);
-    expect(await pipeline?.index.count(1)).toBe(input.length);
-    const tSearch = performance.now();
+      // follow the jobs until each is done (every item indexed or failed) or the time runs out
+      const deadline = Date.now() + (ALL ? 900_000 : 150_000);
+      let seen: Job[] = [];
+      for (;;) {
+        seen = await Promise.all([...jobs.keys()].map((id) => api<Job>(base, `/v1/jobs/${id}`, { key })));
+        const sum = (k: (typeof STAGES)[number]) => seen.reduce((s, j) => s + j.stages[k], 0);
+        if (seen.every((j) => j.status === 'done')) break;
+        if (Date.now() > deadline) {
+          log(`jobs not done: ${JSON.stringify(seen)}`);
+          break;
+        }
+        log(`${STAGES.map((k) => `${k} ${sum(k)}`).join(' → ')} of ${input.length}`);
+        await sleep(2_000);
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      log(`pushed → every job done in ${seconds.toFixed(1)} s (${(input.length / seconds).toFixed(1)} items/s)`);
 
-    // one query per story: its first headline in event time; relevant = the story's other headlines
-    const byStory = new Map<string, UciRow[]>();
-    for (const r of input) byStory.set(r.story, [...(byStory.get(r.story) ?? []), r]);
-    const scores: { story: string; size: number; recall: number; hit1: boolean; query: string }[] = [];
-    for (const [story, members] of byStory) {
-      if (members.length < 2) continue;
-      const q = members[0] as UciRow;
-      const qid = itemOf.get(q.id) as string;
-      const r = await api<SearchAnswer>(base, `/v1/search?q=${encodeURIComponent(q.title)}&limit=11`, { key });
-      const ids = r.results.map((x) => x.item.item_id);
-      const members_ = members.map((m) => itemOf.get(m.id) as string);
-      const recall = recallAt10(ids, qid, members_);
-      const first = ids.find((id) => id !== qid);
-      scores.push({
-        story,
-        size: members.length,
-        recall,
-        hit1: first !== undefined && members_.includes(first),
-        query: q.title,
-      });
-    }
-    const searchMs = (performance.now() - tSearch) / scores.length;
-    const recall = scores.reduce((s, x) => s + x.recall, 0) / scores.length;
-    const hit1 = scores.filter((x) => x.hit1).length / scores.length;
-    for (const s of scores.filter((x) => x.recall < 0.5))
-      log(`low recall ${s.recall.toFixed(2)} (story of ${s.size}): "${s.query}"`);
-    log(
-      `search over ${input.length} indexed headlines, ${scores.length} stories: recall@10 ${recall.toFixed(3)}, hit@1 ${hit1.toFixed(3)} (${searchMs.toFixed(0)} ms per search)`,
-    );
-    expect(scores.length).toBe([...byStory.values()].filter((m) => m.length >= 2).length);
-    expect(recall).toBeGreaterThanOrEqual(RECALL_FLOOR);
-    expect(hit1).toBeGreaterThanOrEqual(HIT1_FLOOR);
-  });
+      for (const j of seen) {
+        const n = jobs.get(j.job_id) as number;
+        expect(j.status, j.job_id).toBe('done');
+        expect(j.expected).toBe(n);
+        expect(j.items).toBe(n);
+        for (const k of STAGES) expect(j.stages[k], `${j.job_id} ${k}`).toBe(n);
+        expect(j.failures.total).toBe(0);
+        expect(j.stuck.count).toBe(0);
+        expect(j.finished_at).not.toBeNull();
+      }
+      expect(pipeline?.deadLetters()).toBe(0);
+      expect(pipeline?.materializerErrors).toEqual([]);
+      expect(await pipeline?.index.count(1)).toBe(input.length);
+      const tSearch = performance.now();
+
+      // one query per story: its first headline in event time; relevant = the story's other headlines
+      const byStory = new Map<string, UciRow[]>();
+      for (const r of input) byStory.set(r.story, [...(byStory.get(r.story) ?? []), r]);
+      const scores: { story: string; size: number; recall: number; hit1: boolean; query: string }[] = [];
+      for (const [story, members] of byStory) {
+        if (members.length < 2) continue;
+        const q = members[0] as UciRow;
+        const qid = itemOf.get(q.id) as string;
+        const r = await api<SearchAnswer>(base, `/v1/search?q=${encodeURIComponent(q.title)}&limit=11`, { key });
+        const ids = r.results.map((x) => x.item.item_id);
+        const members_ = members.map((m) => itemOf.get(m.id) as string);
+        const recall = recallAt10(ids, qid, members_);
+        const first = ids.find((id) => id !== qid);
+        scores.push({
+          story,
+          size: members.length,
+          recall,
+          hit1: first !== undefined && members_.includes(first),
+          query: q.title,
+        });
+      }
+      const searchMs = (performance.now() - tSearch) / scores.length;
+      const recall = scores.reduce((s, x) => s + x.recall, 0) / scores.length;
+      const hit1 = scores.filter((x) => x.hit1).length / scores.length;
+      for (const s of scores.filter((x) => x.recall < 0.5))
+        log(`low recall ${s.recall.toFixed(2)} (story of ${s.size}): "${s.query}"`);
+      log(
+        `search over ${input.length} indexed headlines, ${scores.length} stories: recall@10 ${recall.toFixed(3)}, hit@1 ${hit1.toFixed(3)} (${searchMs.toFixed(0)} ms per search)`,
+      );
+      expect(scores.length).toBe([...byStory.values()].filter((m) => m.length >= 2).length);
+      expect(recall).toBeGreaterThanOrEqual(RECALL_FLOOR);
+      expect(hit1).toBeGreaterThanOrEqual(HIT1_FLOOR);
+    },
+    ALL ? 1_200_000 : 180_000,
+  );
 });
