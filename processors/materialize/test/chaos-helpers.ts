@@ -69,8 +69,14 @@ export async function storedProgress(pool: pg.Pool, group: string): Promise<numb
 /** The running child; a disturbance may replace it (`respawn`). */
 export interface ChaosHandle {
   child: ChildMaterializer;
+  /** Every child started, the current one last. */
+  children: ChildMaterializer[];
   respawn(): void;
 }
+
+/** Events of one kind over every child of the run. */
+export const eventsOf = (h: ChaosHandle, kind: string) =>
+  h.children.reduce((n, c) => n + c.events.filter((e) => e.event === kind).length, 0);
 
 /** A disturbance: does its harm and returns a line for the log. */
 export type Disturbance = (h: ChaosHandle) => Promise<string>;
@@ -86,10 +92,13 @@ export async function runChaos(opts: {
   log: string[];
   deadlineMs?: number;
 }): Promise<{ handle: ChaosHandle; counts: Record<string, number> }> {
+  const first = spawnMaterializer(opts.env);
   const handle: ChaosHandle = {
-    child: spawnMaterializer(opts.env),
+    child: first,
+    children: [first],
     respawn() {
       handle.child = spawnMaterializer(opts.env);
+      handle.children.push(handle.child);
     },
   };
   const counts = Object.fromEntries(Object.keys(opts.disturbances).map((k) => [k, 0]));
@@ -138,7 +147,9 @@ export async function finishChaos(
     h.child.child.kill('SIGTERM');
     await h.child.exited;
     const retried = h.child.events.filter((e) => e.event === 'retry').length;
-    log.push(`last child: ${retried} retried batch(es)`);
+    log.push(
+      `last child: ${retried} retried batch(es); all ${h.children.length} children: ${eventsOf(h, 'retry')} retries, ${eventsOf(h, 'error')} error events`,
+    );
     process.stderr.write(`[chaos] ${log.join('\n[chaos] ')}\n`);
     if (h.child.stderr.length) process.stderr.write(`[chaos child stderr]\n${h.child.stderr.slice(-20).join('\n')}\n`);
   }

@@ -20,6 +20,7 @@ import {
 import { type FixtureRecord, pipelineFixture } from '../src/fixtures.ts';
 import {
   chaosEnv,
+  eventsOf,
   expectEqualsCleanRun,
   finishChaos,
   growLog,
@@ -158,6 +159,8 @@ describe.skipIf(!pgBin)('materializer under SIGKILL and PostgreSQL crashes (a cl
     expect(counts['postgres crash']).toBe(MIN_CRASHES);
     // every restart really was a crash recovery (the server log says so), not a clean start
     expect(recoveries() - recoveriesBefore).toBe(MIN_CRASHES);
+    // and the materializer met them: batches retried or connections lost, not a crash while idle
+    expect(eventsOf(handle, 'retry') + eventsOf(handle, 'error')).toBeGreaterThan(0);
     const actual = await canonicalDump(pool, group);
 
     // the reference: one undisturbed run over the same, now complete, log
