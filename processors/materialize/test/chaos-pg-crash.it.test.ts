@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // the project's own launcher (what `feedlog up` uses): initdb, pg_ctl start, role + database feedlog
 import {
   type PostgresSpec,
+  pgBinDir,
   postgresDataDir,
   postgresPid,
   startPostgres,
@@ -37,15 +38,7 @@ const PORT = Number(process.env.CHAOS_PG_PORT ?? 55_499);
 
 const isRoot = process.getuid?.() === 0;
 
-/** The newest Debian PostgreSQL server binaries, if installed (the launcher would apt-get them; a test does not). */
-function pgBinDir(): string | undefined {
-  const base = '/usr/lib/postgresql';
-  if (!existsSync(base)) return undefined;
-  const v = readdirSync(base)
-    .filter((d) => existsSync(join(base, d, 'bin', 'pg_ctl')) && existsSync(join(base, d, 'bin', 'initdb')))
-    .sort((a, b) => Number(b) - Number(a))[0];
-  return v ? join(base, v, 'bin') : undefined;
-}
+// the launcher's own lookup (it would apt-get the binaries; a test only checks)
 const pgBin = pgBinDir();
 if (!pgBin) {
   process.stderr.write(

@@ -14,7 +14,8 @@ export interface PostgresSpec {
 
 const isRoot = process.getuid?.() === 0;
 
-function pgBinDir(): string | undefined {
+/** The newest Debian PostgreSQL server binaries, if installed. */
+export function pgBinDir(): string | undefined {
   const base = '/usr/lib/postgresql';
   if (!existsSync(base)) return undefined;
   const versions = readdirSync(base)
