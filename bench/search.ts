@@ -635,6 +635,11 @@ if (values.json) {
       `stub, ${stubMax.concurrency} vs ${stub1.concurrency} client(s): p50 ×${f(stubMax.p50 / stub1.p50)}, throughput ×${f(stubMax.rps / stub1.rps, 2)} ` +
         `(closed loop: p50 ≈ clients / throughput = ${f((stubMax.concurrency / stubMax.rps) * 1000)} ms)`,
     );
+  for (const r of closed.filter((x) => x.run === 'stub' && x.concurrency === MAX_CONN && x.cpuMsPerRequest))
+    console.log(
+      `${r.run}: ${f(r.cpuMsPerRequest as number, 2)} CPU ms per request in the API process → one dedicated core serves ≤ ${f(1000 / (r.cpuMsPerRequest as number), 0)} req/s ` +
+        `(${r.concurrency} closed-loop clients would then wait ≥ ${f(r.concurrency * (r.cpuMsPerRequest as number))} ms at p50)`,
+    );
   for (const r of rows.filter((x) => x.run !== 'baseline' && x.concurrency === MAX_CONN))
     console.log(
       `${r.run}, ${r.concurrency} clients${r.offered === null ? ' (closed loop)' : ` offering ${r.offered} req/s`}: p99 ${f(r.p99, 1)} ms — target < 200 ms ${r.p99 < 200 ? 'met' : 'MISSED'}, aim < 25 ms ${r.p99 < 25 ? 'met' : 'missed'}`,
