@@ -11,7 +11,11 @@
  *   + offsets). Baseline: ClusterState.assign over the same records in the same order.
  * Input: the UCI headlines repeated as often as --records needs, each repeat shifted later in event
  * time (so every partition is in event-time order, as a live feed is).
- * Stage rate = records / (first batch start → last batch commit), from the runtime's batch events.
+ * Stage rate = records / (first batch start → last batch commit), from the runtime's batch events;
+ * rec/cpu-s = records per CPU-second of the bench process while only that stage runs in it (the
+ * machine is shared: wall rates move with its load, this much less; the broker's CPU is not in it).
+ * Wall shares: classify runs 6 partitions concurrently and the cluster loop prepares a batch while
+ * the previous one commits, so the shares can add up to more than 100 %.
  * Quality: the UCI sample (event-time order) produced to raw-headlines, classified and clustered
  * by the stages; story ids read back from `clustered` (read_committed) and scored against STORY,
  * next to the pure ClusterState on the same rows in event-time order.
@@ -121,6 +125,10 @@ function stageClock(stageName: string, n: number) {
   let transformMs = 0;
   let commitMs = 0;
   let batchMs = 0;
+  // CPU time of this process from the first batch's commit to the end (only the stage runs then)
+  let cpu0: NodeJS.CpuUsage | undefined;
+  let cpuSeconds = 0;
+  let afterFirst = 0;
   let resolve: () => void = () => {};
   const done = new Promise<void>((r) => {
     resolve = r;
@@ -129,6 +137,8 @@ function stageClock(stageName: string, n: number) {
     if (e.stage !== stageName) return;
     const now = performance.now();
     if (first === 0) first = now - e.batchMs;
+    if (cpu0) afterFirst += e.recordsIn;
+    else cpu0 = process.cpuUsage();
     count += e.recordsIn;
     batches++;
     transformMs += e.transformMs;
@@ -136,6 +146,8 @@ function stageClock(stageName: string, n: number) {
     batchMs += e.batchMs;
     if (count >= n && end === 0) {
       end = now;
+      const cpu = process.cpuUsage(cpu0);
+      cpuSeconds = (cpu.user + cpu.system) / 1e6;
       resolve();
     }
   });
@@ -148,6 +160,8 @@ function stageClock(stageName: string, n: number) {
         batches,
         seconds: (end - first) / 1000,
         perSec: count / ((end - first) / 1000),
+        /** records per CPU-second of this process (robust to a busy machine; the broker's CPU is not counted) */
+        perCpuSec: afterFirst / cpuSeconds,
         /** share of the wall time in the transform, in the commit, and in the rest of the batch (decode, encode, DLQ) */
         transformShare: transformMs / (end - first),
         commitShare: commitMs / (end - first),
@@ -344,13 +358,13 @@ if (asJson) console.log(JSON.stringify({ throughput: tp, quality: q }, null, 2))
 else {
   console.log(`\nstage throughput, ${f(tp.records)} records, batch ${tp.batch}, exactly-once, local broker`);
   console.log(
-    'stage     | stage rec/s | pure transform rec/s | stage / pure | wall: transform / commit / decode+encode+rest',
+    'stage     | stage rec/s | stage rec/cpu-s | pure transform rec/s | stage / pure | wall: transform / commit / decode+encode+rest',
   );
   console.log(
-    `classify  | ${f(tp.classify.stagePerSec).padStart(11)} | ${f(tp.classify.purePerSec).padStart(20)} | ${tp.classify.ratio.toFixed(3).padStart(12)} | ${share(tp.classify)}`,
+    `classify  | ${f(tp.classify.stagePerSec).padStart(11)} | ${f(tp.classify.perCpuSec).padStart(15)} | ${f(tp.classify.purePerSec).padStart(20)} | ${tp.classify.ratio.toFixed(3).padStart(12)} | ${share(tp.classify)}`,
   );
   console.log(
-    `cluster   | ${f(tp.cluster.stagePerSec).padStart(11)} | ${f(tp.cluster.purePerSec).padStart(20)} | ${tp.cluster.ratio.toFixed(3).padStart(12)} | ${share(tp.cluster)}`,
+    `cluster   | ${f(tp.cluster.stagePerSec).padStart(11)} | ${f(tp.cluster.perCpuSec).padStart(15)} | ${f(tp.cluster.purePerSec).padStart(20)} | ${tp.cluster.ratio.toFixed(3).padStart(12)} | ${share(tp.cluster)}`,
   );
   console.log(
     `cluster changelog: ${f(tp.changelog.messages)} messages, ${(tp.changelog.bytes / 1e6).toFixed(2)} MB key+value = ${tp.changelog.messagesPerRecord.toFixed(2)} messages and ${f(tp.changelog.bytesPerRecord)} bytes per record`,

@@ -7,7 +7,8 @@
  *   TOPIC_PREFIX      prefix of every topic name (isolated environments); default none
  *   CLUSTER_MAX_IDLE_MS  how long the partition merge waits for unfetched records (default 10000)
  *   CLUSTER_PIPELINE=0   commit each batch before preparing the next (default: prepare while committing)
- *   STAGE_MAX_RECORDS / STAGE_LINGER_MS  batch bounds (default 500 / 50)
+ *   STAGE_MAX_RECORDS / STAGE_LINGER_MS  batch bounds (default 2000 / 50: one instance does all partitions,
+ *                     so larger catch-up batches amortise the transaction; the linger bounds live-tail latency)
  *   STAGE_SESSION_TIMEOUT_MS  consumer group session timeout (default 10000)
  *   LOG_BATCHES=1     one JSON line per committed batch
  *   METRICS_PORT      serve Prometheus /metrics on this port; none when unset
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
     generation,
     prefix: process.env.TOPIC_PREFIX ?? '',
     config: {
-      batch: { maxRecords: intEnv('STAGE_MAX_RECORDS', 500), lingerMs: intEnv('STAGE_LINGER_MS', 50) },
+      batch: { maxRecords: intEnv('STAGE_MAX_RECORDS', 2000), lingerMs: intEnv('STAGE_LINGER_MS', 50) },
       sessionTimeoutMs: intEnv('STAGE_SESSION_TIMEOUT_MS', 10_000),
     },
     ...(telemetry.tracer ? { tracer: telemetry.tracer } : {}),
