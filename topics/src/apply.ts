@@ -80,7 +80,6 @@ export async function applyTopics(opts: ApplyOptions): Promise<ApplyResult> {
   const creates = plan.actions.filter((a) => a.kind === 'create');
   if (creates.length > 0) {
     await admin.createTopics({
-      waitForLeaders: true,
       timeout,
       topics: creates.map((a) => ({
         topic: a.topic,
@@ -89,6 +88,9 @@ export async function applyTopics(opts: ApplyOptions): Promise<ApplyResult> {
         configEntries: Object.entries(a.config).map(([name, value]) => ({ name, value })),
       })),
     });
+    // kafkajs' waitForLeaders gives up on the first UNKNOWN_TOPIC_OR_PARTITION a broker answers
+    // while a new topic's metadata is still propagating; poll until every partition has a leader.
+    await waitForLeaders(admin, creates, timeout);
     result.applied.push(...creates);
   }
 
@@ -143,6 +145,24 @@ async function waitForPartitions(admin: Admin, expected: Map<string, number>, ti
     if (pending.length === 0) return;
     if (Date.now() > deadline)
       throw new Error(`metadata did not show the new partitions of ${pending.join(', ')} in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function waitForLeaders(admin: Admin, creates: { topic: string; partitions: number }[], timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const m = await admin.fetchTopicMetadata({ topics: creates.map((c) => c.topic) });
+      const ready = creates.every((c) => {
+        const parts = m.topics.find((t) => t.name === c.topic)?.partitions ?? [];
+        return parts.length === c.partitions && parts.every((p) => p.leader >= 0);
+      });
+      if (ready) return;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+    }
+    if (Date.now() > deadline) throw new Error(`topics created but without leaders after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
