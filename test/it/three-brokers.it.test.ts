@@ -53,6 +53,7 @@ describe.skipIf(!canLaunch)('a three-broker KRaft cluster started by the launche
     const admin = kafka.admin();
     await admin.connect();
     await admin.createTopics({
+      waitForLeaders: false, // kafkajs defaults to true
       topics: [
         { topic, numPartitions: 3, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] },
       ],

@@ -80,6 +80,7 @@ export async function applyTopics(opts: ApplyOptions): Promise<ApplyResult> {
   const creates = plan.actions.filter((a) => a.kind === 'create');
   if (creates.length > 0) {
     await admin.createTopics({
+      waitForLeaders: false, // kafkajs defaults to true
       timeout,
       topics: creates.map((a) => ({
         topic: a.topic,

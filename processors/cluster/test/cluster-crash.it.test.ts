@@ -17,7 +17,8 @@ import {
 import { runClusterStage } from '../src/run-cluster.ts';
 import { clusterStage } from '../src/stage.ts';
 
-const TOTAL = Number(process.env.CLUSTER_CRASH_RECORDS ?? 12_000);
+// sized so the input outlasts the kills: the stage clears ~1–2k records per 250 ms once running
+const TOTAL = Number(process.env.CLUSTER_CRASH_RECORDS ?? 20_000);
 const KILLS = Number(process.env.CLUSTER_CRASH_KILLS ?? 12);
 const main = resolve(import.meta.dirname, '../src/main.ts');
 
@@ -116,7 +117,8 @@ describe('cluster stage under SIGKILL', () => {
       if (k % 4 === 3) await sleep(500 + Math.random() * 3_000);
       else {
         await Promise.race([p.firstBatch, p.exited, sleep(60_000)]);
-        await sleep(Math.random() * 2_500);
+        // soon after the first commit, so the kill lands while batches are still flowing
+        await sleep(Math.random() * 250);
       }
       const batchesBefore = p.batches;
       p.child.kill('SIGKILL');

@@ -115,7 +115,9 @@ export async function runChaos(opts: {
       throw new Error(`the materializer died on its own:\n${child.stderr.slice(-30).join('\n')}`);
     }
     if (!moving) break;
-    await sleep(Math.random() * 1_500);
+    // short, so every disturbance lands while the log is still being applied (a fast child can
+    // otherwise drain the whole log before the minimum count of disturbances is reached)
+    await sleep(Math.random() * 300);
     const choices = pending();
     const name = choices[Math.floor(Math.random() * choices.length)]!;
     counts[name]!++;
