@@ -9,6 +9,19 @@ const program = new Command('feedlog')
   .description('feedlog: a replayable, measured news pipeline on Apache Kafka')
   .showHelpAfterError();
 
+// Launcher options apply to every command (up, down, status…), so the same flags address the
+// same stack; they are written to the environment before the configuration is read once.
+program
+  .option('--home <dir>', 'state directory of the local stack (FEEDLOG_HOME)')
+  .option('--kafka-port <port>', 'client port of the local broker; node i of a cluster uses port+i (KAFKA_PORT)')
+  .option('--brokers <n>', 'brokers in the local KRaft cluster, e.g. 3 (KAFKA_NODES)')
+  .hook('preAction', () => {
+    const o = program.opts<{ home?: string; kafkaPort?: string; brokers?: string }>();
+    if (o.home) process.env.FEEDLOG_HOME = o.home;
+    if (o.kafkaPort) process.env.KAFKA_PORT = o.kafkaPort;
+    if (o.brokers) process.env.KAFKA_NODES = o.brokers;
+  });
+
 let cached: FeedlogConfig | undefined;
 const config = () => {
   cached ??= loadConfig();

@@ -37,10 +37,11 @@ export interface Component {
 
 export function kafkaSpec(config: FeedlogConfig, overrides: Partial<KafkaClusterSpec> = {}): KafkaClusterSpec {
   return {
-    dir: join(config.home, 'kafka'),
+    // a cluster of another size has another quorum, so it gets storage of its own
+    dir: join(config.home, config.kafka.nodes === 1 ? 'kafka' : `kafka-${config.kafka.nodes}`),
     cache: config.cache,
     version: config.kafka.version,
-    brokers: 1,
+    brokers: config.kafka.nodes,
     port: config.kafka.port,
     controllerPort: config.kafka.controllerPort,
     heap: config.kafka.heap,
@@ -51,7 +52,7 @@ export function kafkaSpec(config: FeedlogConfig, overrides: Partial<KafkaCluster
 function kafkaComponent(spec: KafkaClusterSpec): Component {
   const brokers = bootstrapServers(spec);
   return {
-    name: spec.brokers === 1 ? 'kafka' : `kafka×${spec.brokers}`,
+    name: 'kafka',
     available: () => true,
     async up(log) {
       const r = await startKafkaCluster(spec, log);

@@ -9,6 +9,12 @@ describe('loadConfig', () => {
     expect(c.home).toBe('/r/.feedlog');
   });
 
+  it('lists every node of a local multi-broker cluster', () => {
+    const c = loadConfig({ KAFKA_PORT: '29092', KAFKA_NODES: '3' });
+    expect(c.kafka.nodes).toBe(3);
+    expect(c.kafka.brokers).toEqual(['127.0.0.1:29092', '127.0.0.1:29093', '127.0.0.1:29094']);
+  });
+
   it('prefers explicit client addresses', () => {
     const c = loadConfig({ KAFKA_BROKERS: 'a:1, b:2', DATABASE_URL: 'postgres://x@h:1/db' });
     expect(c.kafka.brokers).toEqual(['a:1', 'b:2']);

@@ -18,9 +18,19 @@ export const envSpec = {
     default: '9092',
     doc: 'Client port of the local broker (broker i of a cluster listens on KAFKA_PORT+i).',
   },
-  KAFKA_CONTROLLER_PORT: { default: '9192', doc: 'KRaft controller port of the local broker (node i: +i).' },
+  KAFKA_CONTROLLER_PORT: {
+    default: 'KAFKA_PORT + 100',
+    doc: 'KRaft controller port of the local broker (node i: +i).',
+  },
+  KAFKA_NODES: {
+    default: '1',
+    doc: 'Brokers in the local KRaft cluster (`feedlog up --brokers 3`: node i on KAFKA_PORT+i, one controller quorum).',
+  },
   KAFKA_HEAP: { default: '768m', doc: 'Maximum heap of each local broker JVM.' },
-  KAFKA_BROKERS: { default: '127.0.0.1:${KAFKA_PORT}', doc: 'Comma-separated bootstrap servers every client uses.' },
+  KAFKA_BROKERS: {
+    default: '127.0.0.1:${KAFKA_PORT}',
+    doc: 'Comma-separated bootstrap servers every client uses (with KAFKA_NODES > 1: every local node).',
+  },
   KAFKA_CLIENT_ID: { default: 'feedlog', doc: 'Kafka client id prefix.' },
   POSTGRES_PORT: {
     default: '55432',
@@ -60,6 +70,7 @@ const schema = z.object({
     port,
     controllerPort: port,
     heap: z.string().regex(/^\d+[mMgG]$/, 'KAFKA_HEAP must look like 768m or 1g'),
+    nodes: z.coerce.number().int().min(1).max(9),
     brokers: z.array(z.string().regex(/^[^:\s]+:\d+$/, 'each broker must be host:port')).min(1),
     clientId: z.string().min(1),
   }),
@@ -83,6 +94,14 @@ export function repoRoot(env: NodeJS.ProcessEnv = process.env): string {
   return env.FEEDLOG_ROOT ?? resolve(import.meta.dirname, '../../..');
 }
 
+/** Every node of the local cluster: 127.0.0.1:port … port+nodes-1. */
+function localBrokers(port: string, nodes: string): string {
+  const p = Number(port);
+  const n = Number(nodes);
+  if (!Number.isInteger(p) || !Number.isInteger(n) || n < 1) return `127.0.0.1:${port}`;
+  return Array.from({ length: n }, (_, i) => `127.0.0.1:${p + i}`).join(',');
+}
+
 /** Read and validate configuration once; throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeedlogConfig {
   const get = (name: EnvName): string => {
@@ -98,9 +117,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeedlogConfig 
     kafka: {
       version: get('KAFKA_VERSION'),
       port: get('KAFKA_PORT'),
-      controllerPort: get('KAFKA_CONTROLLER_PORT'),
+      controllerPort: env.KAFKA_CONTROLLER_PORT || String(Number(get('KAFKA_PORT')) + 100),
       heap: get('KAFKA_HEAP'),
-      brokers: get('KAFKA_BROKERS')
+      nodes: get('KAFKA_NODES'),
+      brokers: (env.KAFKA_BROKERS ? get('KAFKA_BROKERS') : localBrokers(get('KAFKA_PORT'), get('KAFKA_NODES')))
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean),
