@@ -20,6 +20,30 @@ export async function applyPrefixedTopics(kafka: Kafka, prefix: string): Promise
   }
 }
 
+/** Encode records with `encode` and produce them keyed by item id (acks=-1, idempotent), in chunks. */
+export async function produceKeyed<T extends { item_id: string }>(
+  kafka: Kafka,
+  topic: string,
+  records: readonly T[],
+  encode: (r: T) => Promise<Buffer>,
+  chunkSize: number,
+): Promise<void> {
+  const producer = kafka.producer({ idempotent: true });
+  await producer.connect();
+  try {
+    for (let i = 0; i < records.length; i += chunkSize) {
+      const chunk = records.slice(i, i + chunkSize);
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: await Promise.all(chunk.map(async (r) => ({ key: r.item_id, value: await encode(r) }))),
+      });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
 export async function deletePrefixedTopics(kafka: Kafka, prefix: string): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();

@@ -10,6 +10,7 @@ import {
   countByKey,
   deletePrefixedTopics,
   generateHeadlines,
+  produceKeyed,
   readCommitted,
   testKafka,
   uniquePrefix,
@@ -98,17 +99,7 @@ describe('cluster stage under SIGKILL', () => {
         run: { model_name: 'test', model_version: '1', generation: 1, produced_at: 0 },
       },
     }));
-    const producer = kafka.producer({ idempotent: true });
-    await producer.connect();
-    for (let i = 0; i < TOTAL; i += 1_000) {
-      const chunk = records.slice(i, i + 1_000);
-      await producer.send({
-        topic: t(topicNames.classified),
-        acks: -1,
-        messages: await Promise.all(chunk.map(async (r) => ({ key: r.item_id, value: await inSerde.encode(r) }))),
-      });
-    }
-    await producer.disconnect();
+    await produceKeyed(kafka, t(topicNames.classified), records, (r) => inSerde.encode(r), 1_000);
 
     const kills: { batchesBefore: number }[] = [];
     for (let k = 0; k < KILLS; k++) {

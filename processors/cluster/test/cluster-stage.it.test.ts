@@ -7,6 +7,7 @@ import {
   countByKey,
   deletePrefixedTopics,
   generateHeadlines,
+  produceKeyed,
   readCommitted,
   testKafka,
   uniquePrefix,
@@ -40,17 +41,7 @@ describe('cluster stage on the real broker', () => {
         run: { model_name: 'test', model_version: '1', generation: 1, produced_at: 0 },
       },
     }));
-    const producer = kafka.producer({ idempotent: true });
-    await producer.connect();
-    for (let i = 0; i < n; i += 400) {
-      const chunk = records.slice(i, i + 400);
-      await producer.send({
-        topic: t(topicNames.classified),
-        acks: -1,
-        messages: await Promise.all(chunk.map(async (r) => ({ key: r.item_id, value: await inSerde.encode(r) }))),
-      });
-    }
-    await producer.disconnect();
+    await produceKeyed(kafka, t(topicNames.classified), records, (r) => inSerde.encode(r), 400);
 
     const inByGen = new Map<number, number>();
     const off = subscribe('batch', (e) => {
