@@ -43,6 +43,11 @@ export default async function setup(): Promise<() => Promise<void>> {
     if (started.length && process.env.FEEDLOG_KEEP_STACK !== '1')
       teardown = async () => void (await stackDown(config, started));
   }
+  // Kafka's own tools (the reference for lag and offset-reset figures) are fetched once here,
+  // not inside a test's timeout.
+  const { ensureKafkaTools } = await import('@feedlog/scripts/launch/kafka-tools');
+  const config = loadConfig();
+  ensureKafkaTools(config.cache, config.kafka.version, log);
   return async () => {
     await teardown?.();
   };

@@ -8,16 +8,28 @@ import { commandExists } from './process.ts';
 // so reload4j (the maintained log4j 1 fork Kafka 3.x ships) is the binding that keeps its logs.
 const SLF4J_BINDING = { groupId: 'org.slf4j', artifactId: 'slf4j-reload4j', version: '1.7.36' };
 
-function pom(version: string): string {
+/** What one cached Maven resolution holds: the broker, or Kafka's own command-line tools. */
+export interface KafkaArtifact {
+  /** folder under the cache: `kafka-<version>` or `kafka-tools-<version>` */
+  dir: string;
+  artifactId: 'kafka_2.13' | 'kafka-tools';
+  what: string;
+}
+export const BROKER: KafkaArtifact = { dir: 'kafka', artifactId: 'kafka_2.13', what: 'broker jars' };
+// kafka-consumer-groups, kafka-producer-perf-test… live in org.apache.kafka:kafka-tools since 3.7:
+// the reference every lag/reset/throughput figure of feedlog is checked against.
+export const TOOLS: KafkaArtifact = { dir: 'kafka-tools', artifactId: 'kafka-tools', what: 'command-line tools' };
+
+function pom(version: string, artifact: KafkaArtifact): string {
   const dep = (g: string, a: string, v: string) =>
     `<dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`;
   return `<?xml version="1.0" encoding="UTF-8"?>
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.feedlog</groupId><artifactId>kafka-broker-runtime</artifactId><version>${version}</version>
+  <groupId>dev.feedlog</groupId><artifactId>${artifact.dir}-runtime</artifactId><version>${version}</version>
   <packaging>pom</packaging>
   <dependencies>
-    ${dep('org.apache.kafka', 'kafka_2.13', version)}
+    ${dep('org.apache.kafka', artifact.artifactId, version)}
     ${dep(SLF4J_BINDING.groupId, SLF4J_BINDING.artifactId, SLF4J_BINDING.version)}
   </dependencies>
 </project>
@@ -40,12 +52,17 @@ export function checkJava(): void {
 }
 
 /**
- * Resolves `org.apache.kafka:kafka_2.13:<version>` and its runtime dependencies from Maven Central
- * into `<cache>/kafka-<version>/lib`. A `.complete` marker makes the second call a no-op, so
- * later starts work offline.
+ * Resolves `org.apache.kafka:kafka_2.13:<version>` (or another Kafka artifact, e.g. the tools)
+ * and its runtime dependencies from Maven Central into `<cache>/<dir>-<version>/lib`. A
+ * `.complete` marker makes the second call a no-op, so later starts work offline.
  */
-export function ensureKafkaJars(cacheDir: string, version: string, log: (s: string) => void): string {
-  const base = join(cacheDir, `kafka-${version}`);
+export function ensureKafkaJars(
+  cacheDir: string,
+  version: string,
+  log: (s: string) => void,
+  artifact: KafkaArtifact = BROKER,
+): string {
+  const base = join(cacheDir, `${artifact.dir}-${version}`);
   const lib = join(base, 'lib');
   if (existsSync(join(base, '.complete'))) return lib;
   if (!commandExists('mvn')) {
@@ -54,10 +71,10 @@ export function ensureKafkaJars(cacheDir: string, version: string, log: (s: stri
     });
   }
   mkdirSync(base, { recursive: true });
-  writeFileSync(join(base, 'pom.xml'), pom(version));
+  writeFileSync(join(base, 'pom.xml'), pom(version, artifact));
   const staging = join(base, 'lib.partial');
   rmSync(staging, { recursive: true, force: true });
-  log(`fetching Apache Kafka ${version} broker jars from Maven Central (once; cached in ${base})`);
+  log(`fetching Apache Kafka ${version} ${artifact.what} from Maven Central (once; cached in ${base})`);
   const r = spawnSync(
     'mvn',
     [
@@ -92,8 +109,8 @@ export function ensureKafkaJars(cacheDir: string, version: string, log: (s: stri
     );
   }
   const jars = readdirSync(staging).filter((f) => f.endsWith('.jar'));
-  if (!jars.some((j) => j.startsWith(`kafka_2.13-${version}`))) {
-    throw new LaunchError(`Maven finished but kafka_2.13-${version}.jar is missing from ${staging}`);
+  if (!jars.some((j) => j.startsWith(`${artifact.artifactId}-${version}`))) {
+    throw new LaunchError(`Maven finished but ${artifact.artifactId}-${version}.jar is missing from ${staging}`);
   }
   rmSync(lib, { recursive: true, force: true });
   renameSync(staging, lib);
