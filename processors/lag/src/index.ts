@@ -1,0 +1,1 @@
+export type { GroupLag, GroupMember, LagReport, LagStatus, PartitionLag } from './types.ts';
