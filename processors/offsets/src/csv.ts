@@ -45,7 +45,12 @@ export function parseOffsetsCsv(text: string, groupId: string): CsvOffset[] {
   return mine;
 }
 
-const field = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+/**
+ * Quoting as Kafka's writer (jackson-dataformat-csv) does it, so an export is byte-identical: it
+ * quotes any value over 24 characters without looking, and shorter ones holding a character
+ * below '-' (space, quotes, comma, '#'…) or a line break.
+ */
+const field = (v: string) => (v.length > 24 || /[\x00-\x2c]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
 /** The plan as Kafka's `--export` writes it: `topic,partition,offset` lines (with `group,` first when asked). */
 export function formatOffsetsCsv(
