@@ -50,7 +50,8 @@ export function parseOffsetsCsv(text: string, groupId: string): CsvOffset[] {
  * quotes any value over 24 characters without looking, and shorter ones holding a character
  * below '-' (space, quotes, comma, '#'…) or a line break.
  */
-const field = (v: string) => (v.length > 24 || /[\x00-\x2c]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+const needsQuotes = (v: string) => v.length > 24 || [...v].some((c) => c < '-');
+const field = (v: string) => (needsQuotes(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
 /** The plan as Kafka's `--export` writes it: `topic,partition,offset` lines (with `group,` first when asked). */
 export function formatOffsetsCsv(
