@@ -58,7 +58,14 @@ export interface ToolPlan {
 
 /** Runs `kafka-consumer-groups --reset-offsets` and parses its GROUP TOPIC PARTITION NEW-OFFSET table. */
 export async function toolReset(groupId: string, args: string[]): Promise<ToolPlan> {
-  const r = await kafkaTool('kafka-consumer-groups', ['--reset-offsets', '--group', groupId, ...args]);
+  const r = await kafkaTool('kafka-consumer-groups', [
+    '--reset-offsets',
+    '--timeout',
+    '30000',
+    '--group',
+    groupId,
+    ...args,
+  ]);
   // 3.9's table has no line breaks between rows ("%-Ns %-Ms %-10s %-15s" per row): read it as
   // a stream of GROUP TOPIC PARTITION NEW-OFFSET tokens after the header.
   const rows: string[] = [];
