@@ -14,7 +14,7 @@ import {
   uniqueName,
   waitCaughtUp,
 } from '../../materialize/test/helpers.ts';
-import { applyReset, createAdmin, GroupActiveError, planReset } from '../src/index.ts';
+import { applyReset, createAdmin, GroupActiveError, OffsetsMovedError, planReset } from '../src/index.ts';
 import { storedOffsets } from '../src/postgres.ts';
 import { committedLines, lines, toolReset } from './helpers.ts';
 
@@ -143,5 +143,27 @@ describe('reset-offsets on the materializer (offsets in PostgreSQL)', () => {
     expect(await itemRows()).toEqual(itemsBefore);
     const [{ n, distinct }] = await q('SELECT count(*)::int AS n, count(DISTINCT item_id)::int AS distinct FROM items');
     expect({ n, distinct }).toEqual({ n: ITEMS, distinct: ITEMS });
+  });
+
+  it('writes nothing when the stored offsets moved between plan and apply', async () => {
+    const plan = await planReset({
+      admin,
+      pool: db.pool,
+      groupId,
+      scope: { kind: 'all-topics' },
+      mode: { kind: 'to-earliest' },
+      offsetsIn: 'postgres',
+    });
+    const moved = plan.partitions.find((p) => (p.current ?? 0n) > 0n)!;
+    // as if a materializer had applied one more batch after the plan was made
+    await db.pool.query(
+      'UPDATE consumer_offsets SET next_offset = next_offset - 1 WHERE group_id = $1 AND topic = $2 AND partition = $3',
+      [groupId, moved.topic, moved.partition],
+    );
+    const before = lines(await storedOffsets(db.pool, groupId));
+    const err = await applyReset(plan, { admin, pool: db.pool }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OffsetsMovedError);
+    expect((err as Error).message).toContain(`${moved.topic}:${moved.partition}`);
+    expect(lines(await storedOffsets(db.pool, groupId))).toEqual(before);
   });
 });

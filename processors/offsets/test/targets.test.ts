@@ -82,3 +82,17 @@ describe('plan rows', () => {
     });
   });
 });
+
+describe('where the offsets live', () => {
+  it('the materializer group names go to PostgreSQL without asking; an explicit choice wins', async () => {
+    const { resolveStore } = await import('../src/plan.ts');
+    const pool = {} as import('pg').Pool; // not queried for these
+    await expect(resolveStore('auto', 'feedlog.materialize.g3', pool)).resolves.toBe('postgres');
+    await expect(resolveStore('auto', 'feedlog.materialize.g3', undefined)).rejects.toThrow(
+      /offsets are in PostgreSQL/,
+    );
+    await expect(resolveStore('kafka', 'feedlog.materialize.g1', pool)).resolves.toBe('kafka');
+    await expect(resolveStore('auto', 'orders', undefined)).resolves.toBe('kafka');
+    await expect(resolveStore('postgres', 'orders', undefined)).rejects.toThrow(/needs a database/);
+  });
+});
