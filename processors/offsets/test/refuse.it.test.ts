@@ -7,7 +7,7 @@ import { testKafka, uniqueName, waitFor } from '@feedlog/test';
 import type { Admin } from '@platformatic/kafka';
 import type { Consumer, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyReset, createAdmin, EXIT, GroupActiveError, planReset } from '../src/index.ts';
+import { applyReset, createAdmin, EXIT, GroupActiveError, planReset, ResetUsageError } from '../src/index.ts';
 import { committedLines, HOUR, produceTimed, seedGroup, toolReset } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -157,5 +157,24 @@ describe('reset-offsets refuses an active group and exits with distinct codes', 
     await consumer.disconnect();
     consumer = undefined;
     expect(await committedLines(admin, g)).toEqual(before);
+  });
+
+  it('a new group (replay): refused as unknown unless allowed, then created at the planned offsets', async () => {
+    const g = uniqueName('reset.new');
+    const opts = {
+      admin,
+      groupId: g,
+      scope: { kind: 'topics' as const, topics: [{ topic: T, partitions: [0, 1] }] },
+      mode: { kind: 'shift-by' as const, by: 1n },
+    };
+    await expect(planReset(opts)).rejects.toThrow(ResetUsageError);
+    await expect(planReset({ ...opts, allowNewGroup: true })).rejects.toThrow(/no committed offset/);
+    const plan = await planReset({ ...opts, mode: { kind: 'to-offset', offset: 3n }, allowNewGroup: true });
+    expect(plan.partitions.map((p) => [p.current, p.target, p.reprocess])).toEqual([
+      [null, 3n, null],
+      [null, 3n, null],
+    ]);
+    await applyReset(plan, { admin });
+    expect(await committedLines(admin, g)).toEqual([`${T}:0=3`, `${T}:1=3`]);
   });
 });
