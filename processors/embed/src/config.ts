@@ -77,7 +77,8 @@ export const embedEnvDocs: Record<keyof z.infer<typeof envSchema> | 'EMBEDDING_B
   EMBED_MAX_CHARS: 'characters of "title\\nsummary" sent (default 4096)',
   EMBED_CACHE:
     'postgres: embeddings kept in the embedding_cache table (DATABASE_URL), shared by processes and runs; off: none (default postgres)',
-  EMBED_CACHE_MAX_ROWS: 'rows the cache keeps, least recently used evicted (default 1000000, ~1.8 GB at 384 dims)',
+  EMBED_CACHE_MAX_ROWS:
+    'rows the cache keeps, least recently used evicted (default 1000000, ~2.1 GB at 384 dims, measured by bench/embed-cache.ts)',
 };
 
 /** Settings from the environment; throws naming every bad variable. */

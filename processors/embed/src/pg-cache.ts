@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { type CachedEmbedding, cacheKey, type EmbeddingCache } from './cache.ts';
 
 export interface PgEmbeddingCacheOptions {
-  /** rows kept at most (default 1,000,000 ≈ 1.8 GB at 384 dims); the least recently used go first */
+  /** rows kept at most (default 1,000,000 ≈ 2.1 GB at 384 dims, bench/embed-cache.ts); the least recently used go first */
   maxRows?: number;
   /** check the bound at most this often, after a write (default 60 s) */
   evictEveryMs?: number;
