@@ -121,4 +121,23 @@ describe('embedding cache on the real embedder and PostgreSQL', () => {
     expect(Array.from(got[0]!.vector)).toEqual([3, 1, 2]);
     expect(got[1]).toBeUndefined();
   });
+
+  it('eviction is least recently used, not oldest written: a read refreshes used_at', async () => {
+    const model = `lru-${Date.now()}`;
+    const entry = (text: string) => ({
+      text,
+      embedding: { vector: Float32Array.of(1, 2), normalized: false, servedModel: model },
+    });
+    const writer = new PgEmbeddingCache(poolOnSchema(), { evictEveryMs: Number.POSITIVE_INFINITY });
+    await db.pool.query('DELETE FROM embedding_cache');
+    await writer.putMany(model, ['old-1', 'old-2'].map(entry));
+    await db.pool.query(`UPDATE embedding_cache SET used_at = now() - interval '2 hours'`);
+    await writer.putMany(model, ['new-1', 'new-2'].map(entry));
+    // a hit on rows older than touchAfterMs (1 h by default) refreshes them
+    expect((await writer.getMany(model, ['old-1', 'old-2'])).every(Boolean)).toBe(true);
+    const bounded = new PgEmbeddingCache(poolOnSchema(), { maxRows: 2 });
+    expect(await bounded.evict()).toBe(2);
+    const left = await bounded.getMany(model, ['old-1', 'old-2', 'new-1', 'new-2']);
+    expect(left.map(Boolean)).toEqual([true, true, false, false]);
+  });
 });
