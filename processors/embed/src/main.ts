@@ -33,7 +33,14 @@ async function openCache(
   log: ProcessLog,
 ): Promise<EmbeddingCache | undefined> {
   if (settings.cache === 'off') return undefined;
-  const pool = new pg.Pool({ connectionString: loadConfig().postgres.url, max: 2 });
+  // a stuck database must not stall batches: a cache call gives up after 5 s and is bypassed
+  const pool = new pg.Pool({
+    connectionString: loadConfig().postgres.url,
+    max: 2,
+    connectionTimeoutMillis: 5_000,
+    query_timeout: 5_000,
+    statement_timeout: 5_000,
+  });
   pool.on('error', (e) => log('embedding cache connection error', { error: e.message }));
   const cache = new PgEmbeddingCache(pool, { maxRows: settings.cacheMaxRows });
   try {
