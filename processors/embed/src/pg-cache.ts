@@ -13,6 +13,16 @@ export interface PgEmbeddingCacheOptions {
   now?: () => number;
 }
 
+/** rows deleted per statement when evicting */
+const EVICT_CHUNK = 5_000;
+/** below this many rows (by PostgreSQL's estimate) the table is counted exactly */
+const EXACT_COUNT_BELOW = 100_000;
+
+/** the bound could not be enforced this time (the write before it succeeded) */
+export class EvictionError extends Error {
+  override name = 'EvictionError';
+}
+
 interface Row {
   key: Buffer;
   dims: number;
@@ -31,7 +41,8 @@ interface Row {
  * - write: one `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING` per batch (two processes
  *   embedding the same text write the same row; the first stays).
  * - bound: after a write, at most every `evictEveryMs`, the rows beyond `maxRows` are deleted
- *   oldest `used_at` first, by one process at a time (a transaction-scoped advisory lock).
+ *   oldest `used_at` first, in chunks, by one process at a time (a transaction-scoped advisory
+ *   lock); the row count is PostgreSQL's estimate for large tables (see rowCount).
  */
 export class PgEmbeddingCache implements EmbeddingCache {
   readonly maxRows: number;
@@ -95,7 +106,10 @@ export class PgEmbeddingCache implements EmbeddingCache {
       this.evicting = this.evict().finally(() => {
         this.evicting = undefined;
       });
-      await this.evicting;
+      // the rows are written; a failed eviction is retried on a later write, and says what it was
+      await this.evicting.catch((e: unknown) => {
+        throw new EvictionError(`embedding cache eviction failed: ${(e as Error)?.message ?? e}`, { cause: e });
+      });
     }
   }
 
@@ -111,15 +125,18 @@ export class PgEmbeddingCache implements EmbeddingCache {
         await c.query('ROLLBACK');
         return 0;
       }
-      const n = await c.query<{ n: string }>(`SELECT count(*)::bigint AS n FROM embedding_cache`);
-      const over = Number(n.rows[0]?.n ?? 0) - this.maxRows;
+      let over = (await this.rowCount(c)) - this.maxRows;
       let deleted = 0;
-      if (over > 0) {
+      // in chunks: each statement stays short (the stage's pool has a statement timeout)
+      while (over > 0) {
         const d = await c.query(
           `DELETE FROM embedding_cache WHERE key IN (SELECT key FROM embedding_cache ORDER BY used_at, key LIMIT $1)`,
-          [over],
+          [Math.min(over, EVICT_CHUNK)],
         );
-        deleted = d.rowCount ?? 0;
+        const n = d.rowCount ?? 0;
+        if (n === 0) break;
+        deleted += n;
+        over -= n;
       }
       await c.query('COMMIT');
       return deleted;
@@ -129,6 +146,22 @@ export class PgEmbeddingCache implements EmbeddingCache {
     } finally {
       c.release();
     }
+  }
+
+  /**
+   * Rows in the table: PostgreSQL's own estimate (pg_class.reltuples, kept by autovacuum) once the
+   * table is large, so a check does not scan gigabytes; an exact count while it is small (or never
+   * analysed). The bound is therefore exact for small tables and within the estimate's error for
+   * large ones.
+   */
+  private async rowCount(c: pg.PoolClient): Promise<number> {
+    const est = await c.query<{ n: number }>(
+      `SELECT reltuples::float8 AS n FROM pg_class WHERE oid = 'embedding_cache'::regclass`,
+    );
+    const n = Number(est.rows[0]?.n ?? -1);
+    if (n >= EXACT_COUNT_BELOW) return n;
+    const exact = await c.query<{ n: string }>(`SELECT count(*)::bigint AS n FROM embedding_cache`);
+    return Number(exact.rows[0]?.n ?? 0);
   }
 
   /** the pool is the caller's: closing the cache leaves it open */
