@@ -16,11 +16,15 @@
 //   {"status":{"error":"Wrong input: Collection `x` already exists!"},"time":…} with 409 for a PUT
 //   of an existing collection.
 // The real-server tests are in qdrant.it.test.ts (run when QDRANT_URL is set).
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { EmbeddedIndex } from '../src/embedded.ts';
 import { ITEM_ID_NAMESPACE, pointId, QdrantIndex } from '../src/qdrant.ts';
-import type { IndexPoint } from '../src/types.ts';
+import type { IndexPoint, VectorIndex } from '../src/types.ts';
 
 interface Recorded {
   method: string;
@@ -383,5 +387,41 @@ describe('Qdrant REST contract (recording server, not a real Qdrant)', () => {
     expect(await index.count(4)).toBe(2);
     expect(recorded[0]!.path).toBe('/collections/headlines_g4/points/count');
     expect(recorded[0]!.body).toEqual({ exact: true });
+  });
+});
+
+// What replay relies on, asserted alike on both backends: the embedded one is the reference.
+describe.each([
+  ['embedded', () => new EmbeddedIndex({ dir: mkdtempSync(join(tmpdir(), 'feedlog-index-ref-')) })],
+  ['qdrant (recording server)', () => index],
+] as [string, () => VectorIndex][])('replay preconditions, %s backend', (_, make) => {
+  let idx: VectorIndex;
+  beforeAll(() => {
+    idx = make();
+  });
+  afterAll(async () => {
+    if (idx instanceof EmbeddedIndex) {
+      await idx.close();
+      rmSync(idx.root, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a flip to a missing generation with IndexUsageError and keeps serving the old one', async () => {
+    await idx.ensureGeneration(40, 4, 'cosine');
+    await idx.flipAlias('ref', 40);
+    const err = await idx.flipAlias('ref', 77).catch((e: unknown) => e);
+    expect((err as Error).name).toBe('IndexUsageError');
+    expect(await idx.servingGeneration('ref')).toBe(40);
+  });
+
+  it('two instances creating the same generation at once both succeed', async () => {
+    await Promise.all([idx.ensureGeneration(41, 4, 'cosine'), idx.ensureGeneration(41, 4, 'cosine')]);
+    await idx.flipAlias('ref41', 41);
+    expect(await idx.servingGeneration('ref41')).toBe(41);
+  });
+
+  it('a search on an alias that names nothing is IndexUsageError', async () => {
+    const err = await idx.search('ref_none', [1, 0, 0, 0]).catch((e: unknown) => e);
+    expect((err as Error).name).toBe('IndexUsageError');
   });
 });
