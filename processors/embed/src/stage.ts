@@ -15,6 +15,7 @@ import {
 } from '@feedlog/schemas';
 import { dlqName, topicNames } from '@feedlog/topics';
 import type { Registry } from 'prom-client';
+import type { EmbeddingCache } from './cache.ts';
 import { EmbeddingClient } from './client.ts';
 import type { EmbeddingSettings } from './config.ts';
 import { embeddingText } from './text.ts';
@@ -26,8 +27,10 @@ export const FORWARDED_HEADERS = ['feedlog-op'] as const;
 
 export interface EmbedStageOptions {
   settings: EmbeddingSettings;
-  /** a client to share (bench, tests); default: one built from `settings` */
+  /** a client to share (bench, tests); default: one built from `settings` (and `cache`) */
   client?: EmbeddingClient;
+  /** embeddings kept across runs (ignored when `client` is given: the client holds its cache) */
+  cache?: EmbeddingCache;
   /** stage generation: consumer group feedlog.embed.g<N>, outputs tagged with it; default 1 */
   generation?: number;
   /** topic-name prefix (isolated environments, tests); default none */
@@ -57,6 +60,10 @@ export interface EmbedStageOptions {
  * arrived within `lingerMs`; the client sends them as requests of ≤ `batchSize` texts with at most
  * `concurrency` requests in flight over all partitions.
  *
+ * Cache: with an EmbeddingCache (the process uses PostgreSQL's `embedding_cache`), a text already
+ * embedded by this model (name, version, dimensions) in any run or process is not sent again: a
+ * replay whose model did not change re-embeds nothing; a new model misses and fills it.
+ *
  * Failures: every request attempt goes through the runtime breaker `embedder`. An endpoint that is
  * down (refused connections, 5xx, timeouts) opens it after `breaker.failureThreshold` attempts in a
  * row; the transform then throws BreakerOpenError and the runtime pauses the partition until the
@@ -66,7 +73,12 @@ export interface EmbedStageOptions {
 export function embedStage(opts: EmbedStageOptions): Stage<ClusteredHeadline, EmbeddedHeadline> {
   const prefix = opts.prefix ?? '';
   const s = opts.settings;
-  const client = opts.client ?? new EmbeddingClient(s, opts.registry ? { registry: opts.registry } : {});
+  const client =
+    opts.client ??
+    new EmbeddingClient(s, {
+      ...(opts.registry ? { registry: opts.registry } : {}),
+      ...(opts.cache ? { cache: opts.cache } : {}),
+    });
   const now = opts.now ?? Date.now;
   const input = `${prefix}${topicNames.clustered}`;
   const output = `${prefix}${topicNames.embedded}`;

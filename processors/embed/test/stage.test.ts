@@ -2,6 +2,7 @@ import { Breaker, type Codec, processBatch, runInMemory, type StageError } from 
 import { bytesToVector, type ClusteredHeadline, type EmbeddedHeadline, sampleRecords } from '@feedlog/schemas';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryEmbeddingCache } from '../src/cache.ts';
 import { unit } from '../src/client.ts';
 import { embeddingSettings } from '../src/config.ts';
 import { embedStage } from '../src/stage.ts';
@@ -36,7 +37,7 @@ function rec(i: number, title = `Headline ${i} about the markets`, summary: stri
   return { ...s, item_id: `item-${i}`, headline: { ...s.headline, title, summary } };
 }
 
-async function makeStage(over: { breakerMs?: number } = {}) {
+async function makeStage(over: { breakerMs?: number; cache?: MemoryEmbeddingCache; generation?: number } = {}) {
   const server = await ScriptedServer.start();
   servers.push(server);
   const registry = new Registry();
@@ -49,8 +50,9 @@ async function makeStage(over: { breakerMs?: number } = {}) {
       initialBackoffMs: 1,
       maxBackoffMs: 5,
     }),
-    generation: 7,
+    generation: over.generation ?? 7,
     registry,
+    ...(over.cache ? { cache: over.cache } : {}),
     now: () => 1_700_000_000_000,
     config: {
       breaker: { failureThreshold: 3, halfOpenAfterMs: over.breakerMs ?? 50 },
@@ -64,6 +66,24 @@ async function makeStage(over: { breakerMs?: number } = {}) {
 }
 
 describe('embed stage (in-memory driver, scripted endpoint)', () => {
+  it('a replay (new generation) over the same input with a shared cache sends nothing and writes the same vectors', async () => {
+    const cache = new MemoryEmbeddingCache();
+    const inputs = Array.from({ length: 12 }, (_, i) => ({ key: `item-${i}`, value: rec(i) }));
+    const g1 = await makeStage({ cache, generation: 1 });
+    const first = await runInMemory(g1.stage, inputs);
+    expect(g1.server.log.flatMap((l) => l.input)).toHaveLength(12);
+    const g2 = await makeStage({ cache, generation: 2 });
+    const second = await runInMemory(g2.stage, inputs);
+    expect(g2.server.log).toHaveLength(0);
+    const vectors = (r: typeof first) => r.outputs.map((o) => (o.value as EmbeddedHeadline).embedding.vector);
+    expect(vectors(second)).toEqual(vectors(first));
+    expect(second.outputs.map((o) => (o.value as EmbeddedHeadline).embedding.run.generation)).toEqual(
+      Array(12).fill(2),
+    );
+    const hits = await g2.registry.getSingleMetric('embedding_cache_hits_total')?.get();
+    expect(hits?.values.reduce((a, v) => a + v.value, 0)).toBe(12);
+  });
+
   it('copies the input and adds the vector, dimensions, model and generation', async () => {
     const { stage, server } = await makeStage();
     const inputs = Array.from({ length: 20 }, (_, i) => ({

@@ -9,12 +9,22 @@
 //   POST /collections/{name}/points/query         QueryRequest {query, limit, offset, filter, with_payload}
 //   POST /collections/aliases                     ChangeAliasesOperation {actions:[{delete_alias},{create_alias}]}
 //   GET  /aliases, DELETE /collections/{name}, POST /collections/{name}/points/count
+// Failures are answered as Qdrant 1.x does (lib/storage content_manager: StorageError → HTTP):
+//   {"status":{"error":"Not found: Collection `x` doesn't exist!"},"time":…} with 404 for a query on
+//   a name that is neither a collection nor an alias, and for a create_alias on a missing collection
+//   (after applying the actions before it: Qdrant persists each alias action as it goes);
+//   {"status":{"error":"Wrong input: Collection `x` already exists!"},"time":…} with 409 for a PUT
+//   of an existing collection.
 // The real-server tests are in qdrant.it.test.ts (run when QDRANT_URL is set).
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { EmbeddedIndex } from '../src/embedded.ts';
 import { ITEM_ID_NAMESPACE, pointId, QdrantIndex } from '../src/qdrant.ts';
-import type { IndexPoint } from '../src/types.ts';
+import type { IndexPoint, VectorIndex } from '../src/types.ts';
 
 interface Recorded {
   method: string;
@@ -26,6 +36,14 @@ interface Recorded {
 const recorded: Recorded[] = [];
 let aliases: { alias_name: string; collection_name: string }[] = [];
 const existing = new Set<string>();
+/** collections another instance creates between our exists check and our create (the race) */
+const createdBehindOurBack = new Set<string>();
+
+const notFound = (name: string) => ({
+  status: 404,
+  body: { status: { error: `Not found: Collection \`${name}\` doesn't exist!` }, time: 0.0001 },
+});
+const resolves = (name: string) => existing.has(name) || aliases.some((a) => a.alias_name === name);
 
 const ok = (result: unknown) => ({ result, status: 'ok', time: 0.0001 });
 
@@ -34,8 +52,19 @@ function respond(req: Recorded): { status: number; body: unknown } {
   const parts = /^\/collections\/([^/]+)(\/.*)?$/.exec(path);
   const name = parts?.[1] ?? '';
   const single = parts !== null && parts[2] === undefined && name !== 'aliases';
-  if (method === 'GET' && parts?.[2] === '/exists') return { status: 200, body: ok({ exists: existing.has(name) }) };
+  if (method === 'GET' && parts?.[2] === '/exists') {
+    if (createdBehindOurBack.delete(name)) {
+      existing.add(name);
+      return { status: 200, body: ok({ exists: false }) };
+    }
+    return { status: 200, body: ok({ exists: existing.has(name) }) };
+  }
   if (method === 'PUT' && single) {
+    if (existing.has(name))
+      return {
+        status: 409,
+        body: { status: { error: `Wrong input: Collection \`${name}\` already exists!` }, time: 0.0001 },
+      };
     existing.add(name);
     return { status: 200, body: ok(true) };
   }
@@ -69,6 +98,7 @@ function respond(req: Recorded): { status: number; body: unknown } {
     return { status: 200, body: ok({ operation_id: 3, status: 'completed' }) };
   if (method === 'POST' && /^\/collections\/[^/]+\/points\/count$/.test(path))
     return { status: 200, body: ok({ count: 2 }) };
+  if (method === 'POST' && /^\/collections\/[^/]+\/points\/query$/.test(path) && !resolves(name)) return notFound(name);
   if (method === 'POST' && /^\/collections\/[^/]+\/points\/query$/.test(path))
     return {
       status: 200,
@@ -95,6 +125,8 @@ function respond(req: Recorded): { status: number; body: unknown } {
     for (const a of (req.body as { actions: Record<string, { alias_name: string; collection_name?: string }>[] })
       .actions) {
       if (a.delete_alias) aliases = aliases.filter((x) => x.alias_name !== a.delete_alias!.alias_name);
+      if (a.create_alias && !existing.has(a.create_alias.collection_name!))
+        return notFound(a.create_alias.collection_name!);
       if (a.create_alias)
         aliases.push({ alias_name: a.create_alias.alias_name, collection_name: a.create_alias.collection_name! });
     }
@@ -103,6 +135,9 @@ function respond(req: Recorded): { status: number; body: unknown } {
   if (method === 'GET' && path === '/aliases') return { status: 200, body: ok({ aliases }) };
   return { status: 404, body: { status: { error: `no route ${method} ${path}` }, time: 0 } };
 }
+
+/** the responder in use; a test may wrap it to change the server's state mid-call */
+const respondHook = { current: respond };
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
@@ -124,7 +159,7 @@ beforeAll(async () => {
       body: await readBody(req),
     };
     recorded.push(rec);
-    const out = respond(rec);
+    const out = respondHook.current(rec);
     res.writeHead(out.status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(out.body));
   });
@@ -209,6 +244,8 @@ describe('Qdrant REST contract (recording server, not a real Qdrant)', () => {
   });
 
   it('search: POST /points/query on the alias name, with limit/offset, payload, and a must filter', async () => {
+    existing.add('headlines_g7');
+    aliases = [{ alias_name: 'headlines', collection_name: 'headlines_g3' }];
     const hits = await index.search('headlines', [0.1, 0.2, 0.3, 0.4], {
       limit: 5,
       offset: 10,
@@ -253,13 +290,17 @@ describe('Qdrant REST contract (recording server, not a real Qdrant)', () => {
     expect(recorded[0]!.body).toEqual({ query: [1, 0, 0, 0], limit: 10, offset: 0, with_payload: true });
   });
 
-  it('flipAlias: one POST /collections/aliases with delete_alias then create_alias; servingGeneration reads GET /aliases', async () => {
+  it('flipAlias: checks the target exists, then one POST /collections/aliases with delete_alias then create_alias; servingGeneration reads GET /aliases', async () => {
+    existing.add('headlines_g4');
     await index.flipAlias('headlines', 3);
+    recorded.length = 0;
     await index.flipAlias('headlines', 4);
-    const flips = recorded.filter((r) => r.path === '/collections/aliases');
-    expect(flips).toHaveLength(2);
-    expect(flips[1]!.method).toBe('POST');
-    expect(flips[1]!.body).toEqual({
+    expect(recorded.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'GET /collections/headlines_g4/exists',
+      'GET /aliases',
+      'POST /collections/aliases',
+    ]);
+    expect(recorded[2]!.body).toEqual({
       actions: [
         { delete_alias: { alias_name: 'headlines' } },
         { create_alias: { collection_name: 'headlines_g4', alias_name: 'headlines' } },
@@ -271,6 +312,72 @@ describe('Qdrant REST contract (recording server, not a real Qdrant)', () => {
     expect(recorded.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /aliases', 'GET /aliases']);
   });
 
+  it('flipAlias to a missing generation is refused before any alias action is sent; the alias keeps serving', async () => {
+    recorded.length = 0;
+    const err = await index.flipAlias('headlines', 99).catch((e: unknown) => e);
+    expect((err as Error).name).toBe('IndexUsageError');
+    expect((err as Error).message).toMatch(/cannot point headlines at missing headlines_g99/);
+    expect(recorded.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /collections/headlines_g99/exists']);
+    expect(await index.servingGeneration('headlines')).toBe(4);
+    // the embedded backend is the reference: same error class, same alias left in place
+    const hits = await index.search('headlines', [1, 0, 0, 0]);
+    expect(hits).toHaveLength(1);
+  });
+
+  it('flipAlias: a target dropped between the check and the flip (Qdrant applies delete_alias, then 404) puts the old alias back', async () => {
+    existing.add('headlines_g5');
+    // the collection disappears after the exists check: the recording server drops it on GET /aliases
+    const realRespond = respondHook.current;
+    respondHook.current = (req) => {
+      if (req.method === 'GET' && req.path === '/aliases') existing.delete('headlines_g5');
+      return realRespond(req);
+    };
+    try {
+      recorded.length = 0;
+      const err = await index.flipAlias('headlines', 5).catch((e: unknown) => e);
+      expect((err as Error).name).toBe('IndexUsageError');
+    } finally {
+      respondHook.current = realRespond;
+    }
+    const aliasPosts = recorded.filter((r) => r.path === '/collections/aliases').map((r) => r.body);
+    expect(aliasPosts).toEqual([
+      {
+        actions: [
+          { delete_alias: { alias_name: 'headlines' } },
+          { create_alias: { collection_name: 'headlines_g5', alias_name: 'headlines' } },
+        ],
+      },
+      { actions: [{ create_alias: { collection_name: 'headlines_g4', alias_name: 'headlines' } }] },
+    ]);
+    expect(await index.servingGeneration('headlines')).toBe(4);
+  });
+
+  it('ensureGeneration tolerates losing the create race (409 Conflict, "already exists" only in the body)', async () => {
+    createdBehindOurBack.add('headlines_g6');
+    recorded.length = 0;
+    await index.ensureGeneration(6, 4, 'cosine');
+    const calls = recorded.map((r) => `${r.method} ${r.path}`);
+    expect(calls.slice(0, 3)).toEqual([
+      'GET /collections/headlines_g6/exists',
+      'PUT /collections/headlines_g6',
+      'GET /collections/headlines_g6',
+    ]);
+    // the payload indexes are (re)created, idempotently, in case the winner died before them
+    expect(calls.slice(3)).toEqual(Array(4).fill('PUT /collections/headlines_g6/index'));
+    // the race lost to a collection of other dimensions is still refused
+    createdBehindOurBack.add('headlines_g8');
+    await expect(index.ensureGeneration(8, 16, 'cosine')).rejects.toThrow(/exists with 4 dims/);
+  });
+
+  it('search on an alias that names nothing answers IndexUsageError ("nothing is indexed yet"), not an outage', async () => {
+    const err = await index.search('nothing_here', [1, 0, 0, 0]).catch((e: unknown) => e);
+    expect((err as Error).name).toBe('IndexUsageError');
+    expect((err as Error).message).toBe('alias nothing_here does not name a generation');
+    const gen = await index.search(12345, [1, 0, 0, 0]).catch((e: unknown) => e);
+    expect((gen as Error).name).toBe('IndexUsageError');
+    expect((gen as Error).message).toMatch(/generation 12345 \(headlines_g12345\) does not exist/);
+  });
+
   it('dropGeneration refuses a served collection, else DELETE /collections/{name}; count is exact', async () => {
     await expect(index.dropGeneration(4)).rejects.toThrow(/served by alias headlines/);
     recorded.length = 0;
@@ -280,5 +387,41 @@ describe('Qdrant REST contract (recording server, not a real Qdrant)', () => {
     expect(await index.count(4)).toBe(2);
     expect(recorded[0]!.path).toBe('/collections/headlines_g4/points/count');
     expect(recorded[0]!.body).toEqual({ exact: true });
+  });
+});
+
+// What replay relies on, asserted alike on both backends: the embedded one is the reference.
+describe.each([
+  ['embedded', () => new EmbeddedIndex({ dir: mkdtempSync(join(tmpdir(), 'feedlog-index-ref-')) })],
+  ['qdrant (recording server)', () => index],
+] as [string, () => VectorIndex][])('replay preconditions, %s backend', (_, make) => {
+  let idx: VectorIndex;
+  beforeAll(() => {
+    idx = make();
+  });
+  afterAll(async () => {
+    if (idx instanceof EmbeddedIndex) {
+      await idx.close();
+      rmSync(idx.root, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a flip to a missing generation with IndexUsageError and keeps serving the old one', async () => {
+    await idx.ensureGeneration(40, 4, 'cosine');
+    await idx.flipAlias('ref', 40);
+    const err = await idx.flipAlias('ref', 77).catch((e: unknown) => e);
+    expect((err as Error).name).toBe('IndexUsageError');
+    expect(await idx.servingGeneration('ref')).toBe(40);
+  });
+
+  it('two instances creating the same generation at once both succeed', async () => {
+    await Promise.all([idx.ensureGeneration(41, 4, 'cosine'), idx.ensureGeneration(41, 4, 'cosine')]);
+    await idx.flipAlias('ref41', 41);
+    expect(await idx.servingGeneration('ref41')).toBe(41);
+  });
+
+  it('a search on an alias that names nothing is IndexUsageError', async () => {
+    const err = await idx.search('ref_none', [1, 0, 0, 0]).catch((e: unknown) => e);
+    expect((err as Error).name).toBe('IndexUsageError');
   });
 });

@@ -57,4 +57,25 @@ describe.skipIf(!url)('Qdrant backend on a real server', () => {
       await idx.dropGeneration(gen + 1).catch(() => undefined);
     }
   });
+
+  it('replay safety: a flip to a missing generation is refused and keeps serving, a lost create race is tolerated, a missing alias is IndexUsageError', async () => {
+    const g = gen + 2;
+    const a = `${alias}_safety`;
+    await idx.ensureGeneration(g, dims, 'cosine');
+    try {
+      await idx.upsert(g, points.slice(0, 10));
+      await idx.flipAlias(a, g);
+      await expect(idx.flipAlias(a, g + 50)).rejects.toThrow(/cannot point .* at missing/);
+      expect(await idx.servingGeneration(a)).toBe(g);
+      expect((await idx.search(a, points[3]!.vector, { limit: 1 }))[0]!.itemId).toBe('it-3');
+      // two instances racing to create the same generation: both succeed
+      await Promise.all([idx.ensureGeneration(g + 3, dims, 'cosine'), idx.ensureGeneration(g + 3, dims, 'cosine')]);
+      const missing = await idx.search(`${a}_none`, points[0]!.vector).catch((e: unknown) => e);
+      expect((missing as Error).name).toBe('IndexUsageError');
+    } finally {
+      await idx.client.updateCollectionAliases({ actions: [{ delete_alias: { alias_name: a } }] });
+      await idx.dropGeneration(g).catch(() => undefined);
+      await idx.dropGeneration(g + 3).catch(() => undefined);
+    }
+  });
 });
