@@ -55,7 +55,7 @@ function fixture(opts: { committed?: number; failCommits?: number } = {}) {
       }
       for (const t of c.topicMessages)
         if (t.topic === 'out') state.outputs.push(...t.messages.map((m) => String(m.value)));
-      state.committed = Number(c.nextOffset);
+      state.committed = Number(c.offsets[0]?.offset);
     },
     async close() {},
   };
@@ -68,6 +68,7 @@ function fixture(opts: { committed?: number; failCommits?: number } = {}) {
     resume: () => state.resumes++,
     breaker: (n) => new Breaker(n),
     onCommit() {},
+    advanceOverMarkers: false,
   };
   return { state, worker: new PartitionWorker(host, 'in', 0) };
 }

@@ -38,7 +38,7 @@ function upper(map: (v: string, attempt: number) => string | null) {
 describe('defineStage', () => {
   it('names the group after stage and generation and validates the definition', () => {
     expect(upper((v) => v).groupId).toBe('feedlog.upper.g3');
-    expect(upper((v) => v).output.subject).toBe('out-value');
+    expect(upper((v) => v).output?.subject).toBe('out-value');
     const bad = {
       ...base,
       input: { topic: 'x', codec: stringCodec() },
