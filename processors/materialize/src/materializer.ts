@@ -2,7 +2,7 @@ import { ViewRefresher } from '@feedlog/migrations';
 import { type RunningStage, runStage, subscribe } from '@feedlog/runtime';
 import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
-import { PgOffsetStore } from './pg-store.ts';
+import { type AppliedBatch, PgOffsetStore } from './pg-store.ts';
 import { defaultGroupId, materializedTopics, materializeStage, STAGE } from './stage.ts';
 
 export { defaultGroupId, GENERATION, materializedTopics, STAGE } from './stage.ts';
@@ -10,16 +10,7 @@ export { defaultGroupId, GENERATION, materializedTopics, STAGE } from './stage.t
 export type MaterializerEvent =
   | { event: 'started'; groupId: string; topics: string[] }
   | { event: 'assigned'; partitions: number }
-  | {
-      event: 'batch';
-      topic: string;
-      partition: number;
-      records: number;
-      applied: number;
-      failures: number;
-      next: string;
-      ms: number;
-    }
+  | ({ event: 'batch' } & AppliedBatch)
   | { event: 'seek'; topic: string; partition: number; from: string; to: string }
   | { event: 'retry'; topic: string; partition: number; attempt: number; error: string }
   | { event: 'refresh'; views: { view: string; ms: number }[] }
