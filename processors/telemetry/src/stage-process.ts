@@ -1,6 +1,5 @@
 import type { Server } from 'node:http';
-import { runStage, type Stage, type StageHealth, serveHealth, subscribe } from '@feedlog/runtime';
-import closeWithGrace from 'close-with-grace';
+import { onShutdown, runStage, type Stage, type StageHealth, serveHealth, subscribe } from '@feedlog/runtime';
 import { setupTelemetry, type Telemetry } from './sdk.ts';
 
 export type ProcessLog = (event: string, fields?: Record<string, unknown>) => void;
@@ -43,8 +42,9 @@ export interface ServiceHandle {
  * The life of every feedlog consumer process, in one place: telemetry first (tracing, /metrics on
  * METRICS_PORT), the service built by `start`, runtime events logged (LOG_BATCHES=1 adds one line
  * per batch), /healthz and /readyz on HEALTH_PORT (127.0.0.1 unless HEALTH_HOST), and one graceful
- * shutdown on SIGTERM/SIGINT or a fatal error through close-with-grace: stop the service, flush
- * telemetry, exit; past SHUTDOWN_DEADLINE_MS (default 30 s) or on a second signal it exits 1.
+ * shutdown on SIGTERM/SIGINT or a fatal error (the runtime's `onShutdown`, close-with-grace): stop
+ * the service, flush telemetry, exit; past SHUTDOWN_DEADLINE_MS (default 30 s) or on a second
+ * signal it exits 1.
  * A service that fails on its own exits 1 so a supervisor restarts it.
  */
 export function runProcess(
@@ -61,17 +61,10 @@ export function runProcess(
     await telemetry?.shutdown();
     await new Promise<void>((r) => (health ? health.close(() => r()) : r()));
   };
-  const closer = closeWithGrace(
-    {
-      delay: intEnv('SHUTDOWN_DEADLINE_MS', 30_000),
-      logger: { error: (m: unknown) => log('shutdown', { error: String(m) }) },
-    },
-    async ({ signal, err }) => {
-      if (signal) log('signal', { signal });
-      if (err) log('failed', { error: err.stack ?? err.message });
-      await closeAll();
-    },
-  );
+  const uninstall = onShutdown(closeAll, {
+    deadlineMs: intEnv('SHUTDOWN_DEADLINE_MS', 30_000),
+    log: (line) => log('shutdown', { detail: line }),
+  });
   const main = async () => {
     const generation = intEnv('STAGE_GENERATION', 1);
     telemetry = await setupTelemetry({ serviceName: opts.serviceName ?? `feedlog-${name}` });
@@ -98,7 +91,7 @@ export function runProcess(
     await h.done;
   };
   main().catch(async (e: unknown) => {
-    closer.uninstall();
+    uninstall();
     log('failed', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
     await closeAll().catch(() => {});
     process.exit(1);
