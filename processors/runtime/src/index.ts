@@ -34,7 +34,6 @@ export {
 } from './define-stage.ts';
 export {
   type DeadLetter,
-  deadLetter,
   deadLetterJsonCodec,
   type OutMessage,
   type RawRecord,
