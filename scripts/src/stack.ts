@@ -237,12 +237,7 @@ export function stageServices(config: FeedlogConfig): NodeServiceSpec[] {
     stage(2, 'cluster', 'processors/cluster/src/main.ts'),
     stage(3, 'embed', 'processors/embed/src/main.ts'),
     stage(4, 'index', 'processors/index/src/main.ts'),
-    {
-      name: 'materialize',
-      entry: 'processors/materialize/src/main.ts',
-      port: base + 5,
-      env: { MATERIALIZE_QUIET: '1' },
-    },
+    stage(5, 'materialize', 'processors/materialize/src/main.ts', { MATERIALIZE_QUIET: '1' }),
   ];
 }
 

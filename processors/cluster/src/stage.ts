@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import {
   defineStage,
   PoisonRecordError,
+  type RawRecord,
   type RecordResult,
   type Stage,
   type StageDefinitionInput,
@@ -9,9 +11,15 @@ import {
 } from '@feedlog/runtime';
 import { type ClassifiedHeadline, type ClusteredHeadline, type SerdeOptions, serdeFor } from '@feedlog/schemas';
 import { declareFeedlog, topicNames } from '@feedlog/topics';
+import { changelogPrefix, readChangelog } from './changelog.ts';
 import { type ClusterOptions, ClusterState, DEFAULT_OPTIONS } from './state.ts';
 
+export { changelogPrefix };
+
 export const CLUSTER_MODEL_NAME = 'feedlog-cluster-tfidf-centroid';
+
+/** Header the classify stage sets to the item's event time (epoch ms); the merge orders by it. */
+export const EVENT_TIME_HEADER = 'feedlog-event-time';
 
 /** Version of the algorithm + a hash of its options: a changelog is only valid for the same value. */
 export function clusterModelVersion(options: Partial<ClusterOptions> = {}): string {
@@ -25,8 +33,12 @@ export function clusterModelVersion(options: Partial<ClusterOptions> = {}): stri
   return `1+${h}`;
 }
 
-/** Changelog keys of one generation: `g<N>/<state key>` (generations share the compacted topic). */
-export const changelogPrefix = (generation: number): string => `g${generation}/`;
+/** Merge key of a record: its event-time header when it has one, else the Kafka timestamp. */
+export function eventTime(r: RawRecord): number {
+  const h = r.headers[EVENT_TIME_HEADER];
+  const v = h ? Number(h.toString()) : Number.NaN;
+  return Number.isFinite(v) ? v : Number(r.timestamp);
+}
 
 export interface ClusterStageOptions {
   generation?: number;
@@ -40,12 +52,22 @@ export interface ClusterStageOptions {
   config?: StageDefinitionInput<ClassifiedHeadline, ClusteredHeadline>['config'];
   tracer?: StageTracer;
   now?: () => number;
+  /**
+   * How long the partition merge waits for a partition whose records are not fetched yet before
+   * going on without it (the only timing-dependent ordering decision). Default 10 s.
+   */
+  maxIdleMs?: number;
+  /** prepare the next batch while the previous one commits (default true) */
+  pipeline?: boolean;
+  log?: (event: string, fields?: Record<string, unknown>) => void;
 }
 
-/** The mutable part the Kafka loop owns: the state (its `takeChangelog` after each batch goes in the batch's transaction). */
+/** The one ClusterState of the instance, replaced on every restore. */
 export interface ClusterHolder {
   state: ClusterState;
   readonly options: Partial<ClusterOptions>;
+  /** what the last restore read */
+  lastRestore?: { entries: number; ms: number };
 }
 
 export interface ClusterStageParts {
@@ -58,10 +80,12 @@ export const stageNameFor = (base: string, prefix: string): string =>
   prefix ? `${prefix.replace(/[^a-z0-9_.-]/gi, '-').replace(/^[^a-z]+/i, '')}${base}` : base;
 
 /**
- * classified → clustered. The transform assigns each record a story through the one
- * `ClusterState` in `holder`, in batch order; the loop takes the state's changelog after the
- * batch and writes it to the changelog topic in the same transaction as the outputs
- * (see run-cluster.ts). A record without a usable title is dead-lettered.
+ * classified → clustered. The state is global, so the stage is a `merge` stage: one instance owns
+ * every input partition and takes them in event-time order (then partition, offset), so the order
+ * is a function of the log. The transform assigns each record a story through the one
+ * `ClusterState` and sends the state's changes to the compacted changelog with `ctx.send`, in the
+ * batch's transaction; `onAssigned` (after fencing, and after any failed batch) rebuilds the state
+ * from the changelog. A record without a usable title is dead-lettered.
  */
 export function clusterStage(opts: ClusterStageOptions = {}): ClusterStageParts {
   const prefix = opts.prefix ?? '';
@@ -70,10 +94,30 @@ export function clusterStage(opts: ClusterStageOptions = {}): ClusterStageParts 
   const d = declareFeedlog({ prefix });
   const topic = (base: string) => `${prefix}${base}`;
   const dlq = d.stages.find((s) => s.name === 'cluster')?.deadLetterTopic ?? topic('cluster.dlq');
+  const changelogTopic = topic(topicNames.clusterChangelog);
+  const keyPrefix = changelogPrefix(generation);
   const serde = { ...opts.serde, prefix };
   const now = opts.now ?? Date.now;
+  const log = opts.log ?? (() => {});
   const holder: ClusterHolder = { state: new ClusterState(options), options };
   const model = { name: CLUSTER_MODEL_NAME, version: clusterModelVersion(options) };
+
+  const assign = (v: ClassifiedHeadline, producedAt: number): RecordResult<ClusteredHeadline> => {
+    const title = v.headline.title?.trim() ?? '';
+    if (!title) return new PoisonRecordError('empty title: nothing to cluster');
+    const a = holder.state.assign({
+      itemId: v.item_id,
+      title,
+      source: v.headline.source,
+      publishedAt: v.headline.published_at ?? v.headline.ingested_at,
+      category: v.classification.category,
+    });
+    const run = { model_name: model.name, model_version: model.version, generation, produced_at: producedAt };
+    return {
+      value: { ...v, story: { story_id: a.storyId, similarity: a.isNew ? 1 : a.similarity, is_new: a.isNew, run } },
+    };
+  };
+
   const stage = defineStage<ClassifiedHeadline, ClusteredHeadline>({
     name: opts.name ?? stageNameFor('cluster', prefix),
     generation,
@@ -87,40 +131,35 @@ export function clusterStage(opts: ClusterStageOptions = {}): ClusterStageParts 
       codec: serdeFor('ClusteredHeadline', topic(topicNames.clustered), serde),
     },
     dlq: { topic: dlq, codec: serdeFor('DeadLetter', dlq, serde) },
+    merge: {
+      orderBy: eventTime,
+      ...(opts.maxIdleMs === undefined ? {} : { maxIdleMs: opts.maxIdleMs }),
+      ...(opts.pipeline === undefined ? {} : { pipeline: opts.pipeline }),
+    },
     ...(opts.config ? { config: opts.config } : {}),
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
+    async onAssigned({ kafka }) {
+      if (!kafka) return; // the in-memory driver: start from an empty state
+      const t0 = performance.now();
+      const entries = await readChangelog(kafka, changelogTopic, generation);
+      holder.state = ClusterState.restore(entries, options);
+      holder.lastRestore = { entries: entries.length, ms: performance.now() - t0 };
+      log('restored', { entries: entries.length, ms: Math.round(holder.lastRestore.ms), ...holder.state.stats() });
+    },
     transform(batch, ctx): RecordResult<ClusteredHeadline>[] {
       const producedAt = now();
-      return batch.map((r): RecordResult<ClusteredHeadline> => {
-        const v = r.value;
-        const title = v.headline.title?.trim() ?? '';
-        if (!title) return new PoisonRecordError('empty title: nothing to cluster');
-        const publishedAt = v.headline.published_at ?? v.headline.ingested_at;
-        const a = holder.state.assign({
-          itemId: v.item_id,
-          title,
-          source: v.headline.source,
-          publishedAt,
-          category: v.classification.category,
-        });
-        return {
-          value: {
-            ...v,
-            story: {
-              story_id: a.storyId,
-              similarity: a.isNew ? 1 : a.similarity,
-              is_new: a.isNew,
-              run: {
-                model_name: ctx.model.name,
-                model_version: ctx.model.version,
-                generation,
-                produced_at: producedAt,
-              },
-            },
-          },
-        };
+      // never throws: a failing record is that record's result, so the state's changes always reach the changelog
+      const results = batch.map((r) => {
+        try {
+          return assign(r.value, producedAt);
+        } catch (e) {
+          return e instanceof Error ? e : new Error(String(e));
+        }
       });
+      for (const e of holder.state.takeChangelog())
+        ctx.send(changelogTopic, { key: keyPrefix + e.key, value: e.value === null ? null : Buffer.from(e.value) });
+      return results;
     },
   });
-  return { stage, holder, changelogTopic: topic(topicNames.clusterChangelog) };
+  return { stage, holder, changelogTopic };
 }

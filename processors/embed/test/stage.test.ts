@@ -60,6 +60,7 @@ async function makeStage(over: { breakerMs?: number; cache?: MemoryEmbeddingCach
     },
   });
   stage.input.codec = refCodec();
+  if (!stage.output) throw new Error('the stage has an output topic');
   stage.output.codec = refCodec();
   stage.dlq.codec = refCodec();
   return { server, stage, registry };

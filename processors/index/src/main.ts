@@ -7,9 +7,10 @@
 // Environment:
 //   INDEX_BACKEND=embedded|qdrant (default embedded)   QDRANT_URL, QDRANT_API_KEY (qdrant)
 //   STAGE_GENERATION (default 1)    INDEX_ALIAS (default headlines)   INDEX_ENGINE=usearch|hnswlib (embedded)
-//   FEEDLOG_TOPIC_PREFIX (tests)    STAGE_HEALTH_PORT (serve /healthz /readyz when set)
+//   FEEDLOG_TOPIC_PREFIX (tests); the stage process's HEALTH_PORT, METRICS_PORT… (runProcess of @feedlog/telemetry)
 import { parseArgs } from 'node:util';
-import { onShutdown, runStage, serveHealth, subscribe } from '@feedlog/runtime';
+import { runStage, subscribe } from '@feedlog/runtime';
+import { runProcess } from '@feedlog/telemetry';
 import { EmbeddedIndex } from './embedded.ts';
 import type { EngineKind } from './engines.ts';
 import { QdrantIndex } from './qdrant.ts';
@@ -81,36 +82,31 @@ async function main(): Promise<void> {
   }
   if (command !== 'run') throw new Error(`unknown command ${command} (run | rebuild | flip | status)`);
 
-  const stage = indexStage({ index, generation, prefix });
-  // first start of a fresh install: once the generation exists, serve it when no generation is
-  // served yet (never moves an existing alias: flips after a replay are the replay's decision)
-  let aliased = (await index.servingGeneration(alias).catch(() => undefined)) !== undefined;
-  const serveFirst = async () => {
-    if (aliased) return;
-    aliased = true;
-    if ((await index.servingGeneration(alias)) === undefined) await index.flipAlias(alias, generation);
-    say({ event: 'alias', alias, generation });
-  };
-  subscribe('batch', (b) => {
-    say({ event: 'batch', partition: b.partition, n: b.recordsIn, dlq: b.dlq });
-    if (b.recordsOut > 0) serveFirst().catch(() => (aliased = false));
-  });
-  subscribe('breaker', (b) => say({ event: 'breaker', ...b }));
-  subscribe('error', (e) => say({ event: 'error', where: e.where, error: String(e.error) }));
-  subscribe('lifecycle', (l) => say({ event: 'lifecycle', status: l.status }));
-  const running = await runStage(stage, { clientId: `feedlog-index-${process.pid}` });
-  if (env.STAGE_HEALTH_PORT) await serveHealth(running.health, Number(env.STAGE_HEALTH_PORT));
-  onShutdown(
-    async () => {
-      await running.stop();
-      await index.close();
-    },
-    { log: (s) => say({ event: 'signal', detail: s }) },
-  );
-  running.done.catch(async (e) => {
-    say({ event: 'failed', error: String(e) });
-    await index.close().catch(() => undefined);
-    process.exit(2);
+  // the stage process's life cycle (telemetry, health, shutdown with a deadline) is runProcess's
+  runProcess('index', async () => {
+    const stage = indexStage({ index, generation, prefix });
+    // first start of a fresh install: once the generation exists, serve it when no generation is
+    // served yet (never moves an existing alias: flips after a replay are the replay's decision)
+    let aliased = (await index.servingGeneration(alias).catch(() => undefined)) !== undefined;
+    const serveFirst = async () => {
+      if (aliased) return;
+      aliased = true;
+      if ((await index.servingGeneration(alias)) === undefined) await index.flipAlias(alias, generation);
+      say({ event: 'alias', alias, generation });
+    };
+    subscribe('batch', (b) => {
+      say({ event: 'batch', partition: b.partition, n: b.recordsIn, dlq: b.dlq });
+      if (b.recordsOut > 0) serveFirst().catch(() => (aliased = false));
+    });
+    const running = await runStage(stage, { clientId: `feedlog-index-${process.pid}` });
+    return {
+      ...running,
+      async stop() {
+        await running.stop();
+        await index.close();
+      },
+      describe: () => ({ groupId: running.groupId, input: stage.input.topic, backend: index.backend }),
+    };
   });
 }
 

@@ -38,6 +38,7 @@ function makeStage(index: VectorIndex) {
     config: { breaker: { failureThreshold: 3, halfOpenAfterMs: 30 }, retry: { initialDelayMs: 1, maxDelayMs: 2 } },
   });
   stage.input.codec = refCodec();
+  if (!stage.output) throw new Error('the stage has an output topic');
   stage.output.codec = refCodec();
   stage.dlq.codec = refCodec();
   return stage;

@@ -10,6 +10,7 @@ export {
   STAGE,
   startMaterializer,
 } from './materializer.ts';
+export { type AppliedBatch, PgOffsetStore, type PgStoreOptions } from './pg-store.ts';
 export {
   type FailureRow,
   failureFromDeadLetter,
@@ -20,4 +21,5 @@ export {
   type StageRecord,
   type StepRow,
 } from './rows.ts';
+export { type Materialized, materializeStage } from './stage.ts';
 export { readStoredOffsets, StaleOffsetError, upsertItemsSql, writeBatch } from './store.ts';

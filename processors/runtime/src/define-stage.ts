@@ -1,7 +1,9 @@
+import type { Kafka } from 'kafkajs';
 import type { Breaker, BreakerOptions } from './breaker.ts';
 import type { Codec } from './codec.ts';
-import type { DeadLetter } from './dlq.ts';
+import type { DeadLetter, RawRecord } from './dlq.ts';
 import { defaultRetry, type RetryPolicy } from './retry.ts';
+import type { OffsetStore } from './store-sink.ts';
 import type { SpanContext, StageTracer } from './trace.ts';
 
 export type DeliveryMode = 'exactly-once' | 'at-least-once';
@@ -43,6 +45,26 @@ export interface AssignedPartition {
   partition: number;
   /** the group's committed offset (-1: none), i.e. the first offset the stage will process */
   committedOffset: number;
+  /** `merge` stages: called once for every partition this instance now owns (`partition` is the first) */
+  partitions?: number[];
+  /** the runtime's client, to read state back (a changelog, say); absent in the in-memory driver */
+  kafka?: Kafka;
+}
+
+/**
+ * One instance owns every input partition and takes them in one order (`orderBy`, then partition,
+ * then offset) through one transactional producer: for a stage whose state is global (clustering).
+ */
+export interface MergeOptions {
+  /** the merge key of a record (event time, say); smaller first */
+  orderBy(record: RawRecord): number;
+  /**
+   * How long the merge waits for a partition that has records not fetched yet before going on
+   * without it (the only timing-dependent ordering decision). Default 10 s.
+   */
+  maxIdleMs?: number;
+  /** prepare the next batch while the previous one commits (default true) */
+  pipeline?: boolean;
 }
 
 /**
@@ -97,6 +119,8 @@ export interface StageConfig {
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   maxWaitTimeMs: number;
+  /** fetch size per partition; 0: derived from `buffer.maxBytes` (64 KiB to 1 MiB) */
+  maxBytesPerPartition: number;
   /** with no committed offset, start at the beginning of the input (true) or its end */
   fromBeginning: boolean;
   /** add feedlog-stage / feedlog-model / feedlog-generation headers to every output (the Avro StageRun block has them anyway) */
@@ -114,18 +138,31 @@ export const defaultStageConfig: StageConfig = {
   sessionTimeoutMs: 10_000,
   heartbeatIntervalMs: 1_000,
   maxWaitTimeMs: 500,
+  maxBytesPerPartition: 0,
   fromBeginning: true,
   lineageHeaders: false,
 };
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? Partial<T[K]> : T[K] };
 
+/** One input topic, or several each with its codec (a sink reading every stage topic, say). */
+export type StageInput<I> = { topic: string; codec: Codec<I> } | { topics: { topic: string; codec: Codec<I> }[] };
+
 interface StageDefinitionBase<I, O> {
   /** stage name: consumer group `feedlog.<name>.g<generation>`, transactional ids, DLQ `stage` field */
   name: string;
-  input: { topic: string; codec: Codec<I> };
-  /** subject defaults to `<topic>-value` (TopicNameStrategy) */
-  output: { topic: string; codec: Codec<O>; subject?: string };
+  /** consumer group; default `feedlog.<name>.g<generation>` */
+  groupId?: string;
+  input: StageInput<I>;
+  /** subject defaults to `<topic>-value` (TopicNameStrategy); absent when `store` takes the outputs */
+  output?: { topic: string; codec: Codec<O>; subject?: string };
+  /**
+   * Outputs go to a store of the stage's own (PostgreSQL, say) that keeps the offsets in its own
+   * transaction, instead of an output topic; dead letters still go to the DLQ topic.
+   */
+  store?: OffsetStore<O>;
+  /** one instance takes every partition, merged in one order (see MergeOptions) */
+  merge?: MergeOptions;
   /** DeadLetter records; the codec defaults to JSON (bytes as base64) */
   dlq: { topic: string; codec?: Codec<DeadLetter>; subject?: string };
   model: ModelRef;
@@ -157,8 +194,11 @@ export type StageDefinitionInput<I, O> = BatchStageDefinition<I, O> | MapStageDe
 /** A validated, normalised stage: what the runtime and the test driver run. */
 export interface Stage<I, O> {
   name: string;
-  input: { topic: string; codec: Codec<I> };
-  output: { topic: string; codec: Codec<O>; subject: string };
+  /** `topic` is the first of `topics` */
+  input: { topic: string; topics: string[]; codec: Codec<I>; codecFor(topic: string): Codec<I> };
+  output: { topic: string; codec: Codec<O>; subject: string } | undefined;
+  store: OffsetStore<O> | undefined;
+  merge: MergeOptions | undefined;
   dlq: { topic: string; codec: Codec<DeadLetter> | undefined; subject: string };
   model: ModelRef;
   generation: number;
@@ -197,10 +237,17 @@ export function defineStage<I, O>(def: StageDefinitionInput<I, O>): Stage<I, O> 
   if (!nameRe.test(def.name)) throw new TypeError(`stage name ${JSON.stringify(def.name)} is not a valid name`);
   if (!Number.isInteger(def.generation) || def.generation < 0)
     throw new TypeError(`stage ${def.name}: generation must be a non-negative integer`);
-  if (def.input.topic === def.output.topic)
+  // a normalised Stage's input (topic + codec + topics: string[]) is read as its one topic
+  const inputs = 'codec' in def.input ? [{ topic: def.input.topic, codec: def.input.codec }] : def.input.topics;
+  const first = inputs[0];
+  if (!first) throw new TypeError(`stage ${def.name}: no input topic`);
+  const codecs = new Map(inputs.map((i) => [i.topic, i.codec]));
+  if (!def.output === !def.store) throw new TypeError(`stage ${def.name}: give exactly one of output or store`);
+  if (def.output && codecs.has(def.output.topic))
     throw new TypeError(`stage ${def.name}: input and output are the same topic`);
-  if (def.dlq.topic === def.output.topic || def.dlq.topic === def.input.topic)
+  if (def.dlq.topic === def.output?.topic || codecs.has(def.dlq.topic))
     throw new TypeError(`stage ${def.name}: the DLQ must be a topic of its own`);
+  if (def.merge && inputs.length > 1) throw new TypeError(`stage ${def.name}: merge takes one input topic`);
   const config = mergeConfig(def.config);
   if (config.batch.maxRecords < 1) throw new TypeError(`stage ${def.name}: batch.maxRecords must be ≥ 1`);
   if (config.retry.maxAttempts < 1) throw new TypeError(`stage ${def.name}: retry.maxAttempts must be ≥ 1`);
@@ -229,14 +276,23 @@ export function defineStage<I, O>(def: StageDefinitionInput<I, O>): Stage<I, O> 
       );
   }
 
+  // `codec` stays assignable (tests swap in a registry-backed codec) and is what the first topic decodes with
+  const input: Stage<I, O>['input'] = {
+    topic: first.topic,
+    topics: [...codecs.keys()],
+    codec: first.codec,
+    codecFor: (topic) => (topic === input.topic ? input.codec : (codecs.get(topic) ?? input.codec)),
+  };
   return {
     name: def.name,
-    input: def.input,
-    output: { ...def.output, subject: def.output.subject ?? `${def.output.topic}-value` },
+    input,
+    output: def.output ? { ...def.output, subject: def.output.subject ?? `${def.output.topic}-value` } : undefined,
+    store: def.store,
+    merge: def.merge,
     dlq: { topic: def.dlq.topic, codec: def.dlq.codec, subject: def.dlq.subject ?? `${def.dlq.topic}-value` },
     model: def.model,
     generation: def.generation,
-    groupId: groupIdFor(def.name, def.generation),
+    groupId: def.groupId ?? groupIdFor(def.name, def.generation),
     config,
     tracer: def.tracer,
     onAssigned: def.onAssigned,

@@ -1,12 +1,16 @@
 import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
-import type { TopicMessage } from './dlq.ts';
+import type { DeadLetter, TopicMessage } from './dlq.ts';
 import { TransactionError } from './errors.ts';
 
-/** What one partition's loop commits: its outputs (incl. dead letters) and the next input offset. */
+/** What a worker commits: its outputs (incl. dead letters) and the next input offset of each partition in the batch. */
 export interface Commit {
   topicMessages: { topic: string; messages: TopicMessage[] }[];
-  /** offset of the next record to read (last processed + 1) */
-  nextOffset: string;
+  /** offset of the next record to read (last processed + 1), per input partition */
+  offsets: { topic: string; partition: number; offset: string }[];
+  /** store stages: the decoded outputs and the dead letters, for the store's own transaction */
+  values?: unknown[];
+  dead?: DeadLetter[];
+  records?: number;
 }
 
 /**
@@ -33,12 +37,18 @@ export function transactionalIdFor(stage: string, generation: number, topic: str
   return `feedlog.${stage}.g${generation}.${topic}.${partition}`;
 }
 
-const toKafka = (m: TopicMessage): Message => ({
+export const toKafkaMessage = (m: TopicMessage): Message => ({
   key: m.key,
   value: m.value,
   headers: m.headers,
   ...(m.timestamp === undefined ? {} : { timestamp: m.timestamp }),
 });
+
+function byTopic(offsets: Commit['offsets']) {
+  const by = new Map<string, { partition: number; offset: string }[]>();
+  for (const o of offsets) by.set(o.topic, [...(by.get(o.topic) ?? []), { partition: o.partition, offset: o.offset }]);
+  return [...by].map(([topic, partitions]) => ({ topic, partitions }));
+}
 
 export class TransactionalSink implements Sink {
   private producer: Producer | undefined;
@@ -47,8 +57,6 @@ export class TransactionalSink implements Sink {
     private readonly kafka: Kafka,
     readonly transactionalId: string,
     private readonly groupId: string,
-    private readonly topic: string,
-    private readonly partition: number,
     private readonly transactionTimeoutMs: number,
   ) {}
 
@@ -75,13 +83,10 @@ export class TransactionalSink implements Sink {
     try {
       const topicMessages = c.topicMessages
         .filter((t) => t.messages.length > 0)
-        .map((t) => ({ topic: t.topic, messages: t.messages.map(toKafka) }));
+        .map((t) => ({ topic: t.topic, messages: t.messages.map(toKafkaMessage) }));
       if (topicMessages.length > 0) await tx.sendBatch({ topicMessages, acks: -1 });
       if (signal.aborted) throw new TransactionError('aborted by shutdown');
-      await tx.sendOffsets({
-        consumerGroupId: this.groupId,
-        topics: [{ topic: this.topic, partitions: [{ partition: this.partition, offset: c.nextOffset }] }],
-      });
+      await tx.sendOffsets({ consumerGroupId: this.groupId, topics: byTopic(c.offsets) });
       if (signal.aborted) throw new TransactionError('aborted by shutdown');
       await tx.commit();
     } catch (e) {
@@ -106,8 +111,6 @@ export class AtLeastOnceSink implements Sink {
   constructor(
     private readonly kafka: Kafka,
     private readonly consumer: Consumer,
-    private readonly topic: string,
-    private readonly partition: number,
   ) {}
 
   async init(): Promise<void> {
@@ -121,11 +124,11 @@ export class AtLeastOnceSink implements Sink {
     if (!producer) throw new TransactionError('sink not initialised');
     const topicMessages = c.topicMessages
       .filter((t) => t.messages.length > 0)
-      .map((t) => ({ topic: t.topic, messages: t.messages.map(toKafka) }));
+      .map((t) => ({ topic: t.topic, messages: t.messages.map(toKafkaMessage) }));
     try {
       if (topicMessages.length > 0) await producer.sendBatch({ topicMessages, acks: -1 });
       if (signal.aborted) throw new TransactionError('aborted by shutdown');
-      await this.consumer.commitOffsets([{ topic: this.topic, partition: this.partition, offset: c.nextOffset }]);
+      await this.consumer.commitOffsets(c.offsets);
     } catch (e) {
       throw e instanceof TransactionError
         ? e

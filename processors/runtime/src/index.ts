@@ -1,3 +1,4 @@
+export { singleMemberAssigner } from './assigner.ts';
 export { Breaker, type BreakerOptions, type BreakerState } from './breaker.ts';
 export {
   bytesCodec,
@@ -20,16 +21,24 @@ export {
   type ExtraMessage,
   groupIdFor,
   type MapStageDefinition,
+  type MergeOptions,
   type ModelRef,
   type RecordResult,
   type Stage,
   type StageConfig,
   type StageContext,
   type StageDefinitionInput,
+  type StageInput,
   type StageRecord,
   type StageRun,
 } from './define-stage.ts';
-export { type DeadLetter, deadLetterJsonCodec, type OutMessage, type RawRecord, type TopicMessage } from './dlq.ts';
+export {
+  type DeadLetter,
+  deadLetterJsonCodec,
+  type OutMessage,
+  type RawRecord,
+  type TopicMessage,
+} from './dlq.ts';
 export { transactionalIdFor } from './eos.ts';
 export {
   BadMagicByteError,
@@ -49,6 +58,7 @@ export { type BatchResult, processBatch } from './process-batch.ts';
 export { backoffSchedule, type RetryPolicy } from './retry.ts';
 export { type RunningStage, type RunOptions, runStage } from './run-stage.ts';
 export { onShutdown } from './shutdown.ts';
+export type { OffsetStore, StoreBatch } from './store-sink.ts';
 export { type DriverInput, type DriverResult, runInMemory } from './test-driver.ts';
 export {
   type BatchSpan,

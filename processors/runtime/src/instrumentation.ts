@@ -14,6 +14,7 @@ export const channelNames = {
   backpressure: 'feedlog:stage:backpressure',
   breaker: 'feedlog:stage:breaker',
   lifecycle: 'feedlog:stage:lifecycle',
+  seek: 'feedlog:stage:seek',
 } as const;
 
 export interface BatchEvent {
@@ -90,6 +91,16 @@ export interface LifecycleEvent {
   detail?: string;
 }
 
+/** The consumer was moved to where the committed (or stored) offset says. */
+export interface SeekEvent {
+  stage: string;
+  topic: string;
+  partition: number;
+  /** where the consumer was reading from (-1: unknown) */
+  from: number;
+  to: number;
+}
+
 export interface ChannelMessages {
   batch: BatchEvent;
   dlq: DlqEvent;
@@ -99,6 +110,7 @@ export interface ChannelMessages {
   backpressure: BackpressureEvent;
   breaker: BreakerEvent;
   lifecycle: LifecycleEvent;
+  seek: SeekEvent;
 }
 
 const channels = Object.fromEntries(

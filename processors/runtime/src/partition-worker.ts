@@ -2,11 +2,12 @@ import { performance } from 'node:perf_hooks';
 import type { KafkaMessage } from 'kafkajs';
 import type { Breaker } from './breaker.ts';
 import type { Stage } from './define-stage.ts';
-import type { RawRecord, TopicMessage } from './dlq.ts';
+import type { RawRecord } from './dlq.ts';
 import type { Sink } from './eos.ts';
 import { BreakerOpenError } from './errors.ts';
 import { publish } from './instrumentation.ts';
 import { processBatch, ShutdownError } from './process-batch.ts';
+import { groupByTopic, publishCommitted, sizeOf, toRaw } from './raw.ts';
 import { sleep } from './retry.ts';
 
 /** What a partition loop needs from the stage around it. */
@@ -20,24 +21,9 @@ export interface WorkerHost {
   resume(topic: string, partition: number): void;
   breaker(name: string): Breaker;
   onCommit(worker: PartitionWorker): void;
+  /** commit offsets over fetches that held only transaction markers (store stages: lag reaches 0) */
+  advanceOverMarkers: boolean;
 }
-
-function toRaw(topic: string, partition: number, m: KafkaMessage): RawRecord {
-  const headers: Record<string, Buffer | undefined> = {};
-  for (const [k, v] of Object.entries(m.headers ?? {})) {
-    const one = Array.isArray(v) ? v[v.length - 1] : v;
-    headers[k] = one === undefined ? undefined : Buffer.isBuffer(one) ? one : Buffer.from(String(one));
-  }
-  return { topic, partition, offset: m.offset, timestamp: m.timestamp, key: m.key, value: m.value, headers };
-}
-
-function groupByTopic(extra: { topic: string; message: TopicMessage }[]) {
-  const by = new Map<string, TopicMessage[]>();
-  for (const x of extra) by.set(x.topic, [...(by.get(x.topic) ?? []), x.message]);
-  return [...by].map(([topic, messages]) => ({ topic, messages }));
-}
-
-const sizeOf = (r: RawRecord) => (r.key?.length ?? 0) + (r.value?.length ?? 0) + 64;
 
 /**
  * One input partition: a bounded buffer filled by the consumer, and a loop that takes batches
@@ -69,6 +55,8 @@ export class PartitionWorker {
   private firstArrival = 0;
   private failures = 0;
   private inflightFirst: string | undefined;
+  /** a fetch of only transaction markers moved the position here: commit it when nothing else is due */
+  private markerEnd = -1;
   private readonly done: Promise<void>;
   committedBatches = 0;
   /** log end offset of the input partition, as of the last fetch */
@@ -112,6 +100,20 @@ export class PartitionWorker {
     const { maxRecords, maxBytes } = this.host.stage.config.buffer;
     if (this.buffer.length >= maxRecords || this.bufferedBytes >= maxBytes) this.addPause('buffer full');
     this.wake?.();
+  }
+
+  /** from the consumer: a fetch that held only control records (commit markers) or aborted ones */
+  pushEmpty(firstOffset: number, lastOffset: number): void {
+    if (this.closing || !this.host.advanceOverMarkers) return;
+    // contiguous with what this worker has: nothing in between was skipped
+    if (this.fetchedUpTo < 0 || firstOffset > this.fetchedUpTo || lastOffset + 1 <= this.fetchedUpTo) return;
+    this.fetchedUpTo = lastOffset + 1;
+    this.markerEnd = lastOffset + 1;
+    this.wake?.();
+  }
+
+  private get markerDue(): boolean {
+    return this.markerEnd > this.next && this.next >= 0 && this.buffer.length === 0;
   }
 
   /** after a rebalance that kept this partition: check the committed offset before the next batch */
@@ -187,7 +189,7 @@ export class PartitionWorker {
     const { maxRecords, lingerMs } = this.host.stage.config.batch;
     return new Promise((resolve) => {
       const check = () => {
-        if (this.closing || this.buffer.length >= maxRecords || !this.verified) return done();
+        if (this.closing || this.buffer.length >= maxRecords || !this.verified || this.markerDue) return done();
         if (this.buffer.length > 0) {
           const left = this.firstArrival + lingerMs - performance.now();
           if (left <= 0) return done();
@@ -213,6 +215,7 @@ export class PartitionWorker {
         if (!this.verified) await this.verify();
         await this.waitForBatch();
         if (this.closing) break;
+        if (this.verified && this.markerDue) await this.handle([]);
         if (!this.verified || this.buffer.length === 0) continue;
         await this.handle(this.take());
         this.failures = 0;
@@ -251,8 +254,21 @@ export class PartitionWorker {
       if (from !== undefined) this.resyncFrom = Number(from);
     }
     this.inflightFirst = undefined;
+    this.markerEnd = -1;
     this.clearBuffer();
     this.verified = false;
+  }
+
+  private seek(target: number) {
+    publish('seek', {
+      stage: this.host.stage.name,
+      topic: this.topic,
+      partition: this.partition,
+      from: this.fetchedUpTo,
+      to: target,
+    });
+    this.host.seek(this.topic, this.partition, target);
+    this.fetchedUpTo = target;
   }
 
   private async verify(): Promise<void> {
@@ -270,8 +286,7 @@ export class PartitionWorker {
       // final, so the committed offset is the truth (never below what we know we committed)
       const target = Math.max(committed, resync);
       this.clearBuffer();
-      this.host.seek(this.topic, this.partition, target);
-      this.fetchedUpTo = target;
+      this.seek(target);
       this.next = target;
     } else if (committed > this.next) {
       // a new assignment, or someone else got further: drop what is below the committed offset,
@@ -279,10 +294,12 @@ export class PartitionWorker {
       const before = this.buffer.length;
       this.buffer = this.buffer.filter((r) => Number(r.offset) >= committed);
       if (this.buffer.length !== before) this.bufferedBytes = this.buffer.reduce((s, r) => s + sizeOf(r), 0);
-      if (this.fetchedUpTo < committed) {
+      // the consumer started elsewhere (a store keeps the offsets, not the group): a gap is re-read
+      const head = this.buffer[0];
+      const gap = head ? Number(head.offset) > committed : this.fetchedUpTo > committed;
+      if (this.fetchedUpTo < committed || gap) {
         this.clearBuffer();
-        this.host.seek(this.topic, this.partition, committed);
-        this.fetchedUpTo = committed;
+        this.seek(committed);
       }
       this.next = committed;
     }
@@ -299,8 +316,14 @@ export class PartitionWorker {
     const stage = this.host.stage;
     const t0 = performance.now();
     this.inflightFirst = batch[0]?.offset;
-    let result: Awaited<ReturnType<typeof processBatch>>;
-    for (;;) {
+    let result: Awaited<ReturnType<typeof processBatch>> = {
+      outputs: [],
+      values: [],
+      dead: [],
+      extra: [],
+      transformMs: 0,
+    };
+    while (batch.length > 0) {
       try {
         result = await processBatch(stage, batch, { breaker: this.host.breaker, signal: this.soft.signal });
         break;
@@ -313,18 +336,21 @@ export class PartitionWorker {
         if (this.closing) throw new ShutdownError();
       }
     }
-    const first = batch[0] as RawRecord;
-    const last = batch[batch.length - 1] as RawRecord;
-    const nextOffset = String(Number(last.offset) + 1);
+    const last = batch[batch.length - 1];
+    // an empty batch moves the offset over transaction markers
+    const nextOffset = String(last ? Number(last.offset) + 1 : this.markerEnd);
     const tc = performance.now();
     await this.sink?.commit(
       {
         topicMessages: [
-          { topic: stage.output.topic, messages: result.outputs },
+          ...(stage.output ? [{ topic: stage.output.topic, messages: result.outputs }] : []),
           { topic: stage.dlq.topic, messages: result.dead.map((d) => d.message) },
           ...groupByTopic(result.extra),
         ],
-        nextOffset,
+        offsets: [{ topic: this.topic, partition: this.partition, offset: nextOffset }],
+        values: result.values,
+        dead: result.dead.map((d) => d.letter),
+        records: batch.length,
       },
       this.hard.signal,
     );
@@ -334,32 +360,12 @@ export class PartitionWorker {
     this.committedBatches++;
     this.lastCommitAt = Date.now();
     this.host.onCommit(this);
-    for (const d of result.dead) {
-      publish('dlq', {
-        stage: stage.name,
-        topic: d.record.topic,
-        partition: d.record.partition,
-        offset: d.record.offset,
-        errorClass: d.letter.error_class,
-        message: d.letter.error_message,
-        attempts: d.letter.attempts,
-      });
-    }
-    publish('batch', {
-      stage: stage.name,
-      generation: stage.generation,
-      topic: this.topic,
+    publishCommitted(stage, {
+      batch,
+      result,
       partition: this.partition,
-      firstOffset: first.offset,
-      lastOffset: last.offset,
-      recordsIn: batch.length,
-      recordsOut: result.outputs.length,
-      dlq: result.dead.length,
-      bytesIn: batch.reduce((s, r) => s + sizeOf(r), 0),
       batchMs: end - t0,
-      transformMs: result.transformMs,
       commitMs: end - tc,
-      mode: stage.config.mode,
       lag: this.lag,
     });
   }

@@ -36,9 +36,11 @@ export interface DeadEntry {
   message: OutMessage;
 }
 
-export interface BatchResult {
+export interface BatchResult<O = unknown> {
   /** outputs for the output topic, in input order */
   outputs: OutMessage[];
+  /** store stages (no output topic): the outputs as values, in input order */
+  values: O[];
   dead: DeadEntry[];
   /** messages the transform added with ctx.send, for other topics of the same transaction */
   extra: { topic: string; message: TopicMessage }[];
@@ -52,17 +54,25 @@ export class ShutdownError extends StageError {
   }
 }
 
-type Slot = { kind: 'out'; messages: OutMessage[] } | { kind: 'dead'; entry: DeadEntry } | undefined;
+type Slot<O> =
+  | { kind: 'out'; messages: OutMessage[] }
+  | { kind: 'values'; values: O[] }
+  | { kind: 'dead'; entry: DeadEntry }
+  | undefined;
 
 /**
  * Decode → transform (with per-record retries, and bisection to isolate a record that makes the
  * whole batch throw) → encode. Pure apart from the transform itself: no Kafka. The Kafka runtime
  * commits the result in one transaction; the in-memory test driver just returns it.
  */
-export async function processBatch<I, O>(stage: Stage<I, O>, raw: RawRecord[], deps: BatchDeps): Promise<BatchResult> {
+export async function processBatch<I, O>(
+  stage: Stage<I, O>,
+  raw: RawRecord[],
+  deps: BatchDeps,
+): Promise<BatchResult<O>> {
   const sleep = deps.sleep ?? defaultSleep;
   const dlqCodec = stage.dlq.codec ?? deadLetterJsonCodec;
-  const slots: Slot[] = new Array(raw.length);
+  const slots: Slot<O>[] = new Array(raw.length);
   const decoded: (StageRecord<I> | undefined)[] = new Array(raw.length);
 
   const pause = async (records: number, attempt: number, err: unknown) => {
@@ -103,7 +113,7 @@ export async function processBatch<I, O>(stage: Stage<I, O>, raw: RawRecord[], d
         continue;
       }
       try {
-        const value = await stage.input.codec.decode(r.value);
+        const value = await stage.input.codecFor(r.topic).decode(r.value);
         decoded[i] = { ...r, value, trace: parseTraceparent(r.headers[TRACEPARENT]) };
       } catch (e) {
         if (isRetriable(e)) {
@@ -211,12 +221,17 @@ export async function processBatch<I, O>(stage: Stage<I, O>, raw: RawRecord[], d
     for (const [i, r] of results) {
       const rec = decoded[i] as StageRecord<I>;
       const emits: Emit<O>[] = r === null ? [] : Array.isArray(r) ? r : [r];
+      const output = stage.output;
+      if (!output) {
+        slots[i] = { kind: 'values', values: emits.map((e) => e.value) };
+        continue;
+      }
       const messages: OutMessage[] = [];
       try {
         for (const e of emits) {
           let value: Buffer;
           try {
-            value = await stage.output.codec.encode(e.value, stage.output.subject);
+            value = await output.codec.encode(e.value, output.subject);
           } catch (err) {
             throw err instanceof StageError
               ? err
@@ -247,10 +262,12 @@ export async function processBatch<I, O>(stage: Stage<I, O>, raw: RawRecord[], d
   }
 
   const outputs: OutMessage[] = [];
+  const values: O[] = [];
   const dead: DeadEntry[] = [];
   for (const s of slots) {
     if (s?.kind === 'out') outputs.push(...s.messages);
+    else if (s?.kind === 'values') values.push(...s.values);
     else if (s?.kind === 'dead') dead.push(s.entry);
   }
-  return { outputs, dead, extra, transformMs };
+  return { outputs, values, dead, extra, transformMs };
 }

@@ -21,6 +21,8 @@ export interface DriverOutput<O> {
 
 export interface DriverResult<O> {
   outputs: DriverOutput<O>[];
+  /** store stages: the values the store would be given */
+  values: O[];
   /** what the transform sent to other topics with ctx.send */
   extra: { topic: string; key: string | null; value: Buffer | null; headers: Record<string, string> }[];
   dead: DeadLetter[];
@@ -79,7 +81,7 @@ export async function runInMemory<I, O>(
   };
   const signal = new AbortController().signal;
   const dlqCodec = stage.dlq.codec ?? deadLetterJsonCodec;
-  const result: DriverResult<O> = { outputs: [], extra: [], dead: [], batches: 0, retryDelays };
+  const result: DriverResult<O> = { outputs: [], values: [], extra: [], dead: [], batches: 0, retryDelays };
 
   for (const [partition, records] of byPartition) {
     await stage.onAssigned?.({ topic: stage.input.topic, partition, committedOffset: -1 });
@@ -93,12 +95,14 @@ export async function runInMemory<I, O>(
             ...(opts.sleepForReal ? {} : { sleep: fakeSleep }),
           });
           result.batches++;
-          for (const o of r.outputs) {
+          result.values.push(...r.values);
+          const output = stage.output;
+          for (const o of output ? r.outputs : []) {
             const headers: Record<string, string> = {};
             for (const [k, v] of Object.entries(o.headers)) headers[k] = v.toString();
             result.outputs.push({
               key: o.key?.toString() ?? null,
-              value: await stage.output.codec.decode(o.value),
+              value: await (output as NonNullable<typeof output>).codec.decode(o.value),
               headers,
             });
           }

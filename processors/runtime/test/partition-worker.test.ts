@@ -20,7 +20,7 @@ const msg = (offset: number): KafkaMessage => ({
 });
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => msg(from + i));
 
-function fixture(opts: { committed?: number; failCommits?: number } = {}) {
+function fixture(opts: { committed?: number; failCommits?: number; markers?: boolean } = {}) {
   const stage = defineStage({
     name: 'pw',
     generation: 1,
@@ -55,7 +55,7 @@ function fixture(opts: { committed?: number; failCommits?: number } = {}) {
       }
       for (const t of c.topicMessages)
         if (t.topic === 'out') state.outputs.push(...t.messages.map((m) => String(m.value)));
-      state.committed = Number(c.nextOffset);
+      state.committed = Number(c.offsets[0]?.offset);
     },
     async close() {},
   };
@@ -68,6 +68,7 @@ function fixture(opts: { committed?: number; failCommits?: number } = {}) {
     resume: () => state.resumes++,
     breaker: (n) => new Breaker(n),
     onCommit() {},
+    advanceOverMarkers: opts.markers ?? false,
   };
   return { state, worker: new PartitionWorker(host, 'in', 0) };
 }
@@ -112,6 +113,28 @@ describe('PartitionWorker offsets', () => {
     await worker.close(1_000);
     expect(state.outputs).toEqual(range(12, 20).map((m) => `V${m.offset}`));
     expect(state.assigned).toEqual([12]);
+  });
+
+  it('re-reads from the stored offset when the consumer started past it (a store keeps the offsets, not the group)', async () => {
+    const { state, worker } = fixture({ committed: 5 });
+    worker.push(range(10, 20)); // the group's offset is ahead of the store's
+    await until(() => state.seeks.length > 0);
+    expect(state.seeks).toEqual([5]);
+    worker.push(range(5, 20));
+    await until(() => state.committed === 20);
+    await worker.close(1_000);
+    expect(state.outputs).toEqual(range(5, 20).map((m) => `V${m.offset}`));
+  });
+
+  it('commits the offset over a fetch of only transaction markers when told to, and only contiguously', async () => {
+    const { state, worker } = fixture({ markers: true });
+    worker.push(range(0, 10));
+    await until(() => state.committed === 10);
+    worker.pushEmpty(12, 12); // a gap (10, 11 not fetched): no advance
+    worker.pushEmpty(10, 11); // the commit marker after offset 9 and one more
+    await until(() => state.committed === 12);
+    await worker.close(1_000);
+    expect(state.outputs).toEqual(range(0, 10).map((m) => `V${m.offset}`));
   });
 
   it('pauses when the buffer passes its bound and resumes once drained', async () => {

@@ -38,7 +38,7 @@ function upper(map: (v: string, attempt: number) => string | null) {
 describe('defineStage', () => {
   it('names the group after stage and generation and validates the definition', () => {
     expect(upper((v) => v).groupId).toBe('feedlog.upper.g3');
-    expect(upper((v) => v).output.subject).toBe('out-value');
+    expect(upper((v) => v).output?.subject).toBe('out-value');
     const bad = {
       ...base,
       input: { topic: 'x', codec: stringCodec() },
@@ -379,5 +379,54 @@ describe('backoff and trace context', () => {
     expect(parseTraceparent('ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01')).toBeUndefined();
     expect(parseTraceparent('garbage')).toBeUndefined();
     expect(new BadMagicByteError('x').retriable).toBe(false);
+  });
+});
+
+describe('several inputs and store stages', () => {
+  const store = { committedOffset: async () => -1, commit: async () => {} };
+  it('decodes each input topic with its own codec and hands a store stage its values', async () => {
+    const { processBatch } = await import('../src/process-batch.ts');
+    const twice = { ...stringCodec(), decode: async (b: Buffer) => `${b}${b}` };
+    const stage = defineStage<string, string>({
+      ...base,
+      input: {
+        topics: [
+          { topic: 'a', codec: stringCodec() },
+          { topic: 'b', codec: twice },
+        ],
+      },
+      store,
+      dlq: { topic: 'd' },
+      map: (r) => `${r.topic}:${r.value}`,
+    });
+    expect(stage.input.topics).toEqual(['a', 'b']);
+    const rec = (topic: string) => ({
+      topic,
+      partition: 0,
+      offset: '0',
+      timestamp: '1',
+      key: null,
+      value: Buffer.from('x'),
+      headers: {},
+    });
+    const res = await processBatch(stage, [rec('a'), rec('b')], {
+      breaker: () => new Breaker('x'),
+      signal: new AbortController().signal,
+    });
+    expect(res.values).toEqual(['a:x', 'b:xx']);
+    expect(res.outputs).toEqual([]);
+  });
+
+  it('takes exactly one of output and store', () => {
+    const def = {
+      ...base,
+      input: { topic: 'a', codec: stringCodec() },
+      dlq: { topic: 'd' },
+      map: (r: { value: string }) => r.value,
+    };
+    expect(() => defineStage(def)).toThrow(/exactly one of output or store/);
+    expect(() => defineStage({ ...def, store, output: { topic: 'o', codec: stringCodec() } })).toThrow(
+      /exactly one of output or store/,
+    );
   });
 });

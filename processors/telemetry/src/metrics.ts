@@ -158,11 +158,11 @@ export function stageMetrics(opts: StageMetricsOptions = {}): StageMetrics {
   };
 }
 
-/** `GET /metrics` (Prometheus text format) on `port` (0: any free port). Resolves once listening. */
+/** `GET /metrics` (Prometheus text format) on `port` (0: any free port), loopback unless told otherwise. Resolves once listening. */
 export async function serveMetrics(
   registry: Registry,
   port: number,
-  host = '0.0.0.0',
+  host = process.env.METRICS_HOST || '127.0.0.1',
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];

@@ -1,9 +1,10 @@
-import { onShutdown, runStage, type Stage, serveHealth, subscribe } from '@feedlog/runtime';
+import type { Server } from 'node:http';
+import { onShutdown, runStage, type Stage, type StageHealth, serveHealth, subscribe } from '@feedlog/runtime';
 import { setupTelemetry, type Telemetry } from './sdk.ts';
 
 export type ProcessLog = (event: string, fields?: Record<string, unknown>) => void;
 
-/** One JSON line per event on stdout, tagged with the stage. */
+/** One JSON line per event on stdout, tagged with the process. */
 export function processLog(stage: string): ProcessLog {
   return (event, fields = {}) =>
     process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), stage, event, ...fields })}\n`);
@@ -25,42 +26,95 @@ export interface StageProcessContext {
   log: ProcessLog;
 }
 
+/** What a process runs: a stage, the materializer… */
+export interface ServiceHandle {
+  health(): StageHealth;
+  ready(): Promise<void>;
+  /** graceful: finish or abort the open work, leave the group, close every client */
+  stop(): Promise<void>;
+  /** settles when the service stops: rejects when it failed for good */
+  done: Promise<void>;
+  /** fields of the `ready` log line */
+  describe?(): Record<string, unknown>;
+}
+
 /**
- * The life of a stage process, shared by every stage's main.ts: telemetry first, the stage built
- * by `build`, lifecycle/breaker/error/DLQ events logged, health on HEALTH_PORT, SIGTERM/SIGINT
- * stopping the stage before telemetry flushes, exit 1 with the error on a failure.
+ * The life of every feedlog consumer process, in one place: telemetry first (tracing, /metrics on
+ * METRICS_PORT), the service built by `start`, runtime events logged (LOG_BATCHES=1 adds one line
+ * per batch), /healthz and /readyz on HEALTH_PORT (127.0.0.1 unless HEALTH_HOST), and one graceful
+ * shutdown on SIGTERM/SIGINT or a fatal error (the runtime's `onShutdown`, close-with-grace): stop
+ * the service, flush telemetry, exit; past SHUTDOWN_DEADLINE_MS (default 30 s) or on a second
+ * signal it exits 1.
+ * A service that fails on its own exits 1 so a supervisor restarts it.
  */
+export function runProcess(
+  name: string,
+  start: (ctx: StageProcessContext) => Promise<ServiceHandle>,
+  opts: { serviceName?: string } = {},
+): void {
+  const log = processLog(name);
+  let handle: ServiceHandle | undefined;
+  let telemetry: Telemetry | undefined;
+  let health: Server | undefined;
+  const closeAll = async () => {
+    await handle?.stop();
+    await telemetry?.shutdown();
+    await new Promise<void>((r) => (health ? health.close(() => r()) : r()));
+  };
+  const uninstall = onShutdown(closeAll, {
+    deadlineMs: intEnv('SHUTDOWN_DEADLINE_MS', 30_000),
+    log: (line) => log('shutdown', { detail: line }),
+  });
+  const main = async () => {
+    const generation = intEnv('STAGE_GENERATION', 1);
+    telemetry = await setupTelemetry({ serviceName: opts.serviceName ?? `feedlog-${name}` });
+    if (telemetry.metricsPort !== undefined)
+      log('metrics', { port: telemetry.metricsPort, tracing: telemetry.tracing });
+    subscribe('lifecycle', (e) => log('lifecycle', { status: e.status, detail: e.detail }));
+    subscribe('breaker', (e) => log('breaker', { breaker: e.breaker, state: e.state }));
+    subscribe('error', (e) =>
+      log('error', { where: e.where, topic: e.topic, partition: e.partition, error: String(e.error) }),
+    );
+    subscribe('dlq', (e) =>
+      log('dlq', { partition: e.partition, offset: e.offset, error: e.errorClass, message: e.message }),
+    );
+    if (process.env.LOG_BATCHES === '1')
+      subscribe('batch', (e) =>
+        log('batch', { records: e.recordsIn, out: e.recordsOut, dlq: e.dlq, ms: Math.round(e.batchMs) }),
+      );
+    handle = await start({ telemetry, generation, prefix: process.env.TOPIC_PREFIX ?? '', log });
+    const h = handle;
+    const healthPort = process.env.HEALTH_PORT;
+    if (healthPort) health = await serveHealth(h.health, intEnv('HEALTH_PORT', 0), process.env.HEALTH_HOST);
+    await h.ready();
+    log('ready', h.describe?.() ?? {});
+    await h.done;
+  };
+  main().catch(async (e: unknown) => {
+    uninstall();
+    log('failed', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+    await closeAll().catch(() => {});
+    process.exit(1);
+  });
+}
+
+/** A stage process: `build` returns the stage definition, the runtime runs it (see runProcess). */
 export function runStageProcess<I, O>(
   name: string,
   build: (ctx: StageProcessContext) => Promise<Stage<I, O>> | Stage<I, O>,
 ): void {
-  const log = processLog(name);
-  const main = async () => {
-    const generation = intEnv('STAGE_GENERATION', 1);
-    const telemetry = await setupTelemetry({ serviceName: `feedlog-${name}` });
-    if (telemetry.metricsPort !== undefined)
-      log('metrics', { port: telemetry.metricsPort, tracing: telemetry.tracing });
-    const stage = await build({ telemetry, generation, prefix: process.env.TOPIC_PREFIX ?? '', log });
-    subscribe('lifecycle', (e) => log('lifecycle', { status: e.status, detail: e.detail }));
-    subscribe('breaker', (e) => log('breaker', { breaker: e.breaker, state: e.state }));
-    subscribe('error', (e) => log('error', { where: e.where, partition: e.partition, error: String(e.error) }));
-    subscribe('dlq', (e) =>
-      log('dlq', { partition: e.partition, offset: e.offset, error: e.errorClass, message: e.message }),
-    );
-    const running = await runStage(stage, { clientId: `feedlog-${name}-g${generation}` });
-    const healthPort = process.env.HEALTH_PORT;
-    if (healthPort) await serveHealth(running.health, Number.parseInt(healthPort, 10));
-    onShutdown(async () => {
-      await running.stop();
-      await telemetry.shutdown();
-    });
-    await running.ready();
-    log('ready', { groupId: running.groupId, input: stage.input.topic, output: stage.output.topic });
-    await running.done;
-    await telemetry.shutdown();
-  };
-  main().catch((e: unknown) => {
-    log('failed', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
-    process.exit(1);
+  runProcess(name, async (ctx) => {
+    const stage = await build(ctx);
+    const running = await runStage(stage, { clientId: `feedlog-${name}-g${ctx.generation}` });
+    return {
+      ...running,
+      describe: () => ({
+        groupId: running.groupId,
+        input: stage.input.topics.join(','),
+        output: stage.output?.topic ?? null,
+        model: stage.model,
+        ...(running.transactionalId ? { transactionalId: running.transactionalId } : {}),
+      }),
+    };
   });
 }
