@@ -64,7 +64,14 @@ describe('API hardening against real PostgreSQL, Kafka and the registry', () => 
       {
         itemId: 'i1',
         vector: Float32Array.from([1, 0, 0, 0]),
-        payload: { title: 'Fed', published_at: Date.parse('2017-01-01T00:00:00Z') },
+        payload: {
+          title: 'Fed',
+          url: 'https://example.com/fed',
+          source: 'reuters',
+          category: 'b',
+          story_id: 's1',
+          published_at: Date.parse('2017-01-01T00:00:00Z'),
+        },
       },
     ]);
     await index.flipAlias('headlines', 1);
