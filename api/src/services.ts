@@ -42,7 +42,8 @@ export function apiSettings(env: NodeJS.ProcessEnv = process.env) {
     maxBatch: int(e.API_MAX_BATCH, 500),
     bodyLimit: int(e.API_BODY_LIMIT, 8 * 1024 * 1024),
     anonymousPerMinute: int(e.API_ANON_RATE_LIMIT, 120),
-    publicReads: e.API_PUBLIC_READS === undefined || e.API_PUBLIC_READS === '' || /^(1|true|yes)$/i.test(e.API_PUBLIC_READS),
+    publicReads:
+      e.API_PUBLIC_READS === undefined || e.API_PUBLIC_READS === '' || /^(1|true|yes)$/i.test(e.API_PUBLIC_READS),
     logFile: e.API_LOG_FILE || undefined,
     corsOrigins: e.API_CORS_ORIGINS ? e.API_CORS_ORIGINS.split(',').map((s) => s.trim()) : [],
     embeddingBaseUrl: e.EMBEDDING_BASE_URL || `http://127.0.0.1:${int(e.EMBEDDER_PORT, 8090)}/v1`,

@@ -28,7 +28,7 @@ export interface StageHealth {
 }
 
 /** `/healthz` (liveness) and `/readyz` (readiness) for an orchestrator; JSON bodies. */
-export function serveHealth(health: () => StageHealth, port: number, host = '0.0.0.0'): Promise<Server> {
+export function serveHealth(health: () => StageHealth, port: number, host = '127.0.0.1'): Promise<Server> {
   const server = createServer((req, res) => {
     const h = health();
     const ok = req.url === '/readyz' ? h.ready : req.url === '/healthz' ? h.live : undefined;

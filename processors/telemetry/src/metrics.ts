@@ -162,7 +162,7 @@ export function stageMetrics(opts: StageMetricsOptions = {}): StageMetrics {
 export async function serveMetrics(
   registry: Registry,
   port: number,
-  host = '0.0.0.0',
+  host = '127.0.0.1', // loopback like every feedlog server; pass a host to expose it
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
