@@ -1,35 +1,11 @@
 import { isUtf8 } from 'node:buffer';
+import { jsonDepth } from '@feedlog/common/json-depth';
 import type { FastifyInstance } from 'fastify';
 import sjson from 'secure-json-parse';
 import { errors } from '../errors.ts';
 
 /** Deepest `[`/`{` nesting a body may have; the deepest real body (items → item → field) is 3. */
 export const MAX_JSON_DEPTH = 32;
-
-/**
- * The nesting depth of a JSON text, or -1 once it exceeds `max`, counted over the bytes before
- * anything is built: JSON.parse of an 8 MiB `[[[[…` builds four million arrays and held the event
- * loop for seconds, while this scan is one pass with no allocation. Brackets inside strings
- * (escapes included) do not count; malformed text is left for JSON.parse to report.
- */
-export function jsonDepth(buf: Uint8Array, max: number): number {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < buf.length; i++) {
-    const c = buf[i]!;
-    if (inString) {
-      if (c === 0x5c)
-        i++; // backslash: skip the escaped byte
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return -1;
-      if (depth > deepest) deepest = depth;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return deepest;
-}
 
 /**
  * The only body parser: JSON, strictly. Invalid UTF-8 is refused (not replaced by U+FFFD),
