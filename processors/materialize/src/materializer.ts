@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ViewRefresher } from '@feedlog/migrations';
+import { deadLetterHeaders } from '@feedlog/runtime/dlq';
 import { type DeadLetter, isSerdeError, type Serde, serdeFor } from '@feedlog/schemas';
 import { declareFeedlog, topicNames } from '@feedlog/topics';
 import type { Admin, Batch, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
@@ -371,7 +372,15 @@ export async function startMaterializer(opts: MaterializerOptions): Promise<Runn
               topic: ownDlq,
               acks: -1,
               messages: await Promise.all(
-                ownDead.map(async (d) => ({ key: d.original_key, value: await ownDlqSerde.encode(d) })),
+                // the same feedlog-error-* headers the stages' dead letters carry (runtime/dlq.ts)
+                ownDead.map(async (d) => ({
+                  key: d.original_key,
+                  value: await ownDlqSerde.encode(d),
+                  headers: deadLetterHeaders(
+                    d,
+                    Object.fromEntries(d.headers.map((h) => [h.key, h.value ?? undefined])),
+                  ),
+                })),
               ),
             });
           } catch (e) {
