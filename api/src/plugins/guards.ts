@@ -29,10 +29,11 @@ export const guardsPlugin = fp<GuardOptions>(
         schema.response![code] ??= ErrorBody;
       };
       if (opts.rateLimit !== false && route.url !== '/healthz') add(429);
-      if (route.url.startsWith('/v1/')) {
-        add(401);
-        add(403);
-      }
+      const input = route.schema as { querystring?: unknown; params?: unknown; body?: unknown };
+      if (input.querystring || input.params || input.body) add(400);
+      if (input.params) add(414); // a path parameter over the router's length limit
+      add(401); // a presented but unknown key is refused on every route, so a typo is never silently anonymous
+      if (route.url.startsWith('/v1/')) add(403);
     });
 
     // The API answers JSON only: a CSP that allows nothing but forbids framing. /docs (Swagger
