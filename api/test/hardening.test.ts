@@ -39,6 +39,18 @@ describe('hostile bodies', () => {
     expect(r.json().message).toMatch(/nested deeper than/);
   });
 
+  it('a flat body with more values than any valid batch is refused before JSON.parse', async () => {
+    ({ app } = await testApp());
+    const r = await app.inject({
+      method: 'POST',
+      url: '/v1/items',
+      headers: { 'content-type': 'application/json', 'x-api-key': WRITE_KEY },
+      payload: `{"items":[${'1,'.repeat(50_000)}1]}`,
+    });
+    expect(r.statusCode).toBe(400);
+    expect(r.json().message).toMatch(/more than 20000 values/);
+  });
+
   it('/healthz keeps answering quickly while 8 MiB deeply nested arrays are posted', async () => {
     ({ app } = await testApp({ rateLimit: false }));
     await app.listen({ port: 0, host: '127.0.0.1' });

@@ -26,3 +26,30 @@ export function jsonDepth(text: Uint8Array | string, max: number): number {
   }
   return deepest;
 }
+
+/**
+ * Which bound a JSON text breaks, before it is parsed: nesting deeper than `maxDepth`, or more
+ * than `maxValues` array elements and object members in all (a flat 8 MiB `[1,1,1,…]` is four
+ * million values: cheap to send, tens of milliseconds of JSON.parse on the event loop).
+ */
+export function jsonOverLimits(
+  bytes: Uint8Array,
+  limits: { maxDepth: number; maxValues: number },
+): 'depth' | 'values' | undefined {
+  let depth = 0;
+  let values = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limits.maxDepth) return 'depth';
+      if (++values > limits.maxValues) return 'values';
+    } else if (c === 0x5d || c === 0x7d) depth--;
+    else if (c === 0x2c && ++values > limits.maxValues) return 'values';
+  }
+  return undefined;
+}
