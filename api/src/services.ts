@@ -40,7 +40,7 @@ export function apiSettings(env: NodeJS.ProcessEnv = process.env) {
     port: int(e.API_PORT, 8080),
     host: e.API_HOST || '127.0.0.1',
     maxBatch: int(e.API_MAX_BATCH, 500),
-    bodyLimit: int(e.API_BODY_LIMIT, 8 * 1024 * 1024),
+    bodyLimit: int(e.API_BODY_LIMIT, 2 * 1024 * 1024),
     anonymousPerMinute: int(e.API_ANON_RATE_LIMIT, 120),
     publicReads:
       e.API_PUBLIC_READS === undefined || e.API_PUBLIC_READS === '' || /^(1|true|yes)$/i.test(e.API_PUBLIC_READS),

@@ -52,7 +52,8 @@ describe('hostile bodies', () => {
   });
 
   it('/healthz keeps answering quickly while 8 MiB deeply nested arrays are posted', async () => {
-    ({ app } = await testApp({ rateLimit: false }));
+    // bodies of 8 MiB allowed, so they are read whole and reach the parser (the default is 2 MiB)
+    ({ app } = await testApp({ rateLimit: false, bodyLimit: 8 * 1024 * 1024 }));
     await app.listen({ port: 0, host: '127.0.0.1' });
     const port = (app.server.address() as AddressInfo).port;
     const depth = 4 * 1024 * 1024;

@@ -36,20 +36,35 @@ export function jsonOverLimits(
   bytes: Uint8Array,
   limits: { maxDepth: number; maxValues: number },
 ): 'depth' | 'values' | undefined {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   let depth = 0;
   let values = 0;
-  let inString = false;
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i]!;
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i]!;
+    if (c === 0x22) {
+      i = stringEnd(buf, i);
+      if (i < 0) return undefined; // unterminated: JSON.parse reports it
+    } else if (c === 0x5b || c === 0x7b) {
       if (++depth > limits.maxDepth) return 'depth';
       if (++values > limits.maxValues) return 'values';
     } else if (c === 0x5d || c === 0x7d) depth--;
     else if (c === 0x2c && ++values > limits.maxValues) return 'values';
   }
   return undefined;
+}
+
+/**
+ * The index of the quote closing the string opened at `open`, or -1. Jumps from quote to quote
+ * with Buffer#indexOf (native memchr), so string-heavy bodies cost little: a quote preceded by an
+ * odd number of backslashes is escaped.
+ */
+function stringEnd(buf: Buffer, open: number): number {
+  let at = open;
+  for (;;) {
+    at = buf.indexOf(0x22, at + 1);
+    if (at < 0) return -1;
+    let slashes = 0;
+    while (buf[at - 1 - slashes] === 0x5c) slashes++;
+    if (slashes % 2 === 0) return at;
+  }
 }
