@@ -37,10 +37,10 @@ describe('API log', () => {
     const lines: { level: string; obj: Record<string, unknown> }[] = [];
     const log = (level: string) => (obj: Record<string, unknown>) => void lines.push({ level, obj });
     const req = { id: 'r1', log: { error: log('error'), warn: log('warn'), debug: log('debug') } };
-    let sent: unknown;
-    const reply = { code: () => reply, send: (b: unknown) => void (sent = b) };
+    const sent: unknown[] = [];
+    const reply = { code: () => reply, send: (b: unknown) => void sent.push(b) };
     errorHandler(new Error('boom') as FastifyError, req as unknown as FastifyRequest, reply as unknown as FastifyReply);
-    expect(sent).toMatchObject({ error: 'internal_error' });
+    expect(sent[0]).toMatchObject({ error: 'internal_error' });
     const error = lines.find((l) => l.level === 'error')!;
     expect(JSON.stringify(error.obj)).toContain('boom');
     expect(JSON.stringify(error.obj)).not.toContain('at ');
