@@ -1,18 +1,34 @@
 import { loadConfig } from '@feedlog/common';
+import Table from 'cli-table3';
 import type { Command } from 'commander';
 import pg from 'pg';
-import { PgApiKeyStore } from './auth.ts';
+import { AmbiguousKeyError, PgApiKeyStore } from './auth.ts';
 import { startServer } from './server.ts';
 
 const validScopes = new Set(['read', 'write', 'admin']);
 
-/** `feedlog apikey create <name> [--scopes write,admin]` and `feedlog serve`. */
+async function withStore<T>(fn: (store: PgApiKeyStore) => Promise<T>): Promise<T | undefined> {
+  const pool = new pg.Pool({ connectionString: loadConfig().postgres.url, max: 1 });
+  pool.on('error', () => undefined);
+  try {
+    return await fn(new PgApiKeyStore(pool));
+  } catch (e) {
+    if (!(e instanceof AmbiguousKeyError)) throw e;
+    console.error(e.message);
+    process.exitCode = 2;
+    return undefined;
+  } finally {
+    await pool.end();
+  }
+}
+
+/** `feedlog apikey create|list|revoke|rotate` and `feedlog serve`. */
 export function registerApiCommands(program: Command): void {
   const apikey = program.command('apikey').description('API keys (only their SHA-256 is stored)');
   apikey
     .command('create <name>')
     .description('create a key and print it once')
-    .option('--scopes <list>', 'comma-separated: read, write, admin', 'write')
+    .option('--scopes <list>', 'comma-separated: read, write, admin', 'read,write')
     .option('--rate-limit <n>', 'requests per minute for this key', (v) => Number.parseInt(v, 10))
     .option('--json', 'machine-readable output')
     .action(async (name: string, opts: { scopes: string; rateLimit?: number; json?: boolean }) => {
@@ -31,16 +47,74 @@ export function registerApiCommands(program: Command): void {
         process.exitCode = 2;
         return;
       }
-      const pool = new pg.Pool({ connectionString: loadConfig().postgres.url, max: 1 });
-      try {
-        const { key, id } = await new PgApiKeyStore(pool).create(name, scopes, opts.rateLimit);
-        if (opts.json) console.log(JSON.stringify({ id, name, scopes, key }));
+      await withStore(async (store) => {
+        const { key, id, prefix } = await store.create(name, scopes, opts.rateLimit);
+        if (opts.json) console.log(JSON.stringify({ id, name, prefix, scopes, key }));
         else {
-          console.log(`created API key ${id} for ${name} (scopes: ${scopes.join(', ')})`);
+          console.log(`created API key ${id} (prefix ${prefix}) for ${name} (scopes: ${scopes.join(', ')})`);
           console.log(`key (shown once, only its hash is stored): ${key}`);
         }
-      } finally {
-        await pool.end();
+      });
+    });
+
+  apikey
+    .command('list')
+    .description('keys by id, prefix, scopes and use (never the key or its hash)')
+    .option('--all', 'include revoked keys')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { all?: boolean; json?: boolean }) => {
+      const rows = await withStore((store) => store.list(Boolean(opts.all)));
+      if (!rows) return;
+      if (opts.json) {
+        console.log(JSON.stringify(rows, null, 2));
+        return;
+      }
+      const t = new Table({ head: ['id', 'prefix', 'name', 'scopes', 'per min', 'created', 'last used', 'revoked'] });
+      for (const r of rows)
+        t.push([
+          r.id,
+          r.prefix ?? '-',
+          r.name,
+          r.scopes.join(','),
+          r.rate_limit_per_minute,
+          r.created_at,
+          r.last_used_at ?? '-',
+          r.revoked_at ?? '-',
+        ]);
+      console.log(t.toString());
+    });
+
+  apikey
+    .command('revoke <idOrPrefix>')
+    .description('revoke a key by id or prefix; every running API refuses it at once')
+    .option('--json', 'machine-readable output')
+    .action(async (idOrPrefix: string, opts: { json?: boolean }) => {
+      const r = await withStore((store) => store.revoke(idOrPrefix));
+      if (process.exitCode) return;
+      if (!r) {
+        console.error(`no active key with id or prefix ${idOrPrefix} (feedlog apikey list)`);
+        process.exitCode = 1;
+        return;
+      }
+      console.log(opts.json ? JSON.stringify({ revoked: r.id }) : `revoked API key ${r.id}`);
+    });
+
+  apikey
+    .command('rotate <idOrPrefix>')
+    .description('replace a key: a new key with the same name, scopes and limit; the old one is revoked')
+    .option('--json', 'machine-readable output')
+    .action(async (idOrPrefix: string, opts: { json?: boolean }) => {
+      const r = await withStore((store) => store.rotate(idOrPrefix));
+      if (process.exitCode) return;
+      if (!r) {
+        console.error(`no active key with id or prefix ${idOrPrefix} (feedlog apikey list)`);
+        process.exitCode = 1;
+        return;
+      }
+      if (opts.json) console.log(JSON.stringify({ id: r.id, prefix: r.prefix, key: r.key, replaced: r.replaced }));
+      else {
+        console.log(`API key ${r.replaced} revoked; its replacement is ${r.id} (prefix ${r.prefix})`);
+        console.log(`key (shown once, only its hash is stored): ${r.key}`);
       }
     });
 

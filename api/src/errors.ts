@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import createError, { type FastifyErrorConstructor } from '@fastify/error';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
@@ -62,6 +63,8 @@ const fastifyCodes: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
   FST_ERR_VALIDATION: 'invalid_request',
   FST_ERR_NOT_FOUND: 'not_found',
+  FST_ERR_MAX_PARAM_LENGTH: 'uri_too_long',
+  FST_ERR_BAD_URL: 'invalid_request',
 };
 
 /** Map ajv errors of a non-body part (query, params) to `[{ field, message }]`. */
@@ -83,8 +86,12 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
   if (status >= 500) {
     const exposed = (err as { expose?: boolean }).expose === true;
-    if (!exposed) req.log.error({ err }, 'request failed');
-    else req.log.warn({ err: err.message }, 'dependency unavailable');
+    // one line per failure at error level; the stack only at debug, so a flood of 500s cannot
+    // fill the log with stacks (the request id ties the two together)
+    if (!exposed) {
+      req.log.error({ err: { type: err.name, message: err.message, code: err.code } }, 'request failed');
+      req.log.debug({ err }, 'request failed (stack)');
+    } else req.log.warn({ err: err.message }, 'dependency unavailable');
     const body: ErrorBody = {
       error: exposed ? (err.code ?? 'unavailable').toLowerCase() : 'internal_error',
       message: exposed ? err.message : 'internal error; the log has the cause under this request id',
@@ -100,4 +107,37 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   const details = (err as DetailedError).details ?? validationDetails(err);
   const body: ErrorBody = { error: code, message: err.message, details: details ?? null };
   reply.code(status).send(body);
+}
+
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request (headers too large, a malformed
+ * request line, a timeout), answered with the API's body instead of Fastify's own. The socket is
+ * then closed, as Node does.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, body] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [
+          431,
+          'Request Header Fields Too Large',
+          {
+            error: 'headers_too_large',
+            message: 'the request headers are larger than the server accepts',
+            details: null,
+          },
+        ]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [
+            408,
+            'Request Timeout',
+            { error: 'request_timeout', message: 'the request was not received in time', details: null },
+          ]
+        : [400, 'Bad Request', { error: 'invalid_request', message: 'malformed HTTP request', details: null }];
+  const text = JSON.stringify(body satisfies ErrorBody);
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(text)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${text}`,
+    );
+  socket.destroy(err);
 }

@@ -1,4 +1,4 @@
-import { type Static, Type } from 'typebox';
+import { type Static, type TSchema, Type } from 'typebox';
 
 /**
  * The request and response shapes of every route, as TypeBox (JSON Schema). They validate input
@@ -18,6 +18,17 @@ export const limits = {
   guid: 1024,
   summary: 10_000,
 } as const;
+
+/**
+ * A query parameter with a default: optional on the wire (absent from OpenAPI's `required`), but
+ * always present for the handler because the validator fills the default in first.
+ */
+function defaulted<T extends TSchema>(schema: T): T {
+  return Type.Optional(schema) as unknown as T;
+}
+
+/** Text PostgreSQL can hold and a log line can show: no control characters (NUL included), no lone surrogates. */
+const idText = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: oneLine });
 
 /** `string | null` as one JSON Schema type (one error per field instead of an anyOf pair). */
 function nullable<T extends object>(schema: T) {
@@ -87,22 +98,34 @@ export function itemsBody(maxBatch: number) {
 }
 
 export const ItemsQuery = Type.Object({
-  partial: Type.Boolean({
-    default: false,
-    description: 'accept the valid items of a batch that has invalid ones (they are listed in `rejected`)',
-  }),
+  partial: defaulted(
+    Type.Boolean({
+      default: false,
+      description: 'accept the valid items of a batch that has invalid ones (they are listed in `rejected`)',
+    }),
+  ),
 });
 
 export const ItemsAccepted = Type.Object({
   job_id: Type.String(),
   accepted: Type.Integer(),
   items: Type.Array(Type.Object({ index: Type.Integer(), item_id: Type.String() })),
+  distinct: Type.Integer({ description: 'distinct item ids produced (the job expects this many)' }),
+  duplicates: Type.Array(Type.Object({ index: Type.Integer(), item_id: Type.String(), duplicate_of: Type.Integer() }), {
+    description: 'items whose id repeats an earlier item of the batch; produced once',
+  }),
   rejected: Type.Array(ItemProblem),
 });
 
-export const JobIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
+export const JobIdParams = Type.Object({ id: idText(200) });
 
-const isoDate = Type.String({ format: 'date-time', maxLength: 40 });
+// format date-time is validation.ts's: RFC 3339 restricted to what PostgreSQL's timestamptz and
+// Date.parse both accept (years 0001-9999, offsets within ±15:59, no leap second)
+const isoDate = Type.String({
+  format: 'date-time',
+  maxLength: 40,
+  description: 'RFC 3339 date-time with an offset, year 0001-9999, offset within ±15:59, seconds 00-59',
+});
 
 export const JobsQuery = Type.Object({
   status: Type.Optional(
@@ -114,30 +137,30 @@ export const JobsQuery = Type.Object({
       Type.Literal('cancelled'),
     ]),
   ),
-  caller: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  caller: Type.Optional(idText(200)),
   since: Type.Optional(isoDate),
-  limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
-  offset: Type.Integer({ minimum: 0, maximum: 100_000, default: 0 }),
+  limit: defaulted(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  offset: defaulted(Type.Integer({ minimum: 0, maximum: 100_000, default: 0 })),
 });
 
 export const StoriesQuery = Type.Object({
   since: Type.Optional(isoDate),
-  limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
-  offset: Type.Integer({ minimum: 0, maximum: 100_000, default: 0 }),
+  limit: defaulted(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  offset: defaulted(Type.Integer({ minimum: 0, maximum: 100_000, default: 0 })),
 });
 
-export const StoryParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
+export const StoryParams = Type.Object({ id: idText(200) });
 
 export const SearchQuery = Type.Object({
   q: Type.String({ minLength: 1, maxLength: 1000, pattern: oneLine }),
-  category: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-  source: Type.Optional(Type.String({ minLength: 1, maxLength: limits.source })),
-  story: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  category: Type.Optional(idText(100)),
+  source: Type.Optional(idText(limits.source)),
+  story: Type.Optional(idText(200)),
   since: Type.Optional(isoDate),
   until: Type.Optional(isoDate),
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
-  offset: Type.Integer({ minimum: 0, maximum: 1000, default: 0 }),
-  mode: Type.Union([Type.Literal('vector'), Type.Literal('hybrid')], { default: 'vector' }),
+  limit: defaulted(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
+  offset: defaulted(Type.Integer({ minimum: 0, maximum: 1000, default: 0 })),
+  mode: defaulted(Type.Union([Type.Literal('vector'), Type.Literal('hybrid')], { default: 'vector' })),
 });
 export type SearchQuery = Static<typeof SearchQuery>;
 
@@ -234,3 +257,15 @@ export const SearchResponse = Type.Object({
   offset: Type.Integer(),
   results: Type.Array(SearchResult),
 });
+
+const Check = Type.Object({
+  ok: Type.Boolean(),
+  latency_ms: Type.Union([Type.Number(), Type.Null()]),
+  error: Type.Optional(Type.String()),
+});
+/** GET /readyz, 200 (ready or degraded) and 503 (a required component is down) alike. */
+export const Readiness = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('degraded'), Type.Literal('unavailable')]),
+  components: Type.Record(Type.String(), Check),
+});
+export const Liveness = Type.Object({ status: Type.Literal('ok') });

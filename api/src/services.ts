@@ -16,6 +16,8 @@ export interface ApiEnv {
   API_BODY_LIMIT?: string;
   API_ANON_RATE_LIMIT?: string;
   API_CORS_ORIGINS?: string;
+  API_PUBLIC_READS?: string;
+  API_LOG_FILE?: string;
   EMBEDDER_PORT?: string;
   EMBEDDING_BASE_URL?: string;
   EMBEDDING_MODEL?: string;
@@ -38,8 +40,11 @@ export function apiSettings(env: NodeJS.ProcessEnv = process.env) {
     port: int(e.API_PORT, 8080),
     host: e.API_HOST || '127.0.0.1',
     maxBatch: int(e.API_MAX_BATCH, 500),
-    bodyLimit: int(e.API_BODY_LIMIT, 8 * 1024 * 1024),
+    bodyLimit: int(e.API_BODY_LIMIT, 2 * 1024 * 1024),
     anonymousPerMinute: int(e.API_ANON_RATE_LIMIT, 120),
+    publicReads:
+      e.API_PUBLIC_READS === undefined || e.API_PUBLIC_READS === '' || /^(1|true|yes)$/i.test(e.API_PUBLIC_READS),
+    logFile: e.API_LOG_FILE || undefined,
     corsOrigins: e.API_CORS_ORIGINS ? e.API_CORS_ORIGINS.split(',').map((s) => s.trim()) : [],
     embeddingBaseUrl: e.EMBEDDING_BASE_URL || `http://127.0.0.1:${int(e.EMBEDDER_PORT, 8090)}/v1`,
     embeddingModel: e.EMBEDDING_MODEL || 'all-MiniLM-L6-v2-int8',
@@ -93,5 +98,6 @@ export function createServices(
     bodyLimit: s.bodyLimit,
     rateLimit: { anonymousPerMinute: s.anonymousPerMinute },
     corsOrigins: s.corsOrigins,
+    publicReads: s.publicReads,
   };
 }

@@ -25,6 +25,35 @@ export const queryAjv = addFormats(
   new Ajv({ ...common, allErrors: true, coerceTypes: true, removeAdditional: false, useDefaults: true }),
 );
 
+const dateTimeRe = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * RFC 3339 date-time narrowed to what both PostgreSQL's timestamptz and Date.parse accept, so a
+ * value that passes validation can never fail in SQL or turn into NaN in the vector filter:
+ * years 0001-9999 (PostgreSQL has no year 0), UTC offsets within ±15:59 (PostgreSQL's range),
+ * seconds 00-59 (a leap second `:60` is refused: Date.parse cannot represent it).
+ */
+export function isPgDateTime(s: string): boolean {
+  const m = dateTimeRe.exec(s);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  if (year < 1 || month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!;
+  if (day < 1 || day > days) return false;
+  if (m[7] && (Number(m[8]) > 15 || Number(m[9]) > 59)) return false;
+  return Number.isFinite(Date.parse(s));
+}
+
+for (const ajv of [bodyAjv, queryAjv]) ajv.addFormat('date-time', { type: 'string', validate: isPgDateTime });
+
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
   const ajv = httpPart === 'body' ? bodyAjv : queryAjv;
   return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;

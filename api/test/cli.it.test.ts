@@ -63,4 +63,24 @@ describe('feedlog apikey create (real PostgreSQL)', () => {
     expect(code).toBe(2);
     expect(out.join('\n')).toMatch(/root/);
   });
+
+  it('list shows ids and prefixes, revoke and rotate take an id or a prefix', async () => {
+    const created = JSON.parse((await run('apikey', 'create', 'to-rotate', '--json')).out[0]!);
+    expect(created.scopes).toEqual(['read', 'write']);
+    const listed = await run('apikey', 'list', '--json');
+    const rows = JSON.parse(listed.out[0]!) as { id: string; prefix: string; name: string }[];
+    expect(rows.find((r) => r.id === created.id)).toMatchObject({ prefix: created.prefix, name: 'to-rotate' });
+    expect(listed.out.join('')).not.toContain(created.key);
+    const rotated = await run('apikey', 'rotate', created.prefix, '--json');
+    expect(rotated.code).toBe(0);
+    const fresh = JSON.parse(rotated.out[0]!);
+    expect(fresh.replaced).toBe(created.id);
+    const revoked = await run('apikey', 'revoke', fresh.id);
+    expect(revoked).toMatchObject({ code: 0, out: [`revoked API key ${fresh.id}`] });
+    expect((await run('apikey', 'revoke', fresh.id)).code).toBe(1);
+    const all = JSON.parse((await run('apikey', 'list', '--all', '--json')).out[0]!) as { revoked_at: string | null }[];
+    expect(all.filter((r) => r.revoked_at !== null).length).toBeGreaterThanOrEqual(2);
+    const table = await run('apikey', 'list');
+    expect(table.out.join('\n')).toMatch(/prefix/);
+  });
 });

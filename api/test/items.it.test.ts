@@ -32,6 +32,7 @@ describe.skipIf(!registryUp)('POST /v1/items against Kafka, the registry and Pos
   let pool: pg.Pool;
   let drop: () => Promise<void>;
   let key: string;
+  let keyId: string; // jobs record the key id as caller, never the key's name
   const bodyLimit = 256 * 1024;
 
   beforeAll(async () => {
@@ -42,7 +43,7 @@ describe.skipIf(!registryUp)('POST /v1/items against Kafka, the registry and Pos
     pool = s.pool;
     drop = s.drop;
     await migrate(pool);
-    key = (await new PgApiKeyStore(pool).create('it-writer', ['write'], 100_000)).key;
+    ({ key, id: keyId } = await new PgApiKeyStore(pool).create('it-writer', ['write'], 100_000));
     app = await buildApp({
       sink: new KafkaIngestSink(kafka, topic),
       // the test registers RawHeadline under its prefixed subject; production looks it up
@@ -120,10 +121,10 @@ describe.skipIf(!registryUp)('POST /v1/items against Kafka, the registry and Pos
     expect(new Set(records.map((x) => x.partition)).size).toBeGreaterThan(1);
 
     const job = await pool.query('SELECT kind, caller, expected_count, status FROM jobs WHERE id = $1', [body.job_id]);
-    expect(job.rows[0]).toEqual({ kind: 'ingest', caller: 'it-writer', expected_count: 40, status: 'running' });
+    expect(job.rows[0]).toEqual({ kind: 'ingest', caller: keyId, expected_count: 40, status: 'running' });
     const viaApi = await app.inject({ method: 'GET', url: `/v1/jobs/${body.job_id}` });
     expect(viaApi.statusCode).toBe(200);
-    expect(viaApi.json()).toMatchObject({ job_id: body.job_id, caller: 'it-writer', expected: 40, kind: 'ingest' });
+    expect(viaApi.json()).toMatchObject({ job_id: body.job_id, caller: keyId, expected: 40, kind: 'ingest' });
 
     // one bad item: 400, nothing produced
     const bad = await post({ items: [...items.slice(0, 5), item(99, { url: 'mailto:x@y' })] });

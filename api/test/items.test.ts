@@ -326,8 +326,8 @@ describe('errors, docs and metrics', () => {
     await post(app, { items: [item(1), item(2)] });
     await post(app, { items: [item(1, { url: 'x' })] });
     const m = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-    expect(m).toMatch(/feedlog_api_items_accepted_total\{caller="writer"\} 2/);
-    expect(m).toMatch(/feedlog_api_items_rejected_total\{caller="writer"\} 1/);
+    expect(m).toMatch(/feedlog_api_items_accepted_total\{caller="mem-1"\} 2/);
+    expect(m).toMatch(/feedlog_api_items_rejected_total\{caller="mem-1"\} 1/);
     expect(m).toMatch(
       /feedlog_api_http_request_duration_seconds_count\{method="POST",route="\/v1\/items",status="202"\} 1/,
     );

@@ -1,4 +1,4 @@
-import { ConfigError, envSpec, type FeedlogConfig, loadConfig } from '@feedlog/common';
+import { ConfigError, CsvFileError, envSpec, type FeedlogConfig, loadConfig } from '@feedlog/common';
 import { Command, Option } from 'commander';
 import { runKafkaDemo } from './demo.ts';
 import { LaunchError } from './launch/errors.ts';
@@ -159,7 +159,7 @@ for (const name of wanted) {
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  if (e instanceof LaunchError || e instanceof ConfigError) {
+  if (e instanceof LaunchError || e instanceof ConfigError || e instanceof CsvFileError) {
     process.stderr.write(`feedlog: error: ${e.message}\n`);
     if (e instanceof LaunchError && e.hint) process.stderr.write(`  hint: ${e.hint}\n`);
     process.exit(1);

@@ -57,6 +57,12 @@ export async function query<R extends pg.QueryResultRow>(
       app.log.error({ err: e }, 'PostgreSQL query failed');
       throw errors.unavailable('PostgreSQL is unavailable; retry shortly');
     }
+    // class 22 (data exception: a value PostgreSQL cannot hold) is the caller's input; validation
+    // should have caught it, so log it as a gap, but answer 400 without PostgreSQL's message
+    if (code.startsWith('22')) {
+      app.log.warn({ sqlstate: code }, 'PostgreSQL refused a value validation let through');
+      throw errors.invalidRequest({ sqlstate: code }, 'a parameter has a value the database cannot store');
+    }
     if (code === '42P01') {
       app.log.error({ err: e }, 'a relation is missing');
       throw errors.unavailable('the PostgreSQL schema is not migrated (run `feedlog migrate`)');

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Liveness, Readiness } from '../schemas.ts';
 
 export interface HealthRouteOptions {
   /** extra checks (e.g. the schema registry) by component name */
@@ -43,8 +44,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async
 
   app.get(
     '/healthz',
-    { schema: { tags: ['health'], summary: 'Liveness: the process answers' }, config: { rateLimit: false } },
-    async () => ({ status: 'ok' }),
+    { schema: { tags: ['health'], summary: 'Liveness: the process answers', response: { 200: Liveness } } },
+    async () => ({ status: 'ok' as const }),
   );
 
   app.get(
@@ -53,8 +54,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async
       schema: {
         tags: ['health'],
         summary: 'Readiness: Kafka, registry, PostgreSQL, embedder and index, each with ok/error and latency',
+        response: { 200: Readiness, 503: Readiness },
       },
-      config: { rateLimit: false },
     },
     async (_req, reply) => {
       const pool = app.db.pool;
@@ -74,16 +75,13 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async
       const down = names.filter((n) => !components[n]!.ok);
       const unready = down.some((n) => required.has(n));
       reply.code(unready ? 503 : 200);
-      return { status: unready ? 'unavailable' : down.length ? 'degraded' : 'ready', components };
+      const status = unready ? 'unavailable' : down.length ? 'degraded' : 'ready';
+      return { status: status as 'unavailable' | 'degraded' | 'ready', components };
     },
   );
 
-  app.get(
-    '/metrics',
-    { schema: { tags: ['health'], summary: 'Prometheus metrics' }, config: { rateLimit: false } },
-    async (_req, reply) => {
-      reply.header('content-type', app.metrics.registry.contentType);
-      return app.metrics.registry.metrics();
-    },
-  );
+  app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics' } }, async (_req, reply) => {
+    reply.header('content-type', app.metrics.registry.contentType);
+    return app.metrics.registry.metrics();
+  });
 };

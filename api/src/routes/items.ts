@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { canonicalUrl, itemId, type RawHeadline } from '@feedlog/schemas';
 import type { ErrorObject } from 'ajv';
+import { callerOf } from '../auth.ts';
 import { errors } from '../errors.ts';
 import type { EncodedRecord } from '../plugins/kafka.ts';
 import { ErrorBody, type FeedItem, type ItemProblem, ItemsAccepted, ItemsQuery, itemsBody } from '../schemas.ts';
@@ -43,7 +44,7 @@ export const itemsRoutes: FastifyPluginAsyncTypebox<ItemsRouteOptions> = async (
       config: { scope: 'write' },
     },
     async (req, reply) => {
-      const caller = req.apiKey?.name ?? 'anonymous';
+      const caller = callerOf(req);
       // Fastify validates the body before the query string, so after a body error the query is
       // still raw text: read `partial` both ways.
       const partial = String(req.query.partial) === 'true';
@@ -104,11 +105,25 @@ export const itemsRoutes: FastifyPluginAsyncTypebox<ItemsRouteOptions> = async (
         });
       });
 
+      // An item repeated in the batch (same id) is produced once: the job expects distinct items,
+      // as its progress counts them, so it can finish. The answer names each repeat.
+      const firstIndex = new Map<string, number>();
+      const duplicates: { index: number; item_id: string; duplicate_of: number }[] = [];
+      const distinct = accepted.filter((a) => {
+        const first = firstIndex.get(a.item_id);
+        if (first === undefined) {
+          firstIndex.set(a.item_id, a.index);
+          return true;
+        }
+        duplicates.push({ index: a.index, item_id: a.item_id, duplicate_of: first });
+        return false;
+      });
+
       const t0 = performance.now();
       let encoded: EncodedRecord[];
       try {
         encoded = await Promise.all(
-          accepted.map(async (a) => ({
+          distinct.map(async (a) => ({
             key: a.item_id,
             value: await app.ingest.encoder.encode(a.record),
             headers: { traceparent },
@@ -130,7 +145,12 @@ export const itemsRoutes: FastifyPluginAsyncTypebox<ItemsRouteOptions> = async (
             .required()
             .query(
               "INSERT INTO jobs (id, kind, caller, expected_count, status, details) VALUES ($1, 'ingest', $2, $3, 'running', $4)",
-              [jobId, caller, accepted.length, JSON.stringify({ rejected: bad.size, partial })],
+              [
+                jobId,
+                caller,
+                distinct.length,
+                JSON.stringify({ rejected: bad.size, partial, duplicates: duplicates.length }),
+              ],
             );
           jobRecorded = true;
         } catch (e) {
@@ -158,12 +178,14 @@ export const itemsRoutes: FastifyPluginAsyncTypebox<ItemsRouteOptions> = async (
         );
       }
       app.metrics.produceSeconds.observe((performance.now() - t0) / 1000);
-      app.metrics.itemsAccepted.inc({ caller }, accepted.length);
+      app.metrics.itemsAccepted.inc({ caller }, distinct.length);
       reply.code(202).header('location', `/v1/jobs/${jobId}`);
       return {
         job_id: jobId,
         accepted: accepted.length,
         items: accepted.map((a) => ({ index: a.index, item_id: a.item_id })),
+        distinct: distinct.length,
+        duplicates,
         rejected: problems,
       };
     },

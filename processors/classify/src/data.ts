@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { parse } from 'csv-parse/sync';
+import { parseCsvFile } from '@feedlog/common/csv';
 
 /** One labelled row. `summary` is the optional second field (AG News description, HuffPost short_description). */
 export interface Example {
@@ -59,7 +59,7 @@ export function loadDataset(path: string, format: DataFormat = detectFormat(path
             .map((s) => s.trim())
             .filter(Boolean)
         : AG_DEFAULT_CLASSES;
-      const rows = parse(text, { relax_column_count: false, skip_empty_lines: true }) as string[][];
+      const rows = parseCsvFile<string[]>(text, path, { relax_column_count: false, skip_empty_lines: true });
       examples = rows.map((r, n) => {
         const cls = Number(r[0]);
         const label = classes[cls - 1];
@@ -72,7 +72,7 @@ export function loadDataset(path: string, format: DataFormat = detectFormat(path
       break;
     }
     case 'uci': {
-      const rows = parse(text, { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+      const rows = parseCsvFile<Record<string, string>>(text, path, { columns: true, skip_empty_lines: true });
       examples = rows.map((r, n) => {
         const label = UCI_LABELS[r.CATEGORY ?? ''];
         if (!label || r.TITLE === undefined) throw new DataFormatError(`${path}: row ${n + 2}: bad CATEGORY or TITLE`);
@@ -101,7 +101,7 @@ export function loadDataset(path: string, format: DataFormat = detectFormat(path
       break;
     }
     case 'csv': {
-      const rows = parse(text, {
+      const rows = parseCsvFile<Record<string, string>>(text, path, {
         columns: (h: string[]) => h.map((s) => s.trim().toLowerCase()),
         skip_empty_lines: true,
       });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parse } from 'csv-parse/sync';
+import { parseCsvFile } from '@feedlog/common/csv';
 import type { HeadlineRecord } from './state.ts';
 
 /** A headline with its gold story label. */
@@ -13,11 +13,13 @@ const REQUIRED = ['ID', 'TITLE', 'PUBLISHER', 'CATEGORY', 'STORY', 'TIMESTAMP'] 
  * Parses a UCI News Aggregator style CSV (ID,TITLE,URL,PUBLISHER,CATEGORY,STORY,HOSTNAME,TIMESTAMP)
  * and returns its rows in event-time order (ties keep file order).
  */
-export function parseUciCsv(text: string | Buffer): LabeledHeadline[] {
-  const rows = parse(text, { columns: true, skip_empty_lines: true, bom: true, relax_quotes: true }) as Record<
-    string,
-    string
-  >[];
+export function parseUciCsv(text: string | Buffer, file = '<input>'): LabeledHeadline[] {
+  const rows = parseCsvFile<Record<string, string>>(text, file, {
+    columns: true,
+    skip_empty_lines: true,
+    bom: true,
+    relax_quotes: true,
+  });
   if (rows.length > 0) {
     const missing = REQUIRED.filter((c) => !(c in rows[0]!));
     if (missing.length > 0) throw new Error(`CSV lacks column(s) ${missing.join(', ')}`);
@@ -40,5 +42,5 @@ export function parseUciCsv(text: string | Buffer): LabeledHeadline[] {
 }
 
 export function loadUciCsv(path: string): LabeledHeadline[] {
-  return parseUciCsv(readFileSync(path));
+  return parseUciCsv(readFileSync(path), path);
 }

@@ -152,6 +152,24 @@ describe('materializer', () => {
     const offsets = await admin.fetchTopicOffsets(`${prefix}materialize.dlq`);
     await admin.disconnect();
     expect(offsets.reduce((a, o) => a + Number(o.high), 0)).toBeGreaterThanOrEqual(4);
+    // the materializer's dead letters carry the feedlog-error-* headers the stages write
+    const consumer = kafka.consumer({ groupId: uniqueName('mat-dlq-read') });
+    const headers: Record<string, string>[] = [];
+    await consumer.connect();
+    await consumer.subscribe({ topic: `${prefix}materialize.dlq`, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        headers.push(Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])));
+      },
+    });
+    await waitFor('materialize.dlq read', () => headers.length >= 4, 30_000);
+    await consumer.disconnect();
+    for (const h of headers) {
+      expect(h['feedlog-error-class']).toMatch(/WrongMagicByteError|UnknownSchemaIdError/);
+      expect(h['feedlog-stage']).toBe('materialize');
+      expect(h['feedlog-source']).toMatch(/\/\d+\/\d+$/);
+      expect(h['feedlog-error-message']).toBeTruthy();
+    }
   });
 
   it('story_summary: size, sources, representative headline, majority category', async () => {

@@ -1,3 +1,4 @@
+import { jsonDepth } from '@feedlog/common/json-depth';
 import Fastify, {
   type FastifyError,
   type FastifyInstance,
@@ -6,10 +7,18 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import pg from 'pg';
+import { type RegistryAuth, registryAuthHook } from './auth.ts';
 import { parseCompatibilityLevel } from './compatibility.ts';
 import { Errors, RegistryError } from './errors.ts';
 import { migrate } from './migrate.ts';
-import { MODES, type Mode, RegistryService, type SchemaRequest } from './service.ts';
+import {
+  DEFAULT_SCHEMA_LIMITS,
+  MODES,
+  type Mode,
+  RegistryService,
+  type SchemaLimits,
+  type SchemaRequest,
+} from './service.ts';
 
 export const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 const REQUEST_TYPES = ['application/vnd.schemaregistry.v1+json', 'application/vnd.schemaregistry+json'];
@@ -25,6 +34,12 @@ export interface RegistryAppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Log every request (default false: the registry is on the hot path of every client cache miss). */
   logRequests?: boolean;
+  /** bytes of one schema string (default 1 MiB); the body limit follows from it */
+  maxSchemaBytes?: number;
+  /** JSON nesting of one schema (default 128) */
+  maxSchemaDepth?: number;
+  /** credentials writes need (basic users and/or bearer tokens); absent: writes are open as before */
+  auth?: RegistryAuth;
 }
 
 declare module 'fastify' {
@@ -74,19 +89,33 @@ export async function buildRegistryApp(opts: RegistryAppOptions = {}): Promise<F
       throw e;
     }
   }
+  const limits: SchemaLimits = {
+    maxSchemaBytes: opts.maxSchemaBytes ?? DEFAULT_SCHEMA_LIMITS.maxSchemaBytes,
+    maxSchemaDepth: opts.maxSchemaDepth ?? DEFAULT_SCHEMA_LIMITS.maxSchemaDepth,
+  };
   const app = Fastify({
     logger: opts.logger ?? false,
     logController: new LogController({ disableRequestLogging: !opts.logRequests }),
-    bodyLimit: 16 * 1024 * 1024,
+    // a schema travels as a JSON string: escaping can double it, plus references and envelope
+    bodyLimit: limits.maxSchemaBytes * 2 + 64 * 1024,
   });
-  const svc = new RegistryService(pool, pgSchema);
+  const svc = new RegistryService(pool, pgSchema, limits);
   app.decorate('registry', svc);
   if (ownPool) app.addHook('onClose', async () => pool.end());
 
   // Confluent accepts its own media types, plain JSON and anything else that holds JSON.
-  const json = app.getDefaultJsonParser('ignore', 'ignore');
+  // The envelope ({schema, references, …}) nests a few levels; bound it before parsing.
+  const parse = app.getDefaultJsonParser('ignore', 'ignore');
+  const json: typeof parse = (req, text, done) => {
+    if (jsonDepth(String(text), 16) < 0) {
+      done(Errors.badRequest('request body nested deeper than 16 levels'), undefined);
+      return;
+    }
+    parse(req, text, done);
+  };
   app.addContentTypeParser(REQUEST_TYPES, { parseAs: 'string' }, json);
   app.addContentTypeParser('*', { parseAs: 'string' }, json);
+  if (opts.auth) app.addHook('onRequest', registryAuthHook(opts.auth));
 
   app.addHook('onSend', async (_req, reply, payload) => {
     const ct = String(reply.getHeader('content-type') ?? '');
@@ -102,9 +131,14 @@ export async function buildRegistryApp(opts: RegistryAppOptions = {}): Promise<F
   app.setErrorHandler((err: FastifyError, req, reply) => {
     let e: RegistryError;
     if (err instanceof RegistryError) e = err;
-    else if (isStoreError(err)) {
+    else if (/^22/.test(String((err as { code?: unknown }).code ?? '')) && isStoreError(err)) {
+      // data exception: a value PostgreSQL cannot hold came from the client and got past validation
+      req.log.warn({ sqlstate: err.code }, 'PostgreSQL refused a request value');
+      e = Errors.badRequest('a value in the request is out of range or malformed');
+    } else if (isStoreError(err)) {
+      // the cause goes to the log only: PostgreSQL's messages are not for clients
       req.log.error({ err }, 'store error');
-      e = Errors.store(`Error in the backend data store: ${err.message}`);
+      e = Errors.store('Error in the backend data store');
     } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
       e = new RegistryError(err.statusCode, err.statusCode, err.message); // malformed JSON, body too large…
     } else {

@@ -23,6 +23,8 @@ export const ErrorCode = {
   REFERENCE_EXISTS: 42206,
   ID_DOES_NOT_MATCH: 42207,
   INVALID_SUBJECT: 42208,
+  /** what Confluent's security plugins answer to missing or wrong credentials */
+  UNAUTHORIZED: 40101,
   STORE_ERROR: 50001,
 } as const;
 
@@ -122,6 +124,8 @@ export const Errors = {
   invalidSubject: (s: string) =>
     new RegistryError(422, ErrorCode.INVALID_SUBJECT, `The specified subject '${s}' is not a valid.`),
   store: (msg: string) => new RegistryError(500, ErrorCode.STORE_ERROR, msg),
+  unauthorized: () =>
+    new RegistryError(401, ErrorCode.UNAUTHORIZED, 'Unauthorized: this registry needs credentials to write'),
   badRequest: (msg: string) => new RegistryError(400, 400, msg),
   routeNotFound: () => new RegistryError(404, 404, 'HTTP 404 Not Found'),
   methodNotAllowed: () => new RegistryError(405, 405, 'HTTP 405 Method Not Allowed'),

@@ -1,5 +1,6 @@
 import { loadConfig } from '@feedlog/common';
 import { buildRegistryApp } from './app.ts';
+import { registryAuthFromEnv } from './auth.ts';
 
 /**
  * The registry service `feedlog up` starts: `node --import tsx processors/registry/src/main.ts`.
@@ -16,6 +17,8 @@ try {
     pgSchema,
     logger: { level: config.logLevel },
     logRequests: config.logLevel === 'debug',
+    ...(process.env.REGISTRY_MAX_SCHEMA_BYTES ? { maxSchemaBytes: Number(process.env.REGISTRY_MAX_SCHEMA_BYTES) } : {}),
+    auth: registryAuthFromEnv(process.env),
   });
 } catch (err) {
   // storage unreachable or migration failed: say so on one line and exit non-zero

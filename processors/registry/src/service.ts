@@ -1,3 +1,4 @@
+import { jsonDepth } from '@feedlog/common/json-depth';
 import type pg from 'pg';
 import {
   InvalidSchemaError,
@@ -43,6 +44,23 @@ interface Row {
   refs: SchemaReference[];
 }
 
+export interface SchemaLimits {
+  /** UTF-8 bytes of a schema string (REGISTRY_MAX_SCHEMA_BYTES) */
+  maxSchemaBytes: number;
+  /** JSON nesting of a schema string: the Avro parser and the canonical form recurse per level */
+  maxSchemaDepth: number;
+}
+export const DEFAULT_SCHEMA_LIMITS: SchemaLimits = { maxSchemaBytes: 1024 * 1024, maxSchemaDepth: 128 };
+
+/** Size and nesting bounds, checked on the text before any parser or recursive walk sees it. */
+function checkSchemaBounds(schema: string, limits: SchemaLimits): void {
+  const bytes = Buffer.byteLength(schema, 'utf8');
+  if (bytes > limits.maxSchemaBytes)
+    throw Errors.invalidSchema(`: ${bytes} bytes; schemas are limited to ${limits.maxSchemaBytes} bytes`);
+  if (jsonDepth(schema, limits.maxSchemaDepth) < 0)
+    throw Errors.invalidSchema(`: nested deeper than ${limits.maxSchemaDepth} levels`);
+}
+
 const MAX_VERSION = 2 ** 31 - 1;
 const LATEST = -1;
 
@@ -67,10 +85,16 @@ function parseReferences(raw: unknown): SchemaReference[] {
   if (!Array.isArray(raw)) throw Errors.invalidSchema('references must be an array');
   return raw.map((r) => {
     const ref = r as Record<string, unknown>;
-    const version = typeof ref.version === 'string' ? Number(ref.version) : ref.version;
+    const version = typeof ref?.version === 'string' ? Number(ref.version) : ref?.version;
     if (typeof ref?.name !== 'string' || typeof ref.subject !== 'string' || typeof version !== 'number') {
       throw Errors.invalidSchema(`invalid reference ${JSON.stringify(r)}: name, subject and version are required`);
     }
+    // checked here, not by PostgreSQL: 1.5, 1e400 or 99999999999 are the client's error (42201), not a store error
+    if (!Number.isInteger(version) || (version !== LATEST && (version < 1 || version > MAX_VERSION)))
+      throw Errors.invalidSchema(
+        `: reference ${ref.name} has version ${String(ref.version)}; a version is an integer in [1, 2^31-1] or -1 (latest)`,
+      );
+    validateSubject(ref.subject);
     return { name: ref.name, subject: ref.subject, version };
   });
 }
@@ -90,6 +114,7 @@ export class RegistryService {
   constructor(
     private readonly pool: pg.Pool,
     pgSchema = 'registry',
+    private readonly limits: SchemaLimits = DEFAULT_SCHEMA_LIMITS,
   ) {
     this.s = assertIdentifier(pgSchema);
   }
@@ -164,6 +189,7 @@ export class RegistryService {
     const schemaType = body.schemaType === undefined || body.schemaType === null ? 'AVRO' : String(body.schemaType);
     if (schemaType.toUpperCase() !== 'AVRO') throw Errors.invalidSchema(`: unsupported schema type ${schemaType}`);
     if (typeof body.schema !== 'string' || body.schema.trim() === '') throw Errors.invalidSchema(': empty schema');
+    checkSchemaBounds(body.schema, this.limits);
     const refs = parseReferences(body.references);
     const referenced = await this.resolveReferences(refs, q);
     let parsed: ParsedAvro;
@@ -441,6 +467,7 @@ export class RegistryService {
   }
 
   async listSubjects(includeDeleted: boolean, prefix = ''): Promise<string[]> {
+    if (prefix !== '') validateSubject(prefix);
     const r = await this.pool.query<{ subject: string }>(
       `SELECT DISTINCT subject FROM ${this.s}.subject_versions
         WHERE starts_with(subject, $1) ${includeDeleted ? '' : 'AND NOT deleted'} ORDER BY subject`,

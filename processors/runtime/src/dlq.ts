@@ -98,12 +98,23 @@ export async function deadLetterMessage(
   codec: Codec<DeadLetter>,
   subject: string,
 ): Promise<OutMessage> {
+  return { key: rec.key, value: await codec.encode(d, subject), headers: deadLetterHeaders(d, rec.headers) };
+}
+
+/** The headers of a dead-letter message: the original's plus `feedlog-error-*` (the materializer's too). */
+export function deadLetterHeaders(
+  d: Pick<
+    DeadLetter,
+    'error_class' | 'error_message' | 'attempts' | 'source_topic' | 'source_partition' | 'source_offset' | 'stage'
+  >,
+  original: Record<string, Buffer | string | undefined>,
+): Record<string, Buffer | string> {
   const headers: Record<string, Buffer | string> = {};
-  for (const [k, v] of Object.entries(rec.headers)) if (v !== undefined) headers[k] = v;
+  for (const [k, v] of Object.entries(original)) if (v !== undefined) headers[k] = v;
   headers['feedlog-error-class'] = d.error_class;
   headers['feedlog-error-message'] = d.error_message.slice(0, 500);
   headers['feedlog-attempts'] = String(d.attempts);
   headers['feedlog-source'] = `${d.source_topic}/${d.source_partition}/${d.source_offset}`;
   headers['feedlog-stage'] = d.stage;
-  return { key: rec.key, value: await codec.encode(d, subject), headers };
+  return headers;
 }

@@ -1,0 +1,256 @@
+// The API's event loop under hostile bodies (issue 12): search latency and the API process's
+// event-loop delay, unloaded and while clients post the largest bodies the API accepts (bodyLimit,
+// API_BODY_LIMIT, 2 MiB by default) built to be expensive: 4 Mi-deep nested arrays, a flat array of 4 Mi values, and 500
+// items of oversized strings (passes the structure scan, so it is parsed and validated).
+//   npx tsx bench/api-hostile.ts [--duration 15] [--hostile 4] [--searchers 4] [--items 5000] [--body-limit 2] [--json]
+// (--body-limit in MiB: the API's bodyLimit, and the size of every hostile body)
+// The API runs in a child process (its own event loop, measured with monitorEventLoopDelay), with
+// real PostgreSQL (a schema of its own) and the embedded vector index; the query embedder is a stub
+// (a pre-drawn vector) so the figure is the API's own work, not the embedding model's.
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { buildApp, MemorySink, PgApiKeyStore } from '@feedlog/api';
+import { loadConfig } from '@feedlog/common';
+import { EmbeddedIndex } from '@feedlog/index';
+import { migrate } from '@feedlog/migrations';
+import pg from 'pg';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '15' },
+    hostile: { type: 'string', default: '4' },
+    searchers: { type: 'string', default: '4' },
+    items: { type: 'string', default: '5000' },
+    'body-limit': { type: 'string', default: '2' },
+    json: { type: 'boolean', default: false },
+    serve: { type: 'boolean', default: false },
+  },
+});
+const DIMS = 64;
+const BODY_LIMIT = Number(values['body-limit']) * 1024 * 1024;
+const log = (s: string) => process.stderr.write(`[bench/api-hostile] ${s}\n`);
+const config = loadConfig();
+
+function vector(seed: number): Float32Array {
+  const v = new Float32Array(DIMS);
+  let x = seed * 2654435761;
+  for (let i = 0; i < DIMS; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    v[i] = (x / 2 ** 32) * 2 - 1;
+  }
+  const n = Math.hypot(...v) || 1;
+  return v.map((a) => a / n);
+}
+
+/** The child: corpus, app, listen, report the port, then the event-loop delay per phase on request. */
+async function serve(): Promise<void> {
+  const n = Number(values.items);
+  const schema = `bench_hostile_${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: config.postgres.url });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA "${schema}"`);
+  await admin.end();
+  const url = new URL(config.postgres.url);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 10 });
+  await migrate(pool);
+  const ids = Array.from({ length: n }, (_, i) => `h-${i}`);
+  await pool.query(
+    `INSERT INTO items (item_id, job_id, source, url, title, published_at, ingested_at, category, story_id)
+     SELECT id, 'bench', 'src', 'https://bench.example/' || id, 'Headline ' || id, now(), now(), 'b', 's-' || id
+     FROM unnest($1::text[]) AS id`,
+    [ids],
+  );
+  await pool.query(
+    `INSERT INTO generations (stage, generation, model_name, status, serving) VALUES ('embed', 1, 'stub', 'serving', true)`,
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'feedlog-bench-hostile-'));
+  const index = new EmbeddedIndex({ dir });
+  await index.ensureGeneration(1, DIMS, 'cosine');
+  for (let i = 0; i < n; i += 1000)
+    await index.upsert(
+      1,
+      ids.slice(i, i + 1000).map((id, j) => ({
+        itemId: id,
+        vector: vector(i + j),
+        payload: {
+          title: `Headline ${id}`,
+          url: `https://bench.example/${id}`,
+          source: 'src',
+          category: 'b',
+          story_id: `s-${id}`,
+          published_at: Date.now(),
+        },
+      })),
+    );
+  await index.flipAlias('headlines', 1);
+  const store = new PgApiKeyStore(pool);
+  const reader = (await store.create('bench-reader', ['read'], 100_000_000)).key;
+  const writer = (await store.create('bench-hostile', ['write'], 100_000_000)).key;
+  const stub = vector(424242);
+  const app = await buildApp({
+    sink: new MemorySink(),
+    encoder: { encode: async () => Buffer.alloc(0), check: async () => undefined },
+    pool,
+    index,
+    embedder: { embed: async () => stub, check: async () => undefined },
+    bodyLimit: BODY_LIMIT,
+    closeDependencies: true,
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (app.server.address() as { port: number }).port;
+  let h = monitorEventLoopDelay({ resolution: 5 });
+  process.on('message', async (m: { cmd: string }) => {
+    if (m.cmd === 'start') {
+      h = monitorEventLoopDelay({ resolution: 5 });
+      h.enable();
+      process.send?.({ started: true });
+    } else if (m.cmd === 'stop') {
+      h.disable();
+      process.send?.({ eld: { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6 } });
+    } else if (m.cmd === 'exit') {
+      await app.close();
+      const c = new pg.Client({ connectionString: config.postgres.url });
+      await c.connect();
+      await c.query(`DROP SCHEMA "${schema}" CASCADE`);
+      await c.end();
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(0);
+    }
+  });
+  process.send?.({ port, reader, writer });
+}
+
+function hostileBodies(): { kind: string; body: Buffer }[] {
+  const half = BODY_LIMIT / 2 - 8;
+  const deep = Buffer.from(`${'['.repeat(half)}${']'.repeat(half)}`);
+  const flat = Buffer.from(`{"items":[${'1,'.repeat((BODY_LIMIT - 20) / 2)}1]}`);
+  const title = 'x'.repeat(Math.floor((BODY_LIMIT - 200_000) / 500));
+  const strings = Buffer.from(
+    JSON.stringify({ items: Array.from({ length: 500 }, (_, i) => ({ source: 's', url: `https://e.x/${i}`, title })) }),
+  );
+  for (const b of [deep, flat, strings]) if (b.length > BODY_LIMIT) throw new Error('hostile body over the limit');
+  return [
+    { kind: 'deep', body: deep },
+    { kind: 'flat', body: flat },
+    { kind: 'strings', body: strings },
+  ];
+}
+
+async function main(): Promise<void> {
+  const duration = Number(values.duration) * 1000;
+  const child = fork(
+    process.argv[1]!,
+    ['--serve', '--items', String(values.items), '--body-limit', String(values['body-limit'])],
+    {
+      execArgv: process.execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
+  const next = () =>
+    new Promise<Record<string, unknown>>((r) => child.once('message', (m) => r(m as Record<string, unknown>)));
+  const ready = (await next()) as { port: number; reader: string; writer: string };
+  log(`API on 127.0.0.1:${ready.port}, ${values.items} items indexed`);
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const call = (method: string, path: string, headers: Record<string, string | number>, body?: Buffer) =>
+    new Promise<{ status: number; ms: number }>((resolve) => {
+      const t0 = performance.now();
+      const req = request({ host: '127.0.0.1', port: ready.port, method, path, headers, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0 }));
+      });
+      req.on('error', () => resolve({ status: 0, ms: performance.now() - t0 }));
+      req.end(body);
+    });
+  const words = ['rates', 'fed', 'markets', 'apple', 'oil', 'election', 'storm', 'court'];
+  const search = async (until: number, out: number[]) => {
+    for (let i = 0; performance.now() < until; i++) {
+      const r = await call('GET', `/v1/search?q=${words[i % words.length]}&limit=10`, { 'x-api-key': ready.reader });
+      if (r.status !== 200) throw new Error(`search answered ${r.status}`);
+      out.push(r.ms);
+    }
+  };
+  const bodies = hostileBodies();
+  const hostileStats = new Map<string, { n: number; statuses: Set<number>; ms: number[] }>();
+  const hostile = async (until: number, offset: number) => {
+    for (let i = offset; performance.now() < until; i++) {
+      const b = bodies[i % bodies.length]!;
+      const r = await call(
+        'POST',
+        '/v1/items',
+        { 'content-type': 'application/json', 'content-length': b.body.length, 'x-api-key': ready.writer },
+        b.body,
+      );
+      const s = hostileStats.get(b.kind) ?? { n: 0, statuses: new Set<number>(), ms: [] };
+      s.n++;
+      s.statuses.add(r.status);
+      s.ms.push(r.ms);
+      hostileStats.set(b.kind, s);
+    }
+  };
+  const pct = (xs: number[], p: number) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+  };
+  const phase = async (name: string, withHostile: boolean) => {
+    // warm-up, then measure
+    await Promise.all(Array.from({ length: Number(values.searchers) }, () => search(performance.now() + 1000, [])));
+    child.send({ cmd: 'start' });
+    await next();
+    const until = performance.now() + duration;
+    const lat: number[] = [];
+    await Promise.all([
+      ...Array.from({ length: Number(values.searchers) }, () => search(until, lat)),
+      ...(withHostile ? Array.from({ length: Number(values.hostile) }, (_, i) => hostile(until, i)) : []),
+    ]);
+    child.send({ cmd: 'stop' });
+    const { eld } = (await next()) as { eld: { p50: number; p99: number; max: number } };
+    log(
+      `${name}: ${lat.length} searches, p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms; event-loop delay p99 ${eld.p99.toFixed(1)} ms`,
+    );
+    return {
+      phase: name,
+      searches: lat.length,
+      search_p50_ms: pct(lat, 50),
+      search_p99_ms: pct(lat, 99),
+      eld_p50_ms: eld.p50,
+      eld_p99_ms: eld.p99,
+      eld_max_ms: eld.max,
+    };
+  };
+  const unloaded = await phase('unloaded', false);
+  const loaded = await phase('hostile', true);
+  child.send({ cmd: 'exit' });
+  const hostileRows = [...hostileStats].map(([kind, s]) => ({
+    kind,
+    requests: s.n,
+    statuses: [...s.statuses].join(','),
+    p50_ms: pct(s.ms, 50),
+    p99_ms: pct(s.ms, 99),
+  }));
+  const result = {
+    duration_s: duration / 1000,
+    searchers: Number(values.searchers),
+    hostile_clients: Number(values.hostile),
+    body_bytes: bodies.map((b) => `${b.kind}=${b.body.length}`).join(' '),
+    phases: [unloaded, loaded],
+    search_p99_ratio: loaded.search_p99_ms / unloaded.search_p99_ms,
+    hostile: hostileRows,
+  };
+  if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else {
+    console.table(result.phases);
+    console.table(hostileRows);
+    console.log(`search p99 loaded / unloaded: ${result.search_p99_ratio.toFixed(2)}×`);
+  }
+  agent.destroy();
+}
+
+if (values.serve) await serve();
+else await main();
