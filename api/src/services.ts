@@ -1,6 +1,7 @@
 import { createKafka, type FeedlogConfig, loadConfig } from '@feedlog/common';
 import { EmbeddedIndex, type VectorIndex } from '@feedlog/index';
 import { QdrantIndex } from '@feedlog/index/qdrant';
+import { LagMonitor } from '@feedlog/lag';
 import { serdeFor } from '@feedlog/schemas';
 import { topicNames } from '@feedlog/topics';
 import pg from 'pg';
@@ -93,5 +94,6 @@ export function createServices(
     bodyLimit: s.bodyLimit,
     rateLimit: { anonymousPerMinute: s.anonymousPerMinute },
     corsOrigins: s.corsOrigins,
+    lag: new LagMonitor({ kafka, pool, brokers: config.kafka.brokers }),
   };
 }
