@@ -1,7 +1,7 @@
 import { createKafka, type FeedlogConfig, loadConfig } from '@feedlog/common';
 import { EmbeddedIndex, type VectorIndex } from '@feedlog/index';
 import { QdrantIndex } from '@feedlog/index/qdrant';
-import { LagMonitor } from '@feedlog/lag';
+import { groupFilter, LagMonitor } from '@feedlog/lag';
 import { serdeFor } from '@feedlog/schemas';
 import { topicNames } from '@feedlog/topics';
 import pg from 'pg';
@@ -25,6 +25,8 @@ export interface ApiEnv {
   INDEX_DIR?: string;
   INDEX_ALIAS?: string;
   FEEDLOG_TOPIC_PREFIX?: string;
+  API_LAG_GROUPS?: string;
+  API_LAG_INTERVAL_MS?: string;
 }
 
 const int = (v: string | undefined, d: number) => {
@@ -49,6 +51,9 @@ export function apiSettings(env: NodeJS.ProcessEnv = process.env) {
     indexDir: e.INDEX_DIR,
     indexAlias: e.INDEX_ALIAS || 'headlines',
     topicPrefix: e.FEEDLOG_TOPIC_PREFIX ?? '',
+    // groups GET /v1/lag and the gauges report: comma-separated, a trailing * matches a prefix; all when unset
+    lagGroups: e.API_LAG_GROUPS ? e.API_LAG_GROUPS.split(',').map((g) => g.trim()) : undefined,
+    lagIntervalMs: int(e.API_LAG_INTERVAL_MS, 5000),
   };
 }
 
@@ -94,6 +99,12 @@ export function createServices(
     bodyLimit: s.bodyLimit,
     rateLimit: { anonymousPerMinute: s.anonymousPerMinute },
     corsOrigins: s.corsOrigins,
-    lag: new LagMonitor({ kafka, pool, brokers: config.kafka.brokers }),
+    lag: new LagMonitor({
+      kafka,
+      pool,
+      brokers: config.kafka.brokers,
+      intervalMs: s.lagIntervalMs,
+      ...(s.lagGroups ? { groups: groupFilter(s.lagGroups)! } : {}),
+    }),
   };
 }

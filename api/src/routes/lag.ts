@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { type LagMonitor, type LagReport, type LagStatus, registerLagGauges } from '@feedlog/lag';
+import { groupFilter, type LagMonitor, type LagReport, type LagStatus, matches, registerLagGauges } from '@feedlog/lag';
 import { Type } from 'typebox';
 import { errors } from '../errors.ts';
 import { ErrorBody } from '../schemas.ts';
@@ -106,10 +106,8 @@ export const lagRoutes: FastifyPluginAsyncTypebox<LagRouteOptions> = async (app,
           throw errors.unavailable('Kafka is unavailable; retry shortly');
         }
       }
-      const g = req.query.group;
-      if (!g) return report;
-      const match = g.endsWith('*') ? (n: string) => n.startsWith(g.slice(0, -1)) : (n: string) => n === g;
-      return { ...report, groups: report.groups.filter((x) => match(x.group)) };
+      const filter = groupFilter(req.query.group ? [req.query.group] : undefined);
+      return filter ? { ...report, groups: report.groups.filter((x) => matches(filter, x.group)) } : report;
     },
   );
 };

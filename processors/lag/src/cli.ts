@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createKafka, loadConfig } from '@feedlog/common';
 import Table from 'cli-table3';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import logUpdate from 'log-update';
 import pg from 'pg';
-import type { GroupFilter } from './collect.ts';
+import { groupFilter } from './collect.ts';
 import { LagMonitor } from './monitor.ts';
 import type { LagReport } from './types.ts';
 
@@ -13,12 +13,6 @@ interface LagCliOptions {
   watch?: boolean;
   json?: boolean;
   interval: number;
-}
-
-/** `--group` takes exact names; a trailing `*` matches a prefix (`feedlog.*`). */
-export function groupFilter(names: string[] | undefined): GroupFilter | undefined {
-  if (!names?.length) return undefined;
-  return (g: string) => names.some((n) => (n.endsWith('*') ? g.startsWith(n.slice(0, -1)) : g === n));
 }
 
 const fmt = (n: number | null, digits = 1): string =>
@@ -59,7 +53,7 @@ export function registerLagCommand(program: Command): Command {
       'time between samples',
       (v) => {
         const n = Number.parseInt(v, 10);
-        if (!Number.isInteger(n) || n < 100) throw new Error('--interval must be an integer of at least 100 (ms)');
+        if (!Number.isInteger(n) || n < 100) throw new InvalidArgumentError('an integer of at least 100 (ms)');
         return n;
       },
       1000,
