@@ -28,16 +28,19 @@ export interface RawGroup {
   committed: Map<string, Map<number, number | null>>;
 }
 
-const CONCURRENCY = 8;
+/** group → topic → partition → next offset (null: nothing committed) */
+export type CommittedOffsets = Map<string, Map<string, Map<number, number | null>>>;
 
 /**
  * Every group's state, members and committed offsets: one ListGroups, one DescribeGroups for all
- * groups, one OffsetFetch per Kafka group (8 at a time), one query on `consumer_offsets`. A group
- * with rows in `consumer_offsets` (the materializer) takes its positions from PostgreSQL, where it
- * stores them with the rows they produced; its Kafka group, if any, still gives state and members.
+ * groups, one multi-group OffsetFetch (`readCommitted`, OffsetFetch v8+: every group in one
+ * request per coordinator), one query on `consumer_offsets`. A group with rows in
+ * `consumer_offsets` (the materializer) takes its positions from PostgreSQL, where it stores them
+ * with the rows they produced; its Kafka group, if any, still gives state and members.
  */
 export async function collectGroups(
   admin: Admin,
+  readCommitted: (groups: string[]) => Promise<CommittedOffsets>,
   pool: pg.Pool | undefined,
   filter?: GroupFilter,
 ): Promise<RawGroup[]> {
@@ -48,11 +51,13 @@ export async function collectGroups(
     .filter((g) => matches(filter, g));
   const pgGroups = [...pgOffsets.keys()].filter((g) => matches(filter, g));
   const described = new Map<string, GroupDescription>();
-  if (kafkaGroups.length) {
-    for (const d of (await admin.describeGroups(kafkaGroups)).groups) described.set(d.groupId, d);
-  }
+  const [descriptions, fromKafka] = await Promise.all([
+    kafkaGroups.length ? admin.describeGroups(kafkaGroups) : { groups: [] },
+    readCommitted(kafkaGroups.filter((g) => !pgOffsets.has(g))),
+  ]);
+  for (const d of descriptions.groups) described.set(d.groupId, d);
   const names = [...new Set([...kafkaGroups, ...pgGroups])].sort();
-  return mapLimit(names, CONCURRENCY, async (group) => {
+  return names.map((group) => {
     const d = described.get(group);
     const members = (d?.members ?? []).map(member);
     const fromPg = pgOffsets.get(group);
@@ -60,11 +65,7 @@ export async function collectGroups(
     if (fromPg) {
       for (const [topic, parts] of fromPg) committed.set(topic, new Map(parts));
     } else {
-      for (const t of await admin.fetchOffsets({ groupId: group })) {
-        const parts = new Map<number, number | null>();
-        for (const p of t.partitions) parts.set(p.partition, Number(p.offset) >= 0 ? Number(p.offset) : null);
-        committed.set(t.topic, parts);
-      }
+      for (const [topic, parts] of fromKafka.get(group) ?? []) committed.set(topic, new Map(parts));
     }
     // assigned partitions with nothing committed yet are shown too, as Kafka's tool does
     for (const m of members) {
@@ -78,7 +79,7 @@ export async function collectGroups(
     // leftovers) still appears, empty, so its state is visible
     return {
       group,
-      offsetsIn: fromPg ? 'postgres' : 'kafka',
+      offsetsIn: fromPg ? ('postgres' as const) : ('kafka' as const),
       state: d?.state ?? 'Unknown',
       members,
       committed,
@@ -120,18 +121,5 @@ async function readPgOffsets(pool: pg.Pool | undefined): Promise<Map<string, Map
     topics.set(r.topic, parts);
     out.set(r.group_id, topics);
   }
-  return out;
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }

@@ -107,7 +107,7 @@ export class LagMonitor {
       throw e;
     });
     await this.connected;
-    const groups = await collectGroups(this.admin, this.opts.pool, this.opts.groups);
+    const groups = await collectGroups(this.admin, (g) => this.reader.committed(g), this.opts.pool, this.opts.groups);
     const existing = new Set(await this.admin.listTopics());
     const topics = [...new Set(groups.flatMap((g) => [...g.committed.keys()]))].filter((t) => existing.has(t));
     const logs = await this.reader.logOffsets(topics);
