@@ -37,7 +37,8 @@ export function formatReport(r: LagReport): string {
       g.offsetsIn,
     ]);
   }
-  return `${t.toString()}\n${r.groups.length} group(s) at ${r.at} (sample ${r.tookMs} ms)`;
+  const warnings = r.warnings.map((w) => `\nwarning: ${w}`).join('');
+  return `${t.toString()}\n${r.groups.length} group(s) at ${r.at} (sample ${r.tookMs} ms)${warnings}`;
 }
 
 /** Adds `feedlog lag` to the CLI. */

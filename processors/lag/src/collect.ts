@@ -43,8 +43,9 @@ export async function collectGroups(
   readCommitted: (groups: string[]) => Promise<CommittedOffsets>,
   pool: pg.Pool | undefined,
   filter?: GroupFilter,
+  warnings: string[] = [],
 ): Promise<RawGroup[]> {
-  const [listed, pgOffsets] = await Promise.all([admin.listGroups(), readPgOffsets(pool)]);
+  const [listed, pgOffsets] = await Promise.all([admin.listGroups(), readPgOffsets(pool, warnings)]);
   const kafkaGroups = listed.groups
     .filter((g) => g.protocolType === 'consumer' || g.protocolType === '')
     .map((g) => g.groupId)
@@ -99,7 +100,10 @@ function member(m: GroupDescription['members'][number]): GroupMember {
 }
 
 /** group → topic → partition → next offset, from the materializer's table; empty when the table is absent. */
-async function readPgOffsets(pool: pg.Pool | undefined): Promise<Map<string, Map<string, Map<number, number>>>> {
+async function readPgOffsets(
+  pool: pg.Pool | undefined,
+  warnings: string[],
+): Promise<Map<string, Map<string, Map<number, number>>>> {
   const out = new Map<string, Map<string, Map<number, number>>>();
   if (!pool) return out;
   let rows: { group_id: string; topic: string; partition: number; next_offset: string }[];
@@ -110,9 +114,15 @@ async function readPgOffsets(pool: pg.Pool | undefined): Promise<Map<string, Map
       )
     ).rows;
   } catch (e) {
-    // not migrated (42P01): no materializer offsets to show; anything else is a real failure
-    if ((e as { code?: string }).code === '42P01') return out;
-    throw e;
+    // not migrated (42P01): no materializer offsets to show. PostgreSQL down: the Kafka groups are
+    // still worth reporting (an outage is when operators look), the materializer then shows the
+    // offsets it mirrors into its Kafka group, and the report says so.
+    if ((e as { code?: string }).code !== '42P01') {
+      warnings.push(
+        `PostgreSQL consumer_offsets unreadable (${(e as Error).message}); the materializer shows its Kafka-mirrored offsets`,
+      );
+    }
+    return out;
   }
   for (const r of rows) {
     const topics = out.get(r.group_id) ?? new Map<string, Map<number, number>>();
