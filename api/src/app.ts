@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { VectorIndex } from '@feedlog/index/types';
+import type { LagMonitor } from '@feedlog/lag';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type pg from 'pg';
 import { type ApiKeyStore, authPlugin, MemoryApiKeyStore, PgApiKeyStore } from './auth.ts';
@@ -17,6 +18,7 @@ import { pgPlugin } from './plugins/pg.ts';
 import { healthRoutes } from './routes/health.ts';
 import { itemsRoutes } from './routes/items.ts';
 import { jobsRoutes } from './routes/jobs.ts';
+import { lagRoutes } from './routes/lag.ts';
 import { searchRoutes } from './routes/search.ts';
 import { storiesRoutes } from './routes/stories.ts';
 import { validatorCompiler } from './validation.ts';
@@ -48,6 +50,8 @@ export interface AppOptions {
   health?: { checks?: Record<string, () => Promise<void>>; required?: string[]; timeoutMs?: number };
   /** close the sink, pool and index when the app closes (default true) */
   closeDependencies?: boolean;
+  /** consumer lag for GET /v1/lag and the lag gauges; started when the app is ready, closed with it */
+  lag?: LagMonitor;
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -106,6 +110,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     async (v1) => {
       await v1.register(itemsRoutes, { maxBatch });
       await v1.register(jobsRoutes);
+      await v1.register(lagRoutes, { monitor: opts.lag, closeMonitor: close });
       await v1.register(storiesRoutes);
       await v1.register(searchRoutes, { defaultModel: opts.defaultModel ?? 'all-MiniLM-L6-v2-int8' });
     },

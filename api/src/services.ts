@@ -1,6 +1,7 @@
 import { createKafka, type FeedlogConfig, loadConfig } from '@feedlog/common';
 import { EmbeddedIndex, type VectorIndex } from '@feedlog/index';
 import { QdrantIndex } from '@feedlog/index/qdrant';
+import { groupFilter, LagMonitor } from '@feedlog/lag';
 import { serdeFor } from '@feedlog/schemas';
 import { topicNames } from '@feedlog/topics';
 import pg from 'pg';
@@ -26,6 +27,8 @@ export interface ApiEnv {
   INDEX_DIR?: string;
   INDEX_ALIAS?: string;
   FEEDLOG_TOPIC_PREFIX?: string;
+  API_LAG_GROUPS?: string;
+  API_LAG_INTERVAL_MS?: string;
 }
 
 const int = (v: string | undefined, d: number) => {
@@ -53,6 +56,9 @@ export function apiSettings(env: NodeJS.ProcessEnv = process.env) {
     indexDir: e.INDEX_DIR,
     indexAlias: e.INDEX_ALIAS || 'headlines',
     topicPrefix: e.FEEDLOG_TOPIC_PREFIX ?? '',
+    // groups GET /v1/lag and the gauges report: comma-separated, a trailing * matches a prefix; all when unset
+    lagGroups: e.API_LAG_GROUPS ? e.API_LAG_GROUPS.split(',').map((g) => g.trim()) : undefined,
+    lagIntervalMs: int(e.API_LAG_INTERVAL_MS, 5000),
   };
 }
 
@@ -99,5 +105,12 @@ export function createServices(
     rateLimit: { anonymousPerMinute: s.anonymousPerMinute },
     corsOrigins: s.corsOrigins,
     publicReads: s.publicReads,
+    lag: new LagMonitor({
+      kafka,
+      pool,
+      brokers: config.kafka.brokers,
+      intervalMs: s.lagIntervalMs,
+      ...(s.lagGroups ? { groups: groupFilter(s.lagGroups)! } : {}),
+    }),
   };
 }

@@ -141,6 +141,7 @@ const packageCommands: Record<string, () => Promise<Register>> = {
   produce: async () => (await import('@feedlog/sdk/cli')).registerProduceCommand,
   migrate: async () => (await import('@feedlog/migrations/cli')).registerMigrateCommands,
   'reset-offsets': async () => (await import('@feedlog/offsets/cli')).registerResetOffsetsCommand,
+  lag: async () => (await import('@feedlog/lag/cli')).registerLagCommand,
 };
 const named = process.argv[2];
 const wanted =

@@ -1,1 +1,11 @@
-export type { GroupLag, GroupMember, LagReport, LagStatus, PartitionLag } from './types.ts';
+export { type GroupFilter, groupFilter, matches } from './collect.ts';
+export { lagMetricNames, registerLagGauges } from './metrics.ts';
+export { LagMonitor, type LagMonitorOptions } from './monitor.ts';
+export {
+  type GroupLag,
+  type GroupMember,
+  type LagReport,
+  type LagStatus,
+  type PartitionLag,
+  statusCode,
+} from './types.ts';
