@@ -140,6 +140,8 @@ const packageCommands: Record<string, () => Promise<Register>> = {
   serve: async () => (await import('@feedlog/api/cli')).registerApiCommands,
   produce: async () => (await import('@feedlog/sdk/cli')).registerProduceCommand,
   migrate: async () => (await import('@feedlog/migrations/cli')).registerMigrateCommands,
+  tail: async () => (await import('@feedlog/ops/cli')).registerOpsCommands,
+  item: async () => (await import('@feedlog/ops/cli')).registerOpsCommands,
 };
 const named = process.argv[2];
 const wanted =
