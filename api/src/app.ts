@@ -9,6 +9,10 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type pg from 'pg';
 import sjson from 'secure-json-parse';
 import { type ApiKeyStore, authPlugin, MemoryApiKeyStore, PgApiKeyStore } from './auth.ts';
+import { DashboardFeed, type LagSource } from './dashboard/feed.ts';
+import { declaredTopics, pipelineGraph, stageOfGroup } from './dashboard/graph.ts';
+import { readOps } from './dashboard/ops.ts';
+import { dashboardRoutes } from './dashboard/routes.ts';
 import { errorHandler, errors } from './errors.ts';
 import { embedderPlugin, type QueryEmbedder } from './plugins/embedder.ts';
 import { indexPlugin } from './plugins/index.ts';
@@ -48,6 +52,19 @@ export interface AppOptions {
   /** close the sink, pool and index when the app closes (default true) */
   closeDependencies?: boolean;
   logger?: FastifyServerOptions['logger'];
+  /** consumer lag of the pipeline's groups (a LagMonitor from @feedlog/lag); the dashboard shows no lag without it */
+  lag?: LagSource;
+  /** topic prefix of this deployment (FEEDLOG_TOPIC_PREFIX): which topics and groups the dashboard shows */
+  topicPrefix?: string;
+  /** the dashboard's sampling: lag every intervalMs (default 5 s), PostgreSQL every opsIntervalMs (5 s), 15 min of chart history */
+  dashboard?: { intervalMs?: number; opsIntervalMs?: number; historyMs?: number; maxClients?: number };
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** the one lag/PostgreSQL sampling loop behind every dashboard page */
+    dashboardFeed: DashboardFeed;
+  }
 }
 
 /** The API as a Fastify instance, not listening (tests use `inject`; server.ts listens). */
@@ -123,6 +140,22 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   await app.register(healthRoutes, opts.health ?? {});
+  const topics = declaredTopics(opts.topicPrefix);
+  const pool = opts.pool;
+  const feed = new DashboardFeed({
+    ...(opts.lag ? { lag: opts.lag } : {}),
+    ...(pool ? { ops: () => readOps(pool) } : {}),
+    stageOf: (g) => stageOfGroup(g, topics),
+    ...opts.dashboard,
+    onError: (what, e) => app.log.warn({ err: e }, `dashboard ${what} failed`),
+  });
+  app.addHook('onClose', async () => feed.close());
+  app.decorate('dashboardFeed', feed);
+  await app.register(dashboardRoutes, {
+    feed,
+    graph: pipelineGraph(opts.topicPrefix),
+    ...(opts.dashboard?.maxClients ? { maxClients: opts.dashboard.maxClients } : {}),
+  });
   await app.register(
     async (v1) => {
       await v1.register(itemsRoutes, { maxBatch });

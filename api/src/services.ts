@@ -93,5 +93,6 @@ export function createServices(
     bodyLimit: s.bodyLimit,
     rateLimit: { anonymousPerMinute: s.anonymousPerMinute },
     corsOrigins: s.corsOrigins,
+    topicPrefix: s.topicPrefix,
   };
 }
