@@ -1,1 +1,10 @@
-export type { GroupLag, GroupMember, LagReport, LagStatus, PartitionLag } from './types.ts';
+export type { GroupFilter } from './collect.ts';
+export { LagMonitor, type LagMonitorOptions } from './monitor.ts';
+export {
+  type GroupLag,
+  type GroupMember,
+  type LagReport,
+  type LagStatus,
+  type PartitionLag,
+  statusCode,
+} from './types.ts';
