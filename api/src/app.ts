@@ -149,7 +149,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ...opts.dashboard,
     onError: (what, e) => app.log.warn({ err: e }, `dashboard ${what} failed`),
   });
-  app.addHook('onClose', async () => feed.close());
+  app.addHook('onClose', async () => {
+    await feed.close();
+    if (close) await opts.lag?.close?.();
+  });
   app.decorate('dashboardFeed', feed);
   await app.register(dashboardRoutes, {
     feed,

@@ -32,6 +32,8 @@ const group = (stage: string, lag: number, committed: number): GroupLag => ({
       lag,
       lagSeconds: 0,
       status: 'OK',
+      markerOnly: false,
+      complete: 1,
     },
   ],
 });
@@ -45,6 +47,7 @@ function countingLag() {
       n++;
       return {
         at: new Date().toISOString(),
+        tookMs: 1,
         groups: [
           group('classify', 5, n * 10),
           { ...group('other', 1, 1), group: 'somebody-else', stage: 'x', partitions: [] },

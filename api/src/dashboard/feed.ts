@@ -5,6 +5,7 @@ import type { OpsSnapshot } from './ops.ts';
 /** What the feed needs of the lag module: one sample per call (LagMonitor from @feedlog/lag). */
 export interface LagSource {
   sample(): Promise<LagReport>;
+  close?(): Promise<void>;
 }
 
 /** One point of the live chart: per stage, total lag (records) and throughput (records/s consumed). */
@@ -21,7 +22,10 @@ export interface GroupView {
   state: string;
   status: LagStatus;
   members: number;
+  /** Kafka's figure (log end − committed, markers included), as `kafka-consumer-groups` prints it */
   lag: number;
+  /** records really waiting: partitions holding only transaction markers count 0 */
+  pending: number;
   lagSeconds: number | null;
   rate: number | null;
   partitions: {
@@ -31,6 +35,7 @@ export interface GroupView {
     end: number;
     lag: number;
     lagSeconds: number | null;
+    markerOnly: boolean;
     status: LagStatus;
   }[];
 }
@@ -171,11 +176,12 @@ export class DashboardFeed {
       out.push({
         group: g.group,
         stage,
-        generation: g.generation ?? null,
+        generation: g.generation ?? generationOf(g.group),
         state: g.state,
         status: g.status,
         members: g.members.length,
         lag: g.lag,
+        pending: g.partitions.reduce((s, p) => s + (p.markerOnly ? 0 : p.lag), 0),
         lagSeconds: g.lagSeconds,
         rate: g.rateOut ?? delta,
         partitions: g.partitions.map((p) => ({
@@ -185,6 +191,7 @@ export class DashboardFeed {
           end: p.logEndOffset,
           lag: p.lag,
           lagSeconds: p.lagSeconds,
+          markerOnly: p.markerOnly,
           status: p.status,
         })),
       });
@@ -196,12 +203,18 @@ export class DashboardFeed {
     const p: ChartPoint = { t, lag: {}, rate: {} };
     for (const g of groups) {
       if (!g.stage) continue;
-      p.lag[g.stage] = (p.lag[g.stage] ?? 0) + g.lag;
+      p.lag[g.stage] = (p.lag[g.stage] ?? 0) + g.pending;
       p.rate[g.stage] =
         g.rate === null && p.rate[g.stage] === undefined ? null : (p.rate[g.stage] ?? 0) + (g.rate ?? 0);
     }
     return p;
   }
+}
+
+/** `<anything>.g<N>` → N (the lag module parses only unprefixed `feedlog.<stage>.g<N>` names). */
+function generationOf(group: string): number | null {
+  const m = /\.g(\d+)$/.exec(group);
+  return m ? Number(m[1]) : null;
 }
 
 function emptyOps(): OpsSnapshot {

@@ -21,6 +21,8 @@ export interface DeadLetterView {
 }
 
 const iso = (d: Date | string | null) => (d instanceof Date ? d.toISOString() : d);
+/** A stage's own name: a prefixed deployment (tests) records `<prefix>.classify`; the page shows `classify`. */
+const baseStage = (s: string) => s.slice(s.lastIndexOf('.') + 1);
 
 /** One read of the dashboard's PostgreSQL figures (a handful of small indexed queries). */
 export async function readOps(
@@ -49,12 +51,19 @@ export async function readOps(
     `SELECT ${jobColumns} FROM job_progress p ORDER BY p.created_at DESC, p.job_id LIMIT $1`,
     [opts.jobs ?? 8],
   );
+  const byStage: OpsSnapshot['deadLetters']['byStage'] = {};
+  for (const r of counts.rows) {
+    const k = baseStage(r.stage);
+    const prev = byStage[k];
+    const last = iso(r.last);
+    byStage[k] = { count: (prev?.count ?? 0) + r.n, last: prev?.last && last && prev.last > last ? prev.last : last };
+  }
   return {
     at: new Date().toISOString(),
     deadLetters: {
-      byStage: Object.fromEntries(counts.rows.map((r) => [r.stage, { count: r.n, last: iso(r.last) }])),
+      byStage,
       recent: recent.rows.map((r) => ({
-        stage: r.stage,
+        stage: baseStage(r.stage),
         item_id: r.item_id,
         error_class: r.error_class,
         message: r.message,

@@ -111,7 +111,8 @@ function drawGraph(graph) {
   }
 }
 
-const WORST = ['OK', 'NOTFOUND', 'WARN', 'REWIND', 'STALL', 'STOP', 'ERR'];
+// Burrow's order: the group (and the graph's stage) takes its worst partition
+const WORST = ['NOTFOUND', 'OK', 'WARN', 'ERR', 'STOP', 'STALL', 'REWIND'];
 function paintGraph(groups) {
   for (const [stage, node] of stageNodes) {
     const mine = groups.filter((g) => g.stage === stage);
@@ -126,7 +127,7 @@ function paintGraph(groups) {
     const cur = mine.filter((g) => (g.generation ?? 0) === gen);
     const status = cur.map((g) => g.status).sort((a, b) => WORST.indexOf(b) - WORST.indexOf(a))[0];
     const rate = cur.reduce((s, g) => s + (g.rate ?? 0), 0);
-    const lag = cur.reduce((s, g) => s + g.lag, 0);
+    const lag = cur.reduce((s, g) => s + g.pending, 0);
     node.g.setAttribute('class', `node stage s-${status}`);
     node.g.setAttribute('data-status', status);
     node.status.textContent = `${status}${gen ? ` · g${gen}` : ''}`;
