@@ -1,5 +1,6 @@
 import { createKafka, loadConfig } from '@feedlog/common';
 import { onShutdown } from '@feedlog/runtime';
+import { Presets, SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
 import { type Command, InvalidArgumentError } from 'commander';
 import pg from 'pg';
@@ -119,8 +120,22 @@ export function registerOpsCommands(program: Command): void {
       const kafka = createKafka(config, { clientId: `${config.kafka.clientId}-item` });
       const pool = new pg.Pool({ connectionString: config.postgres.url, max: 1, connectionTimeoutMillis: 3_000 });
       pool.on('error', () => undefined);
+      // a bar only for a person watching: stdout may be --json for a script
+      const bar = process.stderr.isTTY
+        ? new SingleBar(
+            { format: 'scanning {bar} {value}/{total} records', stream: process.stderr },
+            Presets.shades_classic,
+          )
+        : undefined;
+      let started = false;
       try {
         const j = await itemJourney({
+          onProgress: (scanned, total) => {
+            if (!bar) return;
+            if (!started) bar.start(total, 0);
+            started = true;
+            bar.update(scanned);
+          },
           kafka,
           decoder: new RecordDecoder({ registryUrl: config.registry.url }),
           itemId: id,
@@ -128,9 +143,11 @@ export function registerOpsCommands(program: Command): void {
           pool,
           timeoutMs: f.timeout * 1000,
         });
+        bar?.stop();
         printJourney(j, !!f.json);
         if (j.records.length === 0 && !j.row) process.exitCode = 1;
       } finally {
+        if (started) bar?.stop();
         await pool.end();
       }
     });

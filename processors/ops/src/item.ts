@@ -29,6 +29,8 @@ export interface ItemOptions {
   prefix?: string;
   pool?: pg.Pool;
   timeoutMs?: number;
+  /** records scanned so far of the total between log start and end in the partitions read */
+  onProgress?: (scanned: number, total: number) => void;
 }
 
 /** Stage output topics in pipeline order, then every dead-letter topic. */
@@ -53,6 +55,7 @@ export async function itemJourney(o: ItemOptions): Promise<ItemJourney> {
   await admin.connect();
   let partitions: Map<string, number>;
   const pending = new Set<string>();
+  const span = new Map<string, { low: number; high: number; lag: number }>();
   const at = (t: string, p: number) => `${t}[${p}]`;
   try {
     const existing = new Set(await admin.listTopics());
@@ -61,7 +64,14 @@ export async function itemJourney(o: ItemOptions): Promise<ItemJourney> {
     for (const [topic, partition] of partitions) {
       const offsets = await admin.fetchTopicOffsets(topic);
       const p = offsets.find((x) => x.partition === partition);
-      if (p && p.high !== p.low) pending.add(at(topic, partition));
+      if (p && p.high !== p.low) {
+        pending.add(at(topic, partition));
+        span.set(at(topic, partition), {
+          low: Number(p.low),
+          high: Number(p.high),
+          lag: Number(p.high) - Number(p.low),
+        });
+      }
     }
   } finally {
     await admin.disconnect();
@@ -94,6 +104,17 @@ export async function itemJourney(o: ItemOptions): Promise<ItemJourney> {
       );
     },
     onProgress: ({ topic, partition, offsetLag }) => {
+      const s = span.get(at(topic, partition));
+      if (s) s.lag = Math.max(0, Math.min(s.lag, offsetLag + 1));
+      if (o.onProgress) {
+        let total = 0;
+        let left = 0;
+        for (const x of span.values()) {
+          total += x.high - x.low;
+          left += x.lag;
+        }
+        o.onProgress(total - left, total);
+      }
       if (partitions.get(topic) === partition && offsetLag <= 0) pending.delete(at(topic, partition));
       if (pending.size === 0) done();
     },
