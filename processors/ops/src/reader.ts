@@ -60,10 +60,18 @@ export async function startReader(o: ReaderOptions): Promise<Reader> {
     const crash = o.onCrash;
     consumer.on(consumer.events.CRASH, ({ payload }) => crash(payload.error));
   }
+  // Nothing is committed, so a rebalance (a slow heartbeat on a busy machine) restarts a
+  // partition at the reset position: records already delivered are skipped, never shown twice.
+  const delivered = new Map<string, bigint>();
   await consumer.run({
     autoCommit: false,
     eachBatch: async ({ batch }) => {
+      const tp = `${batch.topic}\0${batch.partition}`;
       for (const m of batch.messages) {
+        const offset = BigInt(m.offset);
+        const last = delivered.get(tp);
+        if (last !== undefined && offset <= last) continue;
+        delivered.set(tp, offset);
         await o.onRecord({
           topic: batch.topic,
           partition: batch.partition,
