@@ -5,11 +5,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { VectorIndex } from '@feedlog/index/types';
+import type { LagMonitor } from '@feedlog/lag';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type pg from 'pg';
 import sjson from 'secure-json-parse';
 import { type ApiKeyStore, authPlugin, MemoryApiKeyStore, PgApiKeyStore } from './auth.ts';
-import { DashboardFeed, type LagSource } from './dashboard/feed.ts';
+import { DashboardFeed } from './dashboard/feed.ts';
 import { declaredTopics, pipelineGraph, stageOfGroup } from './dashboard/graph.ts';
 import { readOps } from './dashboard/ops.ts';
 import { dashboardRoutes } from './dashboard/routes.ts';
@@ -22,6 +23,7 @@ import { pgPlugin } from './plugins/pg.ts';
 import { healthRoutes } from './routes/health.ts';
 import { itemsRoutes } from './routes/items.ts';
 import { jobsRoutes } from './routes/jobs.ts';
+import { lagRoutes } from './routes/lag.ts';
 import { searchRoutes } from './routes/search.ts';
 import { storiesRoutes } from './routes/stories.ts';
 import { validatorCompiler } from './validation.ts';
@@ -51,13 +53,26 @@ export interface AppOptions {
   health?: { checks?: Record<string, () => Promise<void>>; required?: string[]; timeoutMs?: number };
   /** close the sink, pool and index when the app closes (default true) */
   closeDependencies?: boolean;
+  /**
+   * consumer lag for GET /v1/lag, the lag gauges and the dashboard; closed with the app. It samples
+   * only while needed: a dashboard page connected, a /metrics scrape in the last few minutes, or a
+   * GET /v1/lag finding its last report stale (one loop, the dashboard feed's, whatever the demand).
+   */
+  lag?: LagMonitor;
   logger?: FastifyServerOptions['logger'];
-  /** consumer lag of the pipeline's groups (a LagMonitor from @feedlog/lag); the dashboard shows no lag without it */
-  lag?: LagSource;
   /** topic prefix of this deployment (FEEDLOG_TOPIC_PREFIX): which topics and groups the dashboard shows */
   topicPrefix?: string;
-  /** the dashboard's sampling: lag every intervalMs (default 5 s), PostgreSQL every opsIntervalMs (5 s), 15 min of chart history */
-  dashboard?: { intervalMs?: number; opsIntervalMs?: number; historyMs?: number; maxClients?: number };
+  /**
+   * the sampling loop: lag every intervalMs (default 5 s), PostgreSQL every opsIntervalMs (5 s), 15 min
+   * of chart history; a /metrics scrape keeps the loop running for metricsHoldMs (default 3 min)
+   */
+  dashboard?: {
+    intervalMs?: number;
+    opsIntervalMs?: number;
+    historyMs?: number;
+    maxClients?: number;
+    metricsHoldMs?: number;
+  };
 }
 
 declare module 'fastify' {
@@ -139,7 +154,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  await app.register(healthRoutes, opts.health ?? {});
   const topics = declaredTopics(opts.topicPrefix);
   const pool = opts.pool;
   const feed = new DashboardFeed({
@@ -149,11 +163,17 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ...opts.dashboard,
     onError: (what, e) => app.log.warn({ err: e }, `dashboard ${what} failed`),
   });
-  app.addHook('onClose', async () => {
-    await feed.close();
-    if (close) await opts.lag?.close?.();
-  });
+  app.addHook('onClose', async () => feed.close());
+  if (opts.lag) {
+    // a scrape wants fresh gauges: it holds the loop for a while and waits for a sample when the last is stale
+    const hold = opts.dashboard?.metricsHoldMs ?? 180_000;
+    app.addHook('onRequest', async (req) => {
+      if (req.routeOptions.url === '/metrics') await feed.demand(hold).catch(() => undefined);
+    });
+  }
   app.decorate('dashboardFeed', feed);
+  // after the /metrics hook above, so it applies to the health group's /metrics route
+  await app.register(healthRoutes, opts.health ?? {});
   await app.register(dashboardRoutes, {
     feed,
     graph: pipelineGraph(opts.topicPrefix),
@@ -163,6 +183,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     async (v1) => {
       await v1.register(itemsRoutes, { maxBatch });
       await v1.register(jobsRoutes);
+      await v1.register(lagRoutes, { monitor: opts.lag, closeMonitor: close });
       await v1.register(storiesRoutes);
       await v1.register(searchRoutes, { defaultModel: opts.defaultModel ?? 'all-MiniLM-L6-v2-int8' });
     },

@@ -1,7 +1,7 @@
 import { createKafka, type FeedlogConfig, loadConfig } from '@feedlog/common';
 import { EmbeddedIndex, type VectorIndex } from '@feedlog/index';
 import { QdrantIndex } from '@feedlog/index/qdrant';
-import { type GroupFilter, LagMonitor, type LagMonitorOptions } from '@feedlog/lag';
+import { type GroupFilter, groupFilter, LagMonitor, type LagMonitorOptions } from '@feedlog/lag';
 import { serdeFor } from '@feedlog/schemas';
 import { topicNames } from '@feedlog/topics';
 import pg from 'pg';
@@ -25,6 +25,8 @@ export interface ApiEnv {
   INDEX_DIR?: string;
   INDEX_ALIAS?: string;
   FEEDLOG_TOPIC_PREFIX?: string;
+  API_LAG_GROUPS?: string;
+  API_LAG_INTERVAL_MS?: string;
 }
 
 const int = (v: string | undefined, d: number) => {
@@ -49,6 +51,9 @@ export function apiSettings(env: NodeJS.ProcessEnv = process.env) {
     indexDir: e.INDEX_DIR,
     indexAlias: e.INDEX_ALIAS || 'headlines',
     topicPrefix: e.FEEDLOG_TOPIC_PREFIX ?? '',
+    // groups GET /v1/lag and the gauges report: comma-separated, a trailing * matches a prefix; all when unset
+    lagGroups: e.API_LAG_GROUPS ? e.API_LAG_GROUPS.split(',').map((g) => g.trim()) : undefined,
+    lagIntervalMs: int(e.API_LAG_INTERVAL_MS, 5000),
   };
 }
 
@@ -106,12 +111,18 @@ export function createServices(
     rateLimit: { anonymousPerMinute: s.anonymousPerMinute },
     corsOrigins: s.corsOrigins,
     topicPrefix: s.topicPrefix,
-    // connects on its first sample: the dashboard samples only while a page is open
+    dashboard: { intervalMs: s.lagIntervalMs, opsIntervalMs: s.lagIntervalMs },
+    // connects on its first sample; samples only while a dashboard page or a /metrics scrape needs it
     lag: new LagMonitor({
       kafka,
-      brokers: config.kafka.brokers,
       pool,
-      groups: deploymentGroups(s.topicPrefix),
+      brokers: config.kafka.brokers,
+      intervalMs: s.lagIntervalMs,
+      ...(s.lagGroups
+        ? { groups: groupFilter(s.lagGroups)! }
+        : s.topicPrefix
+          ? { groups: deploymentGroups(s.topicPrefix) }
+          : {}),
       ...over.lag,
     }),
   };

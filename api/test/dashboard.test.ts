@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { GroupLag, LagReport } from '@feedlog/lag';
+import type { GroupLag, LagMonitor, LagReport } from '@feedlog/lag';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testApp } from './helpers.ts';
@@ -41,11 +41,14 @@ const group = (stage: string, lag: number, committed: number): GroupLag => ({
 /** A lag source counting its calls (unit tests only: the real one is @feedlog/lag's LagMonitor on a broker). */
 function countingLag() {
   let n = 0;
-  return {
+  let last: LagReport | undefined;
+  const source = {
     calls: () => n,
+    last: () => last,
+    close: async () => {},
     async sample(): Promise<LagReport> {
       n++;
-      return {
+      last = {
         at: new Date().toISOString(),
         tookMs: 1,
         groups: [
@@ -53,8 +56,11 @@ function countingLag() {
           { ...group('other', 1, 1), group: 'somebody-else', stage: 'x', partitions: [] },
         ],
       };
+      return last;
     },
   };
+  // the app takes @feedlog/lag's LagMonitor; this stand-in has the part of it the app calls
+  return { ...source, monitor: source as unknown as LagMonitor };
 }
 
 /** Read server-sent events from a listening app until `until` says stop. */
@@ -125,7 +131,7 @@ describe('dashboard page', () => {
 
   it('one sampling loop for every page, running only while a page is connected', async () => {
     const lag = countingLag();
-    app = (await testApp({ lag, dashboard: { intervalMs: 100 } })).app;
+    app = (await testApp({ lag: lag.monitor, dashboard: { intervalMs: 100 } })).app;
     await app.listen({ host: '127.0.0.1', port: 0 });
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     const feed = app.dashboardFeed;
@@ -163,5 +169,24 @@ describe('dashboard page', () => {
     const late = await readEvents(base, (ev) => ev.length >= 1);
     expect(late.events[0]?.event).toBe('history');
     expect((JSON.parse(late.events[0]!.data) as unknown[]).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a /metrics scrape takes a fresh sample and holds the loop for a while, then it stops', async () => {
+    const lag = countingLag();
+    app = (await testApp({ lag: lag.monitor, dashboard: { intervalMs: 100, metricsHoldMs: 500 } })).app;
+    expect(lag.calls()).toBe(0);
+    const m = await app.inject({ url: '/metrics' });
+    expect(m.statusCode).toBe(200);
+    expect(lag.calls()).toBe(1); // sampled before the gauges were collected
+    expect(m.body).toMatch(
+      /feedlog_consumer_lag_records\{group="feedlog.classify.g1",topic="raw-headlines",partition="0"\} 5/,
+    );
+    await new Promise((r) => setTimeout(r, 350));
+    expect(lag.calls()).toBeGreaterThan(1); // held
+    await new Promise((r) => setTimeout(r, 400));
+    const after = lag.calls();
+    await new Promise((r) => setTimeout(r, 400));
+    expect(lag.calls()).toBe(after); // the hold expired: no more samples
+    expect(app.dashboardFeed.running).toBe(false);
   });
 });

@@ -140,6 +140,7 @@ const packageCommands: Record<string, () => Promise<Register>> = {
   serve: async () => (await import('@feedlog/api/cli')).registerApiCommands,
   produce: async () => (await import('@feedlog/sdk/cli')).registerProduceCommand,
   migrate: async () => (await import('@feedlog/migrations/cli')).registerMigrateCommands,
+  lag: async () => (await import('@feedlog/lag/cli')).registerLagCommand,
   tail: async () => (await import('@feedlog/ops/cli')).registerOpsCommands,
   item: async () => (await import('@feedlog/ops/cli')).registerOpsCommands,
 };

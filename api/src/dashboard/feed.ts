@@ -71,6 +71,8 @@ export class DashboardFeed {
   private lastOpsAt = 0;
   private prev: Map<string, { t: number; consumed: number }> = new Map();
   private ticking: Promise<void> | undefined;
+  private leaseUntil = 0;
+  private lastSampleAt = 0;
   /** samples taken since start (tests and the bench read it) */
   samples = 0;
 
@@ -99,28 +101,57 @@ export class DashboardFeed {
     if (this.listeners.size === 1) this.schedule(0);
     return () => {
       this.listeners.delete(listener);
-      if (this.listeners.size === 0 && this.timer) {
+      if (!this.needed() && this.timer) {
         clearTimeout(this.timer);
         this.timer = undefined;
       }
     };
   }
 
+  /**
+   * Someone other than a page needs fresh figures (a /metrics scrape): keep the loop running for
+   * `holdMs`, and when the last sample is older than one period, take one now and wait for it.
+   */
+  async demand(holdMs: number): Promise<void> {
+    this.leaseUntil = Math.max(this.leaseUntil, Date.now() + holdMs);
+    if (Date.now() - this.lastSampleAt < this.interval) {
+      this.schedule(this.interval);
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.runTick();
+  }
+
   async close(): Promise<void> {
     this.listeners.clear();
+    this.leaseUntil = 0;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.ticking;
   }
 
+  private get interval(): number {
+    return this.o.intervalMs ?? 5_000;
+  }
+
+  private needed(): boolean {
+    return this.listeners.size > 0 || Date.now() < this.leaseUntil;
+  }
+
+  private runTick(): Promise<void> {
+    this.ticking ??= this.tick().finally(() => {
+      this.ticking = undefined;
+      this.schedule(this.interval);
+    });
+    return this.ticking;
+  }
+
   private schedule(delay: number): void {
-    if (this.timer || this.listeners.size === 0) return;
+    if (this.timer || this.ticking || !this.needed()) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.ticking = this.tick().finally(() => {
-        this.ticking = undefined;
-        this.schedule(this.o.intervalMs ?? 5_000);
-      });
+      void this.runTick();
     }, delay);
   }
 
@@ -131,6 +162,7 @@ export class DashboardFeed {
       try {
         const report = await this.o.lag.sample();
         this.samples++;
+        this.lastSampleAt = now;
         const groups = this.view(report, now);
         this.lastLag = { at: report.at, groups, error: null };
         const point = this.point(groups, now);
@@ -148,7 +180,8 @@ export class DashboardFeed {
         chunks.push(frame('lag', this.lastLag));
       }
     }
-    if (this.o.ops && now - this.lastOpsAt >= (this.o.opsIntervalMs ?? 5_000)) {
+    // PostgreSQL figures are for pages only (a scrape reads the lag gauges)
+    if (this.o.ops && this.listeners.size > 0 && now - this.lastOpsAt >= (this.o.opsIntervalMs ?? 5_000)) {
       this.lastOpsAt = now;
       try {
         this.lastOps = await this.o.ops();

@@ -5,6 +5,12 @@ import type { GroupMember } from './types.ts';
 /** Which groups a monitor reports: exact names, a pattern, or a predicate; all groups when absent. */
 export type GroupFilter = readonly string[] | RegExp | ((group: string) => boolean);
 
+/** Names as operators type them: exact, or a prefix ending in `*` (`feedlog.*`); undefined: all groups. */
+export function groupFilter(names: readonly string[] | undefined): GroupFilter | undefined {
+  if (!names?.length) return undefined;
+  return (g: string) => names.some((n) => (n.endsWith('*') ? g.startsWith(n.slice(0, -1)) : g === n));
+}
+
 export function matches(filter: GroupFilter | undefined, group: string): boolean {
   if (!filter) return true;
   if (filter instanceof RegExp) return filter.test(group);

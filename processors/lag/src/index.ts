@@ -1,4 +1,5 @@
-export type { GroupFilter } from './collect.ts';
+export { type GroupFilter, groupFilter, matches } from './collect.ts';
+export { lagMetricNames, registerLagGauges } from './metrics.ts';
 export { LagMonitor, type LagMonitorOptions } from './monitor.ts';
 export {
   type GroupLag,
