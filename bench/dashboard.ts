@@ -30,20 +30,13 @@ if (process.argv[2] === '--serve') {
   const intervalMs = Number(process.argv[4] ?? 5000);
   const config = loadConfig();
   const { settings: _s, ...opts } = createServices(config, { ...process.env, FEEDLOG_TOPIC_PREFIX: prefix });
-  const lag = opts.lag!;
   let sampleMs = 0;
-  const timed = {
-    async sample() {
-      const t0 = performance.now();
-      const r = await lag.sample();
-      sampleMs += performance.now() - t0;
-      return r;
-    },
-    close: () => lag.close?.() ?? Promise.resolve(),
-  };
+  // the monitor's own timing of each sample (its report's tookMs)
+  opts.lag?.subscribe((r) => {
+    sampleMs += r.tookMs;
+  });
   const app = await buildApp({
     ...opts,
-    lag: timed,
     rateLimit: false,
     dashboard: { intervalMs, opsIntervalMs: intervalMs },
   });
