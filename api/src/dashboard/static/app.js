@@ -207,7 +207,8 @@ function makeChart(target, label) {
     {
       width,
       height: 220,
-      scales: { x: { time: true } },
+      // at least a minute wide: one point alone would otherwise stretch the axis over years
+      scales: { x: { time: true, range: (_u, min, max) => (max - min < 60 ? [max - 60, max + 1] : [min, max]) } },
       axes: [{}, { label, size: 60 }],
       series: [{}, ...STAGES.map((s) => ({ label: s, stroke: COLORS[s], width: 1.6, spanGaps: true }))],
       legend: { live: false },
@@ -265,7 +266,7 @@ function renderOps(ops) {
             el('td', {}, d.stage),
             el('td', {}, (d.item_id ?? '-').slice(0, 12)),
             el('td', { class: 'wrap' }, `${d.error_class ?? ''}: ${(d.message ?? '').slice(0, 120)}`),
-            el('td', {}, d.source),
+            el('td', { class: 'wrap' }, d.source),
           ),
         )
       : [el('tr', {}, el('td', { colspan: 5, class: 'muted' }, 'no dead letters'))]),
@@ -321,11 +322,15 @@ function connect() {
     setConn('disconnected', `disconnected${lastAt ? ` · last figures from ${time(lastAt)}` : ''} · reconnecting…`);
   };
   es.addEventListener('history', (e) => {
+    // a restarted API has less history than this page: keep the page's older points, then the server's
     const points = JSON.parse(e.data);
-    series.t.length = 0;
+    const from = points.length ? points[0].t / 1000 : Number.POSITIVE_INFINITY;
+    let keep = series.t.findIndex((t) => t >= from);
+    if (keep < 0) keep = series.t.length;
+    series.t.length = keep;
     for (const s of STAGES) {
-      series.lag[s].length = 0;
-      series.rate[s].length = 0;
+      series.lag[s].length = keep;
+      series.rate[s].length = keep;
     }
     for (const p of points) pushPoint(p);
     redrawCharts();
