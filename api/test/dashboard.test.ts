@@ -51,6 +51,7 @@ function countingLag() {
       last = {
         at: new Date().toISOString(),
         tookMs: 1,
+        warnings: [],
         groups: [
           group('classify', 5, n * 10),
           { ...group('other', 1, 1), group: 'somebody-else', stage: 'x', partitions: [] },

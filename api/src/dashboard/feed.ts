@@ -66,7 +66,7 @@ export class DashboardFeed {
   private readonly listeners = new Set<(chunk: string) => void>();
   private readonly history: ChartPoint[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private lastLag: { at: string; groups: GroupView[]; error: string | null } | undefined;
+  private lastLag: { at: string; groups: GroupView[]; error: string | null; warnings: string[] } | undefined;
   private lastOps: OpsSnapshot | undefined;
   private lastOpsAt = 0;
   private prev: Map<string, { t: number; consumed: number }> = new Map();
@@ -164,7 +164,7 @@ export class DashboardFeed {
         this.samples++;
         this.lastSampleAt = now;
         const groups = this.view(report, now);
-        this.lastLag = { at: report.at, groups, error: null };
+        this.lastLag = { at: report.at, groups, error: null, warnings: report.warnings ?? [] };
         const point = this.point(groups, now);
         this.history.push(point);
         const horizon = now - (this.o.historyMs ?? 15 * 60_000);
@@ -176,6 +176,7 @@ export class DashboardFeed {
           at: new Date(now).toISOString(),
           groups: this.lastLag?.groups ?? [],
           error: String((e as Error).message ?? e),
+          warnings: [],
         };
         chunks.push(frame('lag', this.lastLag));
       }

@@ -54,7 +54,12 @@ const GroupLag = Type.Object({
 });
 
 const LagResponse = Type.Object(
-  { at: Type.String({ format: 'date-time' }), tookMs: Type.Number(), groups: Type.Array(GroupLag) },
+  {
+    at: Type.String({ format: 'date-time' }),
+    tookMs: Type.Number(),
+    warnings: Type.Array(Type.String(), { description: 'what could not be read this time (PostgreSQL down…)' }),
+    groups: Type.Array(GroupLag),
+  },
   { $id: 'LagReport' },
 );
 

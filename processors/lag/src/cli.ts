@@ -37,7 +37,8 @@ export function formatReport(r: LagReport): string {
       g.offsetsIn,
     ]);
   }
-  return `${t.toString()}\n${r.groups.length} group(s) at ${r.at} (sample ${r.tookMs} ms)`;
+  const warnings = r.warnings.map((w) => `\nwarning: ${w}`).join('');
+  return `${t.toString()}\n${r.groups.length} group(s) at ${r.at} (sample ${r.tookMs} ms)${warnings}`;
 }
 
 /** Adds `feedlog lag` to the CLI. */
@@ -75,25 +76,35 @@ export function registerLagCommand(program: Command): Command {
         // one sample cannot tell a stall from a start: the first status needs two
         await monitor.sample();
         await sleep(o.interval, undefined, { signal: stop.signal }).catch(() => undefined);
-        let report = await monitor.sample();
+        let report: LagReport | Error = await monitor.sample();
         if (!o.watch) {
           if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
           else process.stdout.write(`${formatReport(report)}\n`);
           return;
         }
         while (!stop.signal.aborted) {
-          if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+          // a failed sample (broker restarting) is shown in place of the table; the next one retries
+          if (report instanceof Error) {
+            if (o.json) process.stderr.write(`feedlog: lag sample failed: ${report.message}\n`);
+            else logUpdate(`lag sample failed: ${report.message} (retrying every ${o.interval} ms)`);
+          } else if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
           else logUpdate(formatReport(report));
           await sleep(o.interval, undefined, { signal: stop.signal }).catch(() => undefined);
-          if (!stop.signal.aborted) report = await monitor.sample();
+          if (!stop.signal.aborted) report = await monitor.sample().catch((e: unknown) => toError(e));
         }
         if (!o.json) logUpdate.done();
+      } catch (e) {
+        process.stderr.write(`feedlog: error: cannot read consumer lag: ${toError(e).message}\n`);
+        process.stderr.write(`  hint: is Kafka at ${config.kafka.brokers.join(',')} up? (\`feedlog status\`)\n`);
+        process.exitCode = 1;
       } finally {
         await monitor.close();
         await pool.end().catch(() => undefined);
       }
     });
 }
+
+const toError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
 /** The pool when PostgreSQL answers; without it only Kafka-committed offsets are shown (said on stderr). */
 async function reachable(pool: pg.Pool): Promise<pg.Pool | undefined> {

@@ -28,31 +28,37 @@ export interface RawGroup {
   committed: Map<string, Map<number, number | null>>;
 }
 
-const CONCURRENCY = 8;
+/** group → topic → partition → next offset (null: nothing committed) */
+export type CommittedOffsets = Map<string, Map<string, Map<number, number | null>>>;
 
 /**
  * Every group's state, members and committed offsets: one ListGroups, one DescribeGroups for all
- * groups, one OffsetFetch per Kafka group (8 at a time), one query on `consumer_offsets`. A group
- * with rows in `consumer_offsets` (the materializer) takes its positions from PostgreSQL, where it
- * stores them with the rows they produced; its Kafka group, if any, still gives state and members.
+ * groups, one multi-group OffsetFetch (`readCommitted`, OffsetFetch v8+: every group in one
+ * request per coordinator), one query on `consumer_offsets`. A group with rows in
+ * `consumer_offsets` (the materializer) takes its positions from PostgreSQL, where it stores them
+ * with the rows they produced; its Kafka group, if any, still gives state and members.
  */
 export async function collectGroups(
   admin: Admin,
+  readCommitted: (groups: string[]) => Promise<CommittedOffsets>,
   pool: pg.Pool | undefined,
   filter?: GroupFilter,
+  warnings: string[] = [],
 ): Promise<RawGroup[]> {
-  const [listed, pgOffsets] = await Promise.all([admin.listGroups(), readPgOffsets(pool)]);
+  const [listed, pgOffsets] = await Promise.all([admin.listGroups(), readPgOffsets(pool, warnings)]);
   const kafkaGroups = listed.groups
     .filter((g) => g.protocolType === 'consumer' || g.protocolType === '')
     .map((g) => g.groupId)
     .filter((g) => matches(filter, g));
   const pgGroups = [...pgOffsets.keys()].filter((g) => matches(filter, g));
   const described = new Map<string, GroupDescription>();
-  if (kafkaGroups.length) {
-    for (const d of (await admin.describeGroups(kafkaGroups)).groups) described.set(d.groupId, d);
-  }
+  const [descriptions, fromKafka] = await Promise.all([
+    kafkaGroups.length ? admin.describeGroups(kafkaGroups) : { groups: [] },
+    readCommitted(kafkaGroups.filter((g) => !pgOffsets.has(g))),
+  ]);
+  for (const d of descriptions.groups) described.set(d.groupId, d);
   const names = [...new Set([...kafkaGroups, ...pgGroups])].sort();
-  return mapLimit(names, CONCURRENCY, async (group) => {
+  return names.map((group) => {
     const d = described.get(group);
     const members = (d?.members ?? []).map(member);
     const fromPg = pgOffsets.get(group);
@@ -60,11 +66,7 @@ export async function collectGroups(
     if (fromPg) {
       for (const [topic, parts] of fromPg) committed.set(topic, new Map(parts));
     } else {
-      for (const t of await admin.fetchOffsets({ groupId: group })) {
-        const parts = new Map<number, number | null>();
-        for (const p of t.partitions) parts.set(p.partition, Number(p.offset) >= 0 ? Number(p.offset) : null);
-        committed.set(t.topic, parts);
-      }
+      for (const [topic, parts] of fromKafka.get(group) ?? []) committed.set(topic, new Map(parts));
     }
     // assigned partitions with nothing committed yet are shown too, as Kafka's tool does
     for (const m of members) {
@@ -78,7 +80,7 @@ export async function collectGroups(
     // leftovers) still appears, empty, so its state is visible
     return {
       group,
-      offsetsIn: fromPg ? 'postgres' : 'kafka',
+      offsetsIn: fromPg ? ('postgres' as const) : ('kafka' as const),
       state: d?.state ?? 'Unknown',
       members,
       committed,
@@ -98,7 +100,10 @@ function member(m: GroupDescription['members'][number]): GroupMember {
 }
 
 /** group → topic → partition → next offset, from the materializer's table; empty when the table is absent. */
-async function readPgOffsets(pool: pg.Pool | undefined): Promise<Map<string, Map<string, Map<number, number>>>> {
+async function readPgOffsets(
+  pool: pg.Pool | undefined,
+  warnings: string[],
+): Promise<Map<string, Map<string, Map<number, number>>>> {
   const out = new Map<string, Map<string, Map<number, number>>>();
   if (!pool) return out;
   let rows: { group_id: string; topic: string; partition: number; next_offset: string }[];
@@ -109,9 +114,15 @@ async function readPgOffsets(pool: pg.Pool | undefined): Promise<Map<string, Map
       )
     ).rows;
   } catch (e) {
-    // not migrated (42P01): no materializer offsets to show; anything else is a real failure
-    if ((e as { code?: string }).code === '42P01') return out;
-    throw e;
+    // not migrated (42P01): no materializer offsets to show. PostgreSQL down: the Kafka groups are
+    // still worth reporting (an outage is when operators look), the materializer then shows the
+    // offsets it mirrors into its Kafka group, and the report says so.
+    if ((e as { code?: string }).code !== '42P01') {
+      warnings.push(
+        `PostgreSQL consumer_offsets unreadable (${(e as Error).message}); the materializer shows its Kafka-mirrored offsets`,
+      );
+    }
+    return out;
   }
   for (const r of rows) {
     const topics = out.get(r.group_id) ?? new Map<string, Map<number, number>>();
@@ -120,18 +131,5 @@ async function readPgOffsets(pool: pg.Pool | undefined): Promise<Map<string, Map
     topics.set(r.topic, parts);
     out.set(r.group_id, topics);
   }
-  return out;
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }

@@ -1,10 +1,13 @@
-import { Consumer, type RecordsBatch } from '@platformatic/kafka';
+import { Admin, Consumer, type RecordsBatch } from '@platformatic/kafka';
+import type { CommittedOffsets } from './collect.ts';
 
 /**
- * Reads what kafkajs' admin cannot: high watermarks at READ_UNCOMMITTED (kafkajs asks for the last
- * stable offset, which `kafka-consumer-groups` does not print as LOG-END-OFFSET when a transaction
- * is open) and raw record batches at an offset, control batches included, without joining a group.
- * Built on @platformatic/kafka's low-level `listOffsets`/`fetch` (already a runtime dependency).
+ * Reads what kafkajs' admin cannot, or not in one request: high watermarks at READ_UNCOMMITTED
+ * (kafkajs asks for the last stable offset, which `kafka-consumer-groups` does not print as
+ * LOG-END-OFFSET when a transaction is open), the committed offsets of many groups in one
+ * OffsetFetch (v8+; kafkajs sends one request per group), and raw record batches at an offset,
+ * control batches included, without joining a group. Built on @platformatic/kafka's low-level
+ * client (already a runtime dependency).
  */
 
 export interface LogOffsets {
@@ -32,20 +35,39 @@ const READ_COMMITTED = 1;
 const READ_UNCOMMITTED = 0;
 /** enough for the first batches after the offset; the broker always returns at least one whole batch */
 const PEEK_BYTES = 64 * 1024;
-/** control-only stretches longer than this many fetches are reported as "unknown" rather than chased */
-const PEEK_ROUNDS = 4;
+/** fetch rounds per sample; what is still open after them is reported as unknown rather than chased */
+const PEEK_ROUNDS = 5;
 const CACHE_MAX = 20_000;
 
 export const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 export class LogReader {
   private readonly client: Consumer;
+  private readonly admin: Admin;
   /** a peek whose first record was found never changes; a marker-only one holds while the high watermark does */
   private readonly cache = new Map<string, { peek: Peek; end: number }>();
 
   constructor(brokers: string[], clientId: string) {
     // the group id is required by the client type but never joined: only metadata, ListOffsets and Fetch are sent
     this.client = new Consumer({ clientId, bootstrapBrokers: brokers, groupId: `${clientId}.no-group`, strict: false });
+    this.admin = new Admin({ clientId, bootstrapBrokers: brokers });
+  }
+
+  /** Every topic-partition each group has committed, in one OffsetFetch per coordinator. */
+  async committed(groups: string[]): Promise<CommittedOffsets> {
+    const out: CommittedOffsets = new Map();
+    if (groups.length === 0) return out;
+    for (const g of await this.admin.listConsumerGroupOffsets({ groups })) {
+      const topics = new Map<string, Map<number, number | null>>();
+      for (const t of g.topics) {
+        const parts = new Map<number, number | null>();
+        for (const p of t.partitions)
+          parts.set(p.partitionIndex, p.committedOffset >= 0n ? Number(p.committedOffset) : null);
+        topics.set(t.name, parts);
+      }
+      out.set(g.groupId, topics);
+    }
+    return out;
   }
 
   /** Log start and high watermark of every partition of the topics: two ListOffsets rounds in all. */
@@ -66,48 +88,72 @@ export class LogReader {
   }
 
   /**
-   * What follows each offset: read_committed fetches from the offsets, one request per leader and
-   * round (a topic-partition appears once per request), so a whole sample costs a few round trips.
+   * What follows each offset: read_committed fetches, one request per leader and round. Round 1
+   * fetches each topic-partition once, from the lowest offset asked (groups reading the same topic
+   * are usually close, so one response answers them all); later rounds fetch the offsets still open
+   * from their own positions (a topic-partition appears once per request, so these split).
    * `ends` (high watermarks) decide whether a cached marker-only answer still holds.
    */
   async peek(requests: PeekRequest[], ends: Map<string, LogOffsets>): Promise<Map<string, Peek>> {
     const out = new Map<string, Peek>();
-    let pending: PeekRequest[] = [];
+    /** open requests by topic-partition, each with the offset its scan continues from */
+    const open = new Map<string, { request: PeekRequest; position: number }[]>();
     for (const r of requests) {
-      const hit = this.cache.get(`${tpKey(r.topic, r.partition)}\u0000${r.offset}`);
+      const key = peekKey(r);
+      if (out.has(key)) continue;
+      const hit = this.cache.get(key);
       const end = ends.get(tpKey(r.topic, r.partition))?.end ?? -1;
-      if (hit && (hit.peek.firstTimestamp !== null || hit.end === end)) out.set(peekKey(r), hit.peek);
-      else pending.push(r);
-    }
-    const position = new Map(pending.map((r) => [peekKey(r), r.offset]));
-    for (let round = 0; round < PEEK_ROUNDS && pending.length; round++) {
-      const next: PeekRequest[] = [];
-      for (const batch of await this.fetchAll(pending)) {
-        const { request, response } = batch;
-        const found = scan(response, position.get(peekKey(request)) ?? request.offset);
-        if (found.kind === 'more') {
-          position.set(peekKey(request), found.from);
-          next.push(request);
-          continue;
-        }
-        const peek: Peek =
-          found.kind === 'record'
-            ? { markerOnly: false, firstTimestamp: found.timestamp }
-            : found.kind === 'none'
-              ? { markerOnly: true, firstTimestamp: null }
-              : { markerOnly: false, firstTimestamp: null };
-        out.set(peekKey(request), peek);
-        this.remember(request, peek, Number(response?.highWatermark ?? -1));
+      if (hit && (hit.peek.firstTimestamp !== null || hit.end === end)) {
+        out.set(key, hit.peek);
+        continue;
       }
-      pending = next;
+      out.set(key, UNKNOWN); // until answered
+      const tp = tpKey(r.topic, r.partition);
+      open.set(tp, [...(open.get(tp) ?? []), { request: r, position: r.offset }]);
     }
-    for (const r of pending) out.set(peekKey(r), { markerOnly: false, firstTimestamp: null });
+    for (let round = 0; round < PEEK_ROUNDS && open.size; round++) {
+      const fetches: PeekRequest[] = [];
+      for (const waiting of open.values()) {
+        const positions = [...new Set(waiting.map((w) => w.position))].sort((a, b) => a - b);
+        const { topic, partition } = waiting[0]!.request;
+        for (const offset of round === 0 ? positions.slice(0, 1) : positions)
+          fetches.push({ topic, partition, offset });
+      }
+      for (const { request: fetched, response } of await this.fetchAll(fetches)) {
+        const tp = tpKey(fetched.topic, fetched.partition);
+        const waiting = open.get(tp);
+        if (!waiting) continue;
+        const still: typeof waiting = [];
+        for (const w of waiting) {
+          if (w.position < fetched.offset) {
+            still.push(w);
+            continue;
+          }
+          const found = scan(response, w.position);
+          if (found.kind === 'more' || (found.kind === 'unknown' && w.position !== fetched.offset)) {
+            // not reached by this response: continue from where it stopped (or its own offset)
+            still.push({ ...w, position: found.kind === 'more' ? found.from : w.position });
+            continue;
+          }
+          const peek: Peek =
+            found.kind === 'record'
+              ? { markerOnly: false, firstTimestamp: found.timestamp }
+              : found.kind === 'none'
+                ? { markerOnly: true, firstTimestamp: null }
+                : UNKNOWN;
+          out.set(peekKey(w.request), peek);
+          if (peek !== UNKNOWN) this.remember(w.request, peek, Number(response?.highWatermark ?? -1));
+        }
+        if (still.length) open.set(tp, still);
+        else open.delete(tp);
+      }
+    }
     return out;
   }
 
   private remember(r: PeekRequest, peek: Peek, end: number): void {
     if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.set(`${tpKey(r.topic, r.partition)}\u0000${r.offset}`, { peek, end });
+    this.cache.set(peekKey(r), { peek, end });
   }
 
   private async fetchAll(requests: PeekRequest[]): Promise<{ request: PeekRequest; response?: PartitionResponse }[]> {
@@ -160,7 +206,7 @@ export class LogReader {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    await Promise.all([this.client.close(), this.admin.close()]);
   }
 }
 
@@ -169,6 +215,7 @@ type FetchResponse = Awaited<ReturnType<Consumer['fetch']>>;
 type PartitionResponse = FetchResponse['responses'][number]['partitions'][number];
 
 const peekKey = (r: PeekRequest): string => `${tpKey(r.topic, r.partition)}\u0000${r.offset}`;
+const UNKNOWN: Peek = { markerOnly: false, firstTimestamp: null };
 
 type Scan =
   | { kind: 'record'; timestamp: number }
@@ -204,7 +251,9 @@ export function scan(p: PartitionResponse | undefined, from: number): Scan {
     if (ts !== null) return { kind: 'record', timestamp: ts };
   }
   if (covered >= stable) return { kind: 'none' };
-  return covered > from ? { kind: 'more', from: covered } : { kind: 'unknown' };
+  // batches that end before `from` (a response fetched from a lower offset) or stop before the
+  // stable offset: the caller fetches again from `covered`
+  return (p.records ?? []).length ? { kind: 'more', from: covered } : { kind: 'unknown' };
 }
 
 function firstRecordAt(batch: RecordsBatch, from: number): number | null {

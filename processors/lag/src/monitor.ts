@@ -107,7 +107,14 @@ export class LagMonitor {
       throw e;
     });
     await this.connected;
-    const groups = await collectGroups(this.admin, this.opts.pool, this.opts.groups);
+    const warnings: string[] = [];
+    const groups = await collectGroups(
+      this.admin,
+      (g) => this.reader.committed(g),
+      this.opts.pool,
+      this.opts.groups,
+      warnings,
+    );
     const existing = new Set(await this.admin.listTopics());
     const topics = [...new Set(groups.flatMap((g) => [...g.committed.keys()]))].filter((t) => existing.has(t));
     const logs = await this.reader.logOffsets(topics);
@@ -123,6 +130,7 @@ export class LagMonitor {
     const report: LagReport = {
       at: new Date(at).toISOString(),
       tookMs: 0,
+      warnings,
       groups: groups.map((g) => this.evaluateGroup(g, logs, peeks, at)),
     };
     report.tookMs = Math.round((performance.now() - t0) * 10) / 10;

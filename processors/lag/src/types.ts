@@ -82,5 +82,7 @@ export interface LagReport {
   at: string;
   /** wall time the sample took (ms) */
   tookMs: number;
+  /** what could not be read this time (PostgreSQL down…); the figures are the rest */
+  warnings: string[];
   groups: GroupLag[];
 }

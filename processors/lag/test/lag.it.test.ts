@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { migrate } from '@feedlog/migrations';
 import { testKafka, testSchema, uniqueName, waitFor } from '@feedlog/test';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GroupLag, LagMonitor } from '../src/index.ts';
 import { createTopic, describeGroup, produce, sampleUntil, startConsumer, testMonitor } from './helpers.ts';
@@ -252,6 +253,33 @@ describe('LagMonitor on the real broker', () => {
       expect(g.lag).toBe(120 - stored.reduce((a, s) => a + s.next, 0));
     } finally {
       await db.drop();
+    }
+  });
+
+  it('still reports the Kafka groups, with a warning, when PostgreSQL does not answer', async () => {
+    const t = await topic('lagpgdown', 2);
+    const group = uniqueName('lagpgdown-g');
+    await produce(kafka, t, 10);
+    await admin.setOffsets({
+      groupId: group,
+      topic: t,
+      partitions: [0, 1].map((partition) => ({ partition, offset: '0' })),
+    });
+    // nothing listens on port 1
+    const down = new pg.Pool({
+      connectionString: 'postgres://feedlog@127.0.0.1:1/feedlog',
+      connectionTimeoutMillis: 1_000,
+    });
+    down.on('error', () => undefined);
+    try {
+      const m = testMonitor(kafka, group, { pool: down });
+      monitors.push(m);
+      const r = await m.sample();
+      expect(only(r, group)).toMatchObject({ offsetsIn: 'kafka', lag: 10 });
+      expect(r.warnings).toHaveLength(1);
+      expect(r.warnings[0]).toContain('PostgreSQL consumer_offsets unreadable');
+    } finally {
+      await down.end();
     }
   });
 });

@@ -113,5 +113,7 @@ describe('scan: what follows a committed offset', () => {
   it('a fetch that stops before the stable offset asks for more; an error is unknown', () => {
     expect(scan(partition([batch(5, 1, MARKER, 7n)], 20), 5)).toEqual({ kind: 'more', from: 6 });
     expect(scan({ ...partition([], 20), errorCode: 1 }, 5)).toEqual({ kind: 'unknown' });
+    // a response fetched for a lower offset that ends before this one: fetch again from it
+    expect(scan(partition([batch(0, 3, 0)], 20), 10)).toEqual({ kind: 'more', from: 10 });
   });
 });

@@ -344,8 +344,10 @@ function connect() {
     lastAt = lag.at;
     $('#asof').textContent = `sampled ${time(lag.at)}`;
     const err = $('#lag-error');
-    err.hidden = !lag.error;
-    err.textContent = lag.error ? `lag sample failed: ${lag.error}` : '';
+    // a failed sample keeps the last groups on screen; warnings say what part could not be read
+    const problems = [lag.error ? `lag sample failed: ${lag.error}` : '', ...(lag.warnings ?? [])].filter(Boolean);
+    err.hidden = problems.length === 0;
+    err.textContent = problems.join(' · ');
     renderGroups(lag.groups);
     paintGraph(lag.groups);
   });
