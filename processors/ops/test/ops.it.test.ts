@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { loadConfig } from '@feedlog/common';
 import { migrate } from '@feedlog/migrations';
 import { loadSchemas, type RawHeadline, RegistryRestClient, serdeFor } from '@feedlog/schemas';
@@ -244,5 +247,36 @@ describe('feedlog item', () => {
     } finally {
       await s.drop();
     }
+  });
+});
+
+describe('through bin/feedlog', () => {
+  const run = promisify(execFile);
+  const bin = resolve(import.meta.dirname, '../../../bin/feedlog');
+
+  it('tail --from-beginning --limit --json prints one JSON document per record and exits; item --json finds the item', async () => {
+    // the records the tests above wrote: 4 + 2 in raw-headlines
+    const tail = await run(process.execPath, [bin, 'tail', raw, '--from-beginning', '--limit', '5', '--json'], {
+      timeout: 90_000,
+    });
+    const docs = tail.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { topic: string; undecodable?: unknown });
+    expect(docs).toHaveLength(5);
+    for (const d of docs) expect(d.topic).toBe(raw);
+    const item = await run(process.execPath, [bin, 'item', headline(42).item_id, '--prefix', prefix, '--json'], {
+      timeout: 90_000,
+    });
+    const j = JSON.parse(item.stdout) as { records: { topic: string }[]; deadLetters: unknown[]; incomplete: string[] };
+    expect(j.records.map((r) => r.topic)).toEqual([raw, classified]);
+    expect(j.deadLetters).toHaveLength(1);
+    expect(j.incomplete).toEqual([]);
+    await expect(
+      run(process.execPath, [bin, 'tail', `${prefix}no-such-topic`], { timeout: 60_000 }),
+    ).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('no such topic'),
+    });
   });
 });
