@@ -7,6 +7,10 @@ import type { LagMonitor } from '@feedlog/lag';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type pg from 'pg';
 import { type ApiKeyStore, authPlugin, MemoryApiKeyStore, PgApiKeyStore } from './auth.ts';
+import { DashboardFeed } from './dashboard/feed.ts';
+import { declaredTopics, pipelineGraph, stageOfGroup } from './dashboard/graph.ts';
+import { readOps } from './dashboard/ops.ts';
+import { dashboardRoutes } from './dashboard/routes.ts';
 import { clientErrorHandler, errorHandler, errors } from './errors.ts';
 import { embedderPlugin, type QueryEmbedder } from './plugins/embedder.ts';
 import { guardsPlugin } from './plugins/guards.ts';
@@ -50,9 +54,33 @@ export interface AppOptions {
   health?: { checks?: Record<string, () => Promise<void>>; required?: string[]; timeoutMs?: number };
   /** close the sink, pool and index when the app closes (default true) */
   closeDependencies?: boolean;
-  /** consumer lag for GET /v1/lag and the lag gauges; started when the app is ready, closed with it */
+  /**
+   * consumer lag for GET /v1/lag, the lag gauges and the dashboard; closed with the app. It samples
+   * only while needed: a dashboard page connected, a /metrics scrape in the last few minutes, or a
+   * GET /v1/lag finding its last report stale (one loop, the dashboard feed's, whatever the demand).
+   */
   lag?: LagMonitor;
   logger?: FastifyServerOptions['logger'];
+  /** topic prefix of this deployment (FEEDLOG_TOPIC_PREFIX): which topics and groups the dashboard shows */
+  topicPrefix?: string;
+  /**
+   * the sampling loop: lag every intervalMs (default 5 s), PostgreSQL every opsIntervalMs (5 s), 15 min
+   * of chart history; a /metrics scrape keeps the loop running for metricsHoldMs (default 3 min)
+   */
+  dashboard?: {
+    intervalMs?: number;
+    opsIntervalMs?: number;
+    historyMs?: number;
+    maxClients?: number;
+    metricsHoldMs?: number;
+  };
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** the one lag/PostgreSQL sampling loop behind every dashboard page */
+    dashboardFeed: DashboardFeed;
+  }
 }
 
 /** The API as a Fastify instance, not listening (tests use `inject`; server.ts listens). */
@@ -105,7 +133,31 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  const topics = declaredTopics(opts.topicPrefix);
+  const pool = opts.pool;
+  const feed = new DashboardFeed({
+    ...(opts.lag ? { lag: opts.lag } : {}),
+    ...(pool ? { ops: () => readOps(pool) } : {}),
+    stageOf: (g) => stageOfGroup(g, topics),
+    ...opts.dashboard,
+    onError: (what, e) => app.log.warn({ err: e }, `dashboard ${what} failed`),
+  });
+  app.addHook('onClose', async () => feed.close());
+  if (opts.lag) {
+    // a scrape wants fresh gauges: it holds the loop for a while and waits for a sample when the last is stale
+    const hold = opts.dashboard?.metricsHoldMs ?? 180_000;
+    app.addHook('onRequest', async (req) => {
+      if (req.routeOptions.url === '/metrics') await feed.demand(hold).catch(() => undefined);
+    });
+  }
+  app.decorate('dashboardFeed', feed);
+  // after the /metrics hook above, so it applies to the health group's /metrics route
   await app.register(healthRoutes, opts.health ?? {});
+  await app.register(dashboardRoutes, {
+    feed,
+    graph: pipelineGraph(opts.topicPrefix),
+    ...(opts.dashboard?.maxClients ? { maxClients: opts.dashboard.maxClients } : {}),
+  });
   await app.register(
     async (v1) => {
       await v1.register(itemsRoutes, { maxBatch });

@@ -1,7 +1,7 @@
 import { createKafka, type FeedlogConfig, loadConfig } from '@feedlog/common';
 import { EmbeddedIndex, type VectorIndex } from '@feedlog/index';
 import { QdrantIndex } from '@feedlog/index/qdrant';
-import { groupFilter, LagMonitor } from '@feedlog/lag';
+import { type GroupFilter, groupFilter, LagMonitor, type LagMonitorOptions } from '@feedlog/lag';
 import { serdeFor } from '@feedlog/schemas';
 import { topicNames } from '@feedlog/topics';
 import pg from 'pg';
@@ -77,10 +77,21 @@ export function serdeEncoder(config: FeedlogConfig, prefix = '', autoRegister = 
   };
 }
 
+/**
+ * The consumer groups of this deployment: `feedlog.<stage>.g<N>` (no dots in the stage), or with a
+ * topic prefix (tests), the groups whose names carry the prefix as the stages derive it.
+ */
+export function deploymentGroups(prefix: string): GroupFilter {
+  if (!prefix) return /^feedlog\.[a-z][\w-]*\.g\d+$/;
+  const stagePrefix = prefix.replace(/[^a-z0-9_.-]/gi, '-').replace(/^[^a-z]+/i, '');
+  return (group) => group.includes(stagePrefix);
+}
+
 /** The production dependencies of buildApp, from the environment. */
 export function createServices(
   config: FeedlogConfig = loadConfig(),
   env: NodeJS.ProcessEnv = process.env,
+  over: { lag?: Partial<LagMonitorOptions> } = {},
 ): AppOptions & { settings: ReturnType<typeof apiSettings> } {
   const s = apiSettings(env);
   const pool = new pg.Pool({ connectionString: config.postgres.url, max: 10, connectionTimeoutMillis: 3_000 });
@@ -105,12 +116,20 @@ export function createServices(
     rateLimit: { anonymousPerMinute: s.anonymousPerMinute },
     corsOrigins: s.corsOrigins,
     publicReads: s.publicReads,
+    topicPrefix: s.topicPrefix,
+    dashboard: { intervalMs: s.lagIntervalMs, opsIntervalMs: s.lagIntervalMs },
+    // connects on its first sample; samples only while a dashboard page or a /metrics scrape needs it
     lag: new LagMonitor({
       kafka,
       pool,
       brokers: config.kafka.brokers,
       intervalMs: s.lagIntervalMs,
-      ...(s.lagGroups ? { groups: groupFilter(s.lagGroups)! } : {}),
+      ...(s.lagGroups
+        ? { groups: groupFilter(s.lagGroups)! }
+        : s.topicPrefix
+          ? { groups: deploymentGroups(s.topicPrefix) }
+          : {}),
+      ...over.lag,
     }),
   };
 }

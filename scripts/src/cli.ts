@@ -142,6 +142,8 @@ const packageCommands: Record<string, () => Promise<Register>> = {
   migrate: async () => (await import('@feedlog/migrations/cli')).registerMigrateCommands,
   'reset-offsets': async () => (await import('@feedlog/offsets/cli')).registerResetOffsetsCommand,
   lag: async () => (await import('@feedlog/lag/cli')).registerLagCommand,
+  tail: async () => (await import('@feedlog/ops/cli')).registerOpsCommands,
+  item: async () => (await import('@feedlog/ops/cli')).registerOpsCommands,
 };
 const named = process.argv[2];
 const wanted =

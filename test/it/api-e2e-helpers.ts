@@ -150,6 +150,8 @@ export interface RunningPipeline {
   deadLetters: () => number;
   /** materializer errors seen */
   materializerErrors: string[];
+  /** stop one stage alone (the others keep running), e.g. to watch its lag status turn */
+  stopStage(stage: 'classify' | 'cluster' | 'embed' | 'index' | 'materialize'): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -167,6 +169,7 @@ export async function startPipeline(o: PipelineOptions): Promise<RunningPipeline
     if (stageNames.includes(e.stage)) dead++;
   });
   const stops: (() => Promise<unknown>)[] = [];
+  const byStage = new Map<string, () => Promise<unknown>>();
   const index = new EmbeddedIndex({ dir: o.indexDir });
   let aliased = false;
   const offBatch = subscribe('batch', (b) => {
@@ -186,11 +189,13 @@ export async function startPipeline(o: PipelineOptions): Promise<RunningPipeline
       { kafka, clientId: `${stageNames[0]}` },
     );
     stops.push(() => classify.stop());
+    byStage.set('classify', () => classify.stop());
     const cluster = await runClusterStage(
       clusterStage({ prefix, serde: { registryUrl }, config: { batch: { maxRecords: 500, lingerMs: 50 } } }),
       { kafka, clientId: `${stageNames[1]}`, maxIdleMs: 3_000 },
     );
     stops.push(() => cluster.stop());
+    byStage.set('cluster', () => cluster.stop());
     const embed = await runStage(
       embedStage({
         settings: embeddingSettings({ baseUrl: o.embeddingBaseUrl, model: o.embeddingModel }),
@@ -200,6 +205,7 @@ export async function startPipeline(o: PipelineOptions): Promise<RunningPipeline
       { kafka, clientId: `${stageNames[2]}` },
     );
     stops.push(() => embed.stop());
+    byStage.set('embed', () => embed.stop());
     // the index stage names itself `index` whatever the prefix: give this run a group of its own
     const ix = indexStage({ index, generation: 1, prefix, serde: { registryUrl } });
     const ixName = stageNames[3] as string;
@@ -208,6 +214,7 @@ export async function startPipeline(o: PipelineOptions): Promise<RunningPipeline
       { kafka, clientId: ixName },
     );
     stops.push(() => indexer.stop());
+    byStage.set('index', () => indexer.stop());
     const materializer = await startMaterializer({
       pool: o.pool,
       kafka,
@@ -224,6 +231,7 @@ export async function startPipeline(o: PipelineOptions): Promise<RunningPipeline
       },
     });
     stops.push(() => materializer.stop());
+    byStage.set('materialize', () => materializer.stop());
   } catch (e) {
     for (const s of stops.reverse()) await s().catch(() => undefined);
     offDlq();
@@ -235,6 +243,9 @@ export async function startPipeline(o: PipelineOptions): Promise<RunningPipeline
     index,
     deadLetters: () => dead,
     materializerErrors,
+    async stopStage(stage) {
+      await byStage.get(stage)?.();
+    },
     async stop() {
       await Promise.all(stops.map((s) => s().catch((e) => log(`stop: ${String(e)}`))));
       offDlq();

@@ -9,12 +9,12 @@ import { ErrorBody, Job, JobIdParams, JobList, JobsQuery } from '../schemas.ts';
  */
 const effectiveStatus = `CASE WHEN p.status IN ('running', 'accepted') AND p.finished_at IS NOT NULL THEN 'done' ELSE p.status END`;
 
-const columns = `p.job_id, p.kind, p.caller, ${effectiveStatus} AS status, p.created_at, p.expected_count,
+export const jobColumns = `p.job_id, p.kind, p.caller, ${effectiveStatus} AS status, p.created_at, p.expected_count,
   p.ingested, p.classified, p.clustered, p.embedded, p.indexed, p.records, p.items, p.failures,
   p.failures_by_stage, p.failure_classes, p.stuck, p.stuck_items, p.done_items, p.done_ratio,
   p.finished_at, p.last_activity_at, p.refreshed_at`;
 
-interface JobRow {
+export interface JobRow {
   job_id: string;
   kind: string;
   caller: string | null;
@@ -90,7 +90,9 @@ export const jobsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req) => {
-      const r = await query<JobRow>(app, `SELECT ${columns} FROM job_progress p WHERE p.job_id = $1`, [req.params.id]);
+      const r = await query<JobRow>(app, `SELECT ${jobColumns} FROM job_progress p WHERE p.job_id = $1`, [
+        req.params.id,
+      ]);
       if (r.rows[0]) return jobView(r.rows[0]);
       const j = await query<JobRow>(app, fromJobsTable, [req.params.id]);
       if (j.rows[0]) return jobView(j.rows[0]);
@@ -126,7 +128,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       values.push(req.query.limit, req.query.offset);
       const r = await query<JobRow>(
         app,
-        `SELECT ${columns} FROM job_progress p ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        `SELECT ${jobColumns} FROM job_progress p ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
          ORDER BY p.created_at DESC, p.job_id LIMIT $${values.length - 1} OFFSET $${values.length}`,
         values,
       );

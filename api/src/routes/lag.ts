@@ -78,15 +78,16 @@ export interface LagRouteOptions {
 }
 
 /**
- * `GET /v1/lag` and the lag gauges on `/metrics`. The monitor samples on its own timer from when
- * the app is ready, so scrapes and requests read its last report instead of calling Kafka.
+ * `GET /v1/lag` and the lag gauges on `/metrics`. Requests and scrapes read the monitor's last
+ * report; the app's one sampling loop keeps it fresh while pages or scrapes need it.
  */
 export const lagRoutes: FastifyPluginAsyncTypebox<LagRouteOptions> = async (app, opts) => {
   const monitor = opts.monitor;
   const maxAgeMs = opts.maxAgeMs ?? 2000;
   if (monitor) {
     registerLagGauges(app.metrics.registry, () => monitor.last());
-    app.addHook('onReady', async () => monitor.start((e) => app.log.warn({ err: e }, 'lag sample failed')));
+    // no timer of its own: the app's one sampling loop (api/src/dashboard/feed.ts) runs while a
+    // dashboard page or a /metrics scrape needs it, and a stale report is refreshed below
     if (opts.closeMonitor !== false) app.addHook('onClose', async () => monitor.close());
   }
 
