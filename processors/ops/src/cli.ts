@@ -77,7 +77,7 @@ export function registerOpsCommands(program: Command): void {
             await stopTail();
             resolve();
           },
-          { exit: false, log: () => {} },
+          { log: () => {} },
         );
       });
       const reader = await startTail({
