@@ -1,0 +1,71 @@
+// Which feed library feedlog parses with: each candidate behind the same decode + well-formedness
+// step, scored on every file of ../shared/data/feeds against CHECK.txt (item count per well-formed
+// file, rejection of malformed ones), and items/s on the largest real feed.
+//   npx tsx bench/feeds-parse.ts [--seconds 2] [--json]
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readCheck, sharedFeedsDir } from '../processors/poller/src/check.ts';
+import { libraries } from '../processors/poller/src/parse/adapters.ts';
+import { decodeBody } from '../processors/poller/src/parse/decode.ts';
+import { parseFeedBody } from '../processors/poller/src/parse/index.ts';
+
+const args = process.argv.slice(2);
+const seconds = args.includes('--seconds') ? Number(args[args.indexOf('--seconds') + 1]) : 2;
+const dir = sharedFeedsDir();
+if (!dir) throw new Error('../shared/data/feeds not found (set FEEDLOG_FEEDS_DIR)');
+const check = readCheck(dir);
+const largest = check.filter((c) => !c.malformed).sort((a, b) => b.bytes - a.bytes)[0]!;
+
+const rows = [];
+for (const [name, library] of Object.entries(libraries)) {
+  let countOk = 0;
+  let countWrong: string[] = [];
+  let rejected = 0;
+  let libAloneRejected = 0;
+  const wellFormed = check.filter((c) => !c.malformed);
+  const malformed = check.filter((c) => c.malformed);
+  for (const c of check) {
+    const bytes = readFileSync(join(dir, c.file));
+    let n: number | null = null;
+    try {
+      n = (await parseFeedBody(bytes, { feedUrl: `http://feeds.test/${c.file}`, library })).items.length;
+    } catch {
+      n = null;
+    }
+    if (c.malformed) {
+      if (n === null) rejected++;
+      // the library on its own, without feedlog's well-formedness check
+      try {
+        await library(decodeBody(bytes).text);
+      } catch {
+        libAloneRejected++;
+      }
+    } else if (n === c.items || (c.items === 0 && n === null)) countOk++;
+    else countWrong.push(`${c.file}: ${n ?? 'error'} vs ${c.items}`);
+  }
+  // speed: the library alone on the decoded text of the largest well-formed feed
+  const text = decodeBody(readFileSync(join(dir, largest.file))).text;
+  let items = 0;
+  let runs = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000) {
+    items += (await library(text)).length;
+    runs++;
+  }
+  const s = (performance.now() - t0) / 1000;
+  rows.push({
+    library: name,
+    'well-formed right': `${countOk}/${wellFormed.length}`,
+    'malformed rejected': `${rejected}/${malformed.length}`,
+    'malformed rejected by the library alone': `${libAloneRejected}/${malformed.length}`,
+    'items/s (largest)': Math.round(items / s),
+    'ms per parse': Number(((s * 1000) / runs).toFixed(1)),
+    wrong: countWrong.slice(0, 6).join('; '),
+  });
+  countWrong = [];
+}
+if (args.includes('--json')) console.log(JSON.stringify({ largest: largest.file, rows }, null, 1));
+else {
+  console.log(`largest well-formed feed: ${largest.file} (${largest.bytes} bytes, ${largest.items} items)`);
+  console.table(rows);
+}
