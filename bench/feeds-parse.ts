@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCheck, sharedFeedsDir } from '../processors/poller/src/check.ts';
-import { libraries } from '../processors/poller/src/parse/adapters.ts';
 import { decodeBody } from '../processors/poller/src/parse/decode.ts';
 import { parseFeedBody } from '../processors/poller/src/parse/index.ts';
+import { libraries } from './feeds-candidates.ts';
 
 const args = process.argv.slice(2);
 const seconds = args.includes('--seconds') ? Number(args[args.indexOf('--seconds') + 1]) : 2;
