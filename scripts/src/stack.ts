@@ -243,6 +243,13 @@ export function stageServices(config: FeedlogConfig): NodeServiceSpec[] {
       port: base + 5,
       env: { MATERIALIZE_QUIET: '1' },
     },
+    {
+      name: 'poller',
+      entry: 'processors/poller/src/main.ts',
+      port: base + 6,
+      health: '/readyz',
+      env: { HEALTH_PORT: String(base + 6), METRICS_PORT: String(base + 106) },
+    },
   ];
 }
 
