@@ -140,6 +140,7 @@ const packageCommands: Record<string, () => Promise<Register>> = {
   serve: async () => (await import('@feedlog/api/cli')).registerApiCommands,
   produce: async () => (await import('@feedlog/sdk/cli')).registerProduceCommand,
   migrate: async () => (await import('@feedlog/migrations/cli')).registerMigrateCommands,
+  feeds: async () => (await import('@feedlog/poller/cli')).registerFeedCommands,
 };
 const named = process.argv[2];
 const wanted =
