@@ -89,7 +89,8 @@ export async function fetchFeed(url: string, o: FetchOptions): Promise<FetchResu
         continue;
       }
       if (res.statusCode === 304) {
-        await res.body.dump();
+        // a 304 never has a body, but servers may still send Content-Length: waiting for it would stall
+        res.body.destroy();
         return { kind: 'not_modified', status: 304 };
       }
       if (res.statusCode === 429 || res.statusCode === 503) {

@@ -5,7 +5,7 @@ import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 
 /** What the loopback feed server does for one path. */
 export type Behaviour =
-  | { kind: 'feed'; body: Buffer; etag?: boolean; lastModified?: string; type?: string }
+  | { kind: 'feed'; body: Buffer; etag?: boolean; lastModified?: string; type?: string; lengthOn304?: boolean }
   | { kind: 'encoded'; body: Buffer; encoding: 'gzip' | 'deflate' | 'br' | 'gzip-no-header' }
   | { kind: 'status'; status: number; headers?: Record<string, string> }
   | { kind: 'redirect'; status: 301 | 302 | 307 | 308; to: string }
@@ -52,8 +52,11 @@ export class FeedServer {
         if (
           (b.etag && req.headers['if-none-match'] === etag) ||
           (b.lastModified && req.headers['if-modified-since'] === b.lastModified)
-        )
-          return void res.writeHead(304, headers).end();
+        ) {
+          // a 304 has no body: no Content-Length either
+          const { 'content-length': _, ...rest } = headers;
+          return void res.writeHead(304, b.lengthOn304 ? headers : rest).end();
+        }
         return void res.writeHead(200, headers).end(b.body);
       }
       case 'encoded': {

@@ -77,6 +77,16 @@ describe('the poller against a loopback feed server, Kafka and PostgreSQL', () =
     ]);
   });
 
+  it('a 304 that still carries Content-Length does not stall the poll', async () => {
+    const url = server.route('/etag-len/world.rss', { kind: 'feed', body: world, etag: true, lengthOn304: true });
+    await h.store.add({ url, schedule: every }, now);
+    await pollAll();
+    now += 600_000;
+    const t0 = performance.now();
+    expect((await pollAll()).get(url)).toMatchObject({ outcome: 'not_modified' });
+    expect(performance.now() - t0).toBeLessThan(1_000); // the fetch cap is 1.5 s
+  });
+
   it('a feed without validators re-polled unchanged produces nothing; a new item alone is produced', async () => {
     const before = await h.produced();
     const url = server.route('/plain/world.rss', { kind: 'feed', body: world });

@@ -85,7 +85,7 @@ export function registerProduceCommand(program: Command): void {
       if (raw.json) console.log(JSON.stringify(summary));
       else {
         console.log(
-          `${summary.mode}: ${summary.produced} produced, ${summary.duplicates} duplicates, ${summary.rejected} rejected of ${summary.total} records in ${summary.seconds.toFixed(1)} s (${Math.round(summary.itemsPerSecond)} items/s); jobs: ${summary.jobIds.join(', ') || '-'}`,
+          `${summary.mode}: ${summary.produced} ${summary.mode === 'dry-run' ? 'valid (nothing produced)' : 'produced'}, ${summary.duplicates} duplicates, ${summary.rejected} rejected of ${summary.total} records in ${summary.seconds.toFixed(1)} s (${Math.round(summary.itemsPerSecond)} items/s); jobs: ${summary.jobIds.join(', ') || '-'}`,
         );
         for (const r of summary.rejectedRows.slice(0, 20)) console.log(`  line ${r.line}: ${r.reason}`);
         if (summary.rejectedRows.length > 20)
