@@ -11,7 +11,10 @@ describe('schedules', () => {
     const s = parseSchedule('0 0 7,10,13,16,19,22 * * 1-6', 'Europe/Berlin');
     let t = Date.UTC(2026, 2, 27, 20, 30); // Friday 27 March 2026, 21:30 in Berlin; DST starts Sunday
     const fired: string[] = [];
-    for (let i = 0; i < 9; i++) fired.push(new Date((t = nextDue(s, t))).toISOString());
+    for (let i = 0; i < 9; i++) {
+      t = nextDue(s, t);
+      fired.push(new Date(t).toISOString());
+    }
     expect(fired).toEqual([
       '2026-03-27T21:00:00.000Z', // Fri 22:00 CET
       '2026-03-28T06:00:00.000Z', // Sat 07:00 CET

@@ -70,7 +70,8 @@ export interface SourceOptions {
 export async function* readSource(input: string, opts: SourceOptions = {}): AsyncGenerator<SourceRow> {
   const kind = sourceKind(input);
   // a missing file is one clear error up front (a stream error would escape the CSV parser)
-  if (!/^https?:\/\//i.test(input)) await access(input).catch(() => Promise.reject(new Error(`${input}: no such file`)));
+  if (!/^https?:\/\//i.test(input))
+    await access(input).catch(() => Promise.reject(new Error(`${input}: no such file`)));
   if (kind === 'jsonl') {
     const lines = createInterface({ input: createReadStream(input, 'utf8'), crlfDelay: Number.POSITIVE_INFINITY });
     let n = 0;
