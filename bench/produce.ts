@@ -41,15 +41,20 @@ log(`${file}: ${items.length} items`);
 async function plain(): Promise<number> {
   const { prefix, topic } = await newTopic(`plain${Math.random().toString(36).slice(2, 6)}`);
   const serde = serdeFor('RawHeadline', topic, { prefix, registryUrl: cfg.registry.url, autoRegister: true });
+  await serde.encode(toRawHeadline(items[0]!, 'warm', 0)); // the subject registered, as for the others
+  // from nothing, like a `produce` run: connect, then send, 4 batches in flight like produce's default
+  const t0 = performance.now();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-  const t0 = performance.now();
   const at = Date.now();
+  const sends: Promise<unknown>[] = [];
   for (let i = 0; i < items.length; i += 500) {
     const chunk = items.slice(i, i + 500).map((it) => toRawHeadline(it, 'bench', at));
     const messages = await Promise.all(chunk.map(async (r) => ({ key: r.item_id, value: await serde.encode(r) })));
-    await producer.send({ topic, acks: -1, messages });
+    sends.push(producer.send({ topic, acks: -1, messages }));
+    if (sends.length >= 4) await sends.shift();
   }
+  await Promise.all(sends);
   const s = (performance.now() - t0) / 1000;
   await producer.disconnect();
   if ((await count(topic)) !== items.length) throw new Error('plain: count mismatch');

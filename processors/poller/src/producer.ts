@@ -41,6 +41,8 @@ export interface KafkaRawSinkOptions {
 export class KafkaRawSink implements RawSink {
   private readonly producer: Producer;
   private connected: Promise<void> | undefined;
+  private inFlight = false;
+  private queue: { records: readonly RawHeadline[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private readonly serde;
   readonly topic: string;
 
@@ -54,17 +56,43 @@ export class KafkaRawSink implements RawSink {
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   }
 
-  async send(records: readonly RawHeadline[]): Promise<void> {
-    if (!records.length) return;
-    this.connected ??= this.producer.connect().catch((e: unknown) => {
-      this.connected = undefined;
-      throw e;
+  /**
+   * Concurrent calls are coalesced: while one producer.send is in flight the next calls' records
+   * queue and go together in the following send (the idempotent producer allows one request in
+   * flight; many small concurrent sends would each wait a round trip).
+   */
+  send(records: readonly RawHeadline[]): Promise<void> {
+    if (!records.length) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ records, resolve, reject });
+      if (!this.inFlight) void this.drain();
     });
-    await this.connected;
-    const messages = await Promise.all(
-      records.map(async (r) => ({ key: r.item_id, value: await this.serde.encode(r) })),
-    );
-    await this.producer.send({ topic: this.topic, acks: -1, messages });
+  }
+
+  private async drain(): Promise<void> {
+    this.inFlight = true;
+    try {
+      while (this.queue.length) {
+        const batch = this.queue;
+        this.queue = [];
+        try {
+          this.connected ??= this.producer.connect().catch((e: unknown) => {
+            this.connected = undefined;
+            throw e;
+          });
+          await this.connected;
+          const messages = await Promise.all(
+            batch.flatMap((b) => b.records).map(async (r) => ({ key: r.item_id, value: await this.serde.encode(r) })),
+          );
+          await this.producer.send({ topic: this.topic, acks: -1, messages });
+          for (const b of batch) b.resolve();
+        } catch (e) {
+          for (const b of batch) b.reject(e);
+        }
+      }
+    } finally {
+      this.inFlight = false;
+    }
   }
 
   async close(): Promise<void> {

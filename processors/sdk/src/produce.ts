@@ -145,6 +145,7 @@ export async function produceInput(input: string, o: ProduceOptions): Promise<Pr
         })
       : undefined;
   const inFlight: Promise<void>[] = [];
+  let seconds = 0;
   const send = (chunk: Pending[]) => {
     const p = (async () => {
       if (o.dryRun) {
@@ -211,12 +212,12 @@ export async function produceInput(input: string, o: ProduceOptions): Promise<Pr
     }
     if (chunk.length) send(chunk);
     await Promise.all(inFlight);
+    seconds = (performance.now() - t0) / 1000; // closing the clients is not producing
   } finally {
     bar?.stop();
     await client?.close().catch(() => undefined);
     await sink?.close().catch(() => undefined);
   }
-  const seconds = (performance.now() - t0) / 1000;
   rejectedRows.sort((a, b) => a.line - b.line);
   return {
     file: input,
