@@ -1,6 +1,16 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createKafka, loadConfig } from '@feedlog/common';
 import { migrate } from '@feedlog/migrations';
+import { Poller } from '@feedlog/poller/poller';
+import { KafkaRawSink } from '@feedlog/poller/producer';
+import { parseSchedule } from '@feedlog/poller/schedule';
+import { FeedStore } from '@feedlog/poller/store';
 import { testSchema } from '@feedlog/test';
 import type { FastifyInstance } from 'fastify';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgApiKeyStore } from '../src/auth.ts';
 import { testApp } from './helpers.ts';
@@ -8,12 +18,14 @@ import { testApp } from './helpers.ts';
 // The feed registry routes against PostgreSQL (a schema of their own); Kafka is not on this path.
 describe('/v1/feeds (admin scope) against PostgreSQL', () => {
   let app: FastifyInstance;
+  let pool: pg.Pool;
   let drop: () => Promise<void>;
   let adminKey: string;
   let writeKey: string;
   beforeAll(async () => {
     const db = await testSchema('api_feeds');
     drop = db.drop;
+    pool = db.pool;
     await migrate(db.pool);
     const keys = new PgApiKeyStore(db.pool);
     adminKey = (await keys.create('feeds-admin', ['admin'], 100_000)).key;
@@ -66,5 +78,43 @@ describe('/v1/feeds (admin scope) against PostgreSQL', () => {
     expect((await call('DELETE', `/v1/feeds/${feed.id}`)).statusCode).toBe(204);
     expect((await call('GET', `/v1/feeds/${feed.id}`)).statusCode).toBe(404);
     expect((await call('POST', `/v1/feeds/${feed.id}/pause`)).statusCode).toBe(404);
+  });
+
+  it('a poll is a job in GET /v1/jobs (caller poller:feed/<id>)', async () => {
+    const config = loadConfig();
+    const prefix = `it-api-feeds-${Date.now().toString(36)}-`;
+    const topic = `${prefix}raw-headlines`;
+    const kafka = createKafka(config, { clientId: 'feedlog-api-feeds-it' });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
+    const body = readFileSync(join(import.meta.dirname, '../../processors/poller/fixtures/world.rss'));
+    const server: Server = createServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/rss+xml' }).end(body),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const sink = new KafkaRawSink(kafka, { prefix, registryUrl: config.registry.url, autoRegister: true });
+    try {
+      const feedUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/world.rss`;
+      const feed = (await call('POST', '/v1/feeds', { url: feedUrl, schedule: '15m' })).json();
+      const [report] = await new Poller({ store: new FeedStore(pool), pool, sink }).drain();
+      expect(report).toMatchObject({ feedId: feed.id, outcome: 'items', produced: 5 });
+      const job = (await call('GET', `/v1/jobs/${report!.jobId}`)).json();
+      expect(job).toMatchObject({ job_id: report!.jobId, caller: `poller:feed/${feed.id}`, expected: 5 });
+      await pool.query('REFRESH MATERIALIZED VIEW job_progress');
+      const list = (await call('GET', `/v1/jobs?caller=${encodeURIComponent(`poller:feed/${feed.id}`)}`)).json();
+      expect(list.jobs.map((j: { job_id: string }) => j.job_id)).toEqual([report!.jobId]);
+      const shown = (await call('GET', `/v1/feeds/${feed.id}`)).json();
+      expect(shown.polls).toMatchObject([{ job_id: report!.jobId, outcome: 'items', produced: 5, http_status: 200 }]);
+      expect(shown.feed).toMatchObject({ items_seen: 5, consecutive_failures: 0, polls: 1 });
+    } finally {
+      await sink.close();
+      server.close();
+      await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+      await fetch(`${config.registry.url}/subjects/${encodeURIComponent(`${topic}-value`)}`, {
+        method: 'DELETE',
+      }).catch(() => undefined);
+      await admin.disconnect();
+    }
   });
 });
