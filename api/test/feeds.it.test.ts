@@ -6,7 +6,6 @@ import { createKafka, loadConfig } from '@feedlog/common';
 import { migrate } from '@feedlog/migrations';
 import { Poller } from '@feedlog/poller/poller';
 import { KafkaRawSink } from '@feedlog/poller/producer';
-import { parseSchedule } from '@feedlog/poller/schedule';
 import { FeedStore } from '@feedlog/poller/store';
 import { testSchema } from '@feedlog/test';
 import type { FastifyInstance } from 'fastify';
