@@ -51,6 +51,7 @@ const main = async () => {
       maxBytes: intEnv('POLLER_MAX_BYTES', 10 * 1024 * 1024),
       maxRedirects: intEnv('POLLER_MAX_REDIRECTS', 5),
     },
+    onError: (e, feed) => log('error', { where: 'poll', feed: feed.id, url: feed.url, error: String(e) }),
     onPoll: (r) => {
       record(r);
       log('poll', {

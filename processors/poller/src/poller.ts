@@ -23,6 +23,8 @@ export interface PollerOptions {
   /** the clock (tests pass a fake one) */
   clock?: () => number;
   onPoll?: (r: PollReport) => void;
+  /** a poll that could not be recorded (the others go on) */
+  onError?: (e: unknown, feed: Feed) => void;
 }
 
 export interface PollReport extends PollOutcome {
@@ -40,7 +42,8 @@ const defaults = { timeoutMs: 20_000, maxBytes: 10 * 1024 * 1024, maxRedirects: 
  */
 export class Poller {
   readonly owner: string;
-  private readonly o: Required<Omit<PollerOptions, 'onPoll' | 'fetch' | 'owner'>> & Pick<PollerOptions, 'onPoll'>;
+  private readonly o: Required<Omit<PollerOptions, 'onPoll' | 'onError' | 'fetch' | 'owner'>> &
+    Pick<PollerOptions, 'onPoll' | 'onError'>;
   private readonly fetchOpts: Omit<FetchOptions, 'etag' | 'lastModified'>;
   private stopping = false;
   private loop: Promise<void> | undefined;
@@ -56,6 +59,7 @@ export class Poller {
       backoffMaxMs: opts.backoffMaxMs ?? 6 * 3600_000,
       clock: opts.clock ?? Date.now,
       onPoll: opts.onPoll,
+      onError: opts.onError,
     };
     this.fetchOpts = { ...defaults, ...opts.fetch };
   }
@@ -68,8 +72,13 @@ export class Poller {
         const now = this.o.clock();
         const [feed] = await this.o.store.claimDue(this.owner, now, 1, this.fetchOpts.timeoutMs * 2 + 30_000);
         if (!feed) return;
-        const r = await this.pollOne(feed);
-        if (r) reports.push(r);
+        try {
+          const r = await this.pollOne(feed);
+          if (r) reports.push(r);
+        } catch (e) {
+          // PostgreSQL or Kafka failed under this poll: its lease runs out and a later pass retries it
+          this.o.onError?.(e, feed);
+        }
       }
     };
     await Promise.all(Array.from({ length: this.o.concurrency }, worker));
@@ -175,6 +184,8 @@ export class Poller {
       throw e;
     }
     const unique = [...new Map(items.map((i) => [i.item_id, i])).values()];
+    // items without a date carry the poll time; the job says how many
+    const undated = unique.filter((i) => i.dateFromPoll).length;
     const seen = await this.o.pool.query<{ item_id: string }>(
       'SELECT item_id FROM feed_items WHERE feed_id = $1 AND item_id = ANY($2)',
       [feed.id, unique.map((i) => i.item_id)],
@@ -189,6 +200,7 @@ export class Poller {
         outcome: 'items',
         produced: fresh.length,
         items: items.length,
+        undated,
         error: null,
         httpStatus: 200,
         finishedAt: ingestedAt,
@@ -218,6 +230,7 @@ export class Poller {
       error: null,
       items: items.length,
       produced: fresh.length,
+      undated,
       finishedAt: now,
       nextDueAt: nextDue(feed.schedule, now),
     };
@@ -237,6 +250,7 @@ export class Poller {
         o.produced,
         status,
         JSON.stringify({
+          undated_items: o.undated ?? 0,
           feed_id: feed.id,
           url: feed.url,
           outcome: o.outcome,

@@ -34,6 +34,8 @@ export interface PollOutcome {
   outcome: 'items' | 'not_modified' | 'retry_later' | 'error';
   items: number;
   produced: number;
+  /** items that had no date and got the poll time */
+  undated?: number;
   error: string | null;
   etag?: string | null;
   lastModified?: string | null;
@@ -214,7 +216,9 @@ export class FeedStore {
            etag = CASE WHEN $7 = 'items' THEN $9 ELSE etag END,
            last_modified = CASE WHEN $7 = 'items' THEN $10 ELSE last_modified END,
            items_seen = items_seen + $11,
-           url = COALESCE($12, url)
+           -- a permanent redirect moves the feed, unless another feed already has that URL
+           url = CASE WHEN $12::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM feeds o WHERE o.url = $12 AND o.id <> $1)
+                      THEN $12 ELSE url END
          WHERE id = $1 AND lease_owner = $2`,
         [
           feed.id,

@@ -68,12 +68,13 @@ describe('the poller against a loopback feed server, Kafka and PostgreSQL', () =
     expect([f.itemsSeen, f.polls, f.consecutiveFailures]).toEqual([5, 2, 0]);
     // each poll is a job
     const jobs = await h.pool.query(
-      'SELECT caller, expected_count, status FROM jobs WHERE caller = $1 ORDER BY created_at',
+      "SELECT caller, expected_count, status, details->>'undated_items' AS undated FROM jobs WHERE caller = $1 ORDER BY created_at",
       [`poller:feed/${a.id}`],
     );
-    expect(jobs.rows.map((j) => [j.expected_count, j.status])).toEqual([
-      [5, 'running'],
-      [0, 'done'],
+    // the museum brief has no date: it carries the poll time, and the job says so
+    expect(jobs.rows.map((j) => [j.expected_count, j.status, j.undated])).toEqual([
+      [5, 'running', '1'],
+      [0, 'done', '0'],
     ]);
   });
 
@@ -187,6 +188,11 @@ describe('the poller against a loopback feed server, Kafka and PostgreSQL', () =
     expect(r.get(temp)).toMatchObject({ outcome: 'items' });
     expect((await feedRow(ft.id)).url).toBe(temp);
     expect(r.get(loop)).toMatchObject({ outcome: 'error', error: 'more than 3 redirects' });
+    // a second feed moved permanently onto a URL another feed has: it is polled, its URL stays
+    const twin = server.route('/twin.rss', { kind: 'redirect', status: 301, to: target });
+    const fw = await h.store.add({ url: twin, schedule: every }, now);
+    expect((await pollAll()).get(twin)).toMatchObject({ outcome: 'items', newUrl: target });
+    expect((await feedRow(fw.id)).url).toBe(twin);
     expect(server.hits.get('/loop.rss')).toBe(4);
     await h.store.setEnabled(fl.id, false);
   });
