@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Poller } from '../src/poller.ts';
+import { KafkaRawSink } from '../src/producer.ts';
 import { parseSchedule } from '../src/schedule.ts';
+import { FeedStore } from '../src/store.ts';
 import { FeedServer } from './feed-server.ts';
 import { type PollerHarness, pollerHarness } from './harness.ts';
 
@@ -68,9 +71,26 @@ describe('schedules and several pollers over PostgreSQL leases', () => {
       );
     }
     const clock = () => now;
-    const opts = { store: h.store, pool: h.pool, sink: h.sink, clock, concurrency: 4 };
-    const a = new Poller({ ...opts, owner: 'poller-a' });
-    const b = new Poller({ ...opts, owner: 'poller-b' });
+    // two pollers as two processes would be: each its own connection pool and producer
+    const poolB = new pg.Pool({
+      connectionString: h.config.postgres.url,
+      max: 5,
+      options: `-c search_path=${h.schema}`,
+    });
+    const sinkB = new KafkaRawSink(h.kafka, {
+      prefix: h.prefix,
+      registryUrl: h.config.registry.url,
+      autoRegister: true,
+    });
+    const a = new Poller({ store: h.store, pool: h.pool, sink: h.sink, clock, concurrency: 4, owner: 'poller-a' });
+    const b = new Poller({
+      store: new FeedStore(poolB),
+      pool: poolB,
+      sink: sinkB,
+      clock,
+      concurrency: 4,
+      owner: 'poller-b',
+    });
     const rounds = 4;
     for (let round = 0; round < rounds; round++) {
       const [ra, rb] = await Promise.all([a.drain(), b.drain()]);
@@ -78,6 +98,8 @@ describe('schedules and several pollers over PostgreSQL leases', () => {
       expect(new Set([...ra, ...rb].map((r) => r.feedId)).size).toBe(50);
       now += 5 * 60_000;
     }
+    await sinkB.close();
+    await poolB.end();
     for (const p of paths) expect(server.hits.get(p)).toBe(rounds);
     const polls = await h.pool.query<{ poller: string; n: number; distinct_due: number }>(
       `SELECT poller, count(*)::int AS n, count(DISTINCT (feed_id, due_at))::int AS distinct_due

@@ -28,6 +28,7 @@ export async function pollerHarness(name: string) {
     kafka,
     admin,
     pool: db.pool as pg.Pool,
+    schema: db.schema,
     store: new FeedStore(db.pool),
     sink,
     produced,
