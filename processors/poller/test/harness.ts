@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createKafka, loadConfig } from '@feedlog/common';
 import { migrate } from '@feedlog/migrations';
-import { testSchema } from '@feedlog/test';
+import { testSchema, waitFor } from '@feedlog/test';
 import type { Admin } from 'kafkajs';
 import type pg from 'pg';
 import { KafkaRawSink } from '../src/producer.ts';
@@ -15,7 +15,7 @@ export async function pollerHarness(name: string) {
   const kafka = createKafka(config, { clientId: `feedlog-${name}-it` });
   const admin: Admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
+  await createTopicWithLeaders(admin, topic, 3);
   const db = await testSchema(name);
   await migrate(db.pool);
   const sink = new KafkaRawSink(kafka, { prefix, registryUrl: config.registry.url, autoRegister: true });
@@ -44,3 +44,19 @@ export async function pollerHarness(name: string) {
   };
 }
 export type PollerHarness = Awaited<ReturnType<typeof pollerHarness>>;
+
+/**
+ * Create a topic and wait until every partition has a leader. kafkajs' own waitForLeaders gives
+ * up on the first UNKNOWN_TOPIC_OR_PARTITION while the metadata propagates (seen under load).
+ */
+export async function createTopicWithLeaders(admin: Admin, topic: string, partitions: number): Promise<void> {
+  await admin.createTopics({
+    topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+    waitForLeaders: false,
+  });
+  await waitFor(`leaders for ${topic}`, async () => {
+    const md = await admin.fetchTopicMetadata({ topics: [topic] });
+    const parts = md.topics[0]?.partitions ?? [];
+    return parts.length === partitions && parts.every((p) => p.leader >= 0);
+  });
+}
