@@ -19,6 +19,7 @@ import { installJsonParser } from './plugins/json-body.ts';
 import { type IngestSink, kafkaPlugin, type RawEncoder } from './plugins/kafka.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { pgPlugin } from './plugins/pg.ts';
+import { feedsRoutes } from './routes/feeds.ts';
 import { healthRoutes } from './routes/health.ts';
 import { itemsRoutes } from './routes/items.ts';
 import { jobsRoutes } from './routes/jobs.ts';
@@ -165,6 +166,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await v1.register(lagRoutes, { monitor: opts.lag, closeMonitor: close });
       await v1.register(storiesRoutes);
       await v1.register(searchRoutes, { defaultModel: opts.defaultModel ?? 'all-MiniLM-L6-v2-int8' });
+      await v1.register(feedsRoutes);
     },
     { prefix: '/v1' },
   );

@@ -144,6 +144,7 @@ const packageCommands: Record<string, () => Promise<Register>> = {
   lag: async () => (await import('@feedlog/lag/cli')).registerLagCommand,
   tail: async () => (await import('@feedlog/ops/cli')).registerOpsCommands,
   item: async () => (await import('@feedlog/ops/cli')).registerOpsCommands,
+  feeds: async () => (await import('@feedlog/poller/cli')).registerFeedCommands,
 };
 const named = process.argv[2];
 const wanted =

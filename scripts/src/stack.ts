@@ -238,6 +238,13 @@ export function stageServices(config: FeedlogConfig): NodeServiceSpec[] {
     stage(3, 'embed', 'processors/embed/src/main.ts'),
     stage(4, 'index', 'processors/index/src/main.ts'),
     stage(5, 'materialize', 'processors/materialize/src/main.ts', { MATERIALIZE_QUIET: '1' }),
+    {
+      name: 'poller',
+      entry: 'processors/poller/src/main.ts',
+      port: base + 6,
+      health: '/readyz',
+      env: { HEALTH_PORT: String(base + 6), METRICS_PORT: String(base + 106) },
+    },
   ];
 }
 

@@ -1,129 +1,104 @@
 import { loadConfig } from '@feedlog/common';
-import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { type FeedItemInput, FeedlogClient, type ItemResult } from './client.ts';
-import { countItems, readItems } from './readers.ts';
+import { type ProduceSummary, produceInput } from './produce.ts';
+import { type ColumnMap, parseColumnMap } from './sources.ts';
 
-interface ProduceOptions {
+export type { ProduceSummary } from './produce.ts';
+
+interface RawOptions {
   batch: number;
-  url: string;
+  url?: string;
   apiKey?: string;
   partial?: boolean;
   concurrency: number;
   json?: boolean;
+  direct?: boolean;
+  dryRun?: boolean;
+  rate?: number;
+  map?: string;
+  source?: string;
 }
 
-/** `feedlog produce <file.csv|file.jsonl>`: push a file through POST /v1/items with the SDK. */
+const positiveInt = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!(n > 0)) throw new Error(`${name} must be a positive number, got ${v}`);
+  return n;
+};
+
+/**
+ * `feedlog produce <file|url>`: a .csv (UCI columns, item-field columns, or --map), a .jsonl, or
+ * a feed (file or URL) through the API with the SDK, or --direct to raw-headlines.
+ */
 export function registerProduceCommand(program: Command): void {
   program
-    .command('produce <file>')
-    .description('push the items of a UCI-format .csv or a .jsonl file through the API')
-    .option('--batch <n>', 'items per request', (v) => Number.parseInt(v, 10), 500)
+    .command('produce <input>')
+    .description('push items from a .csv, .jsonl or feed (file or URL) through the API, or --direct to Kafka')
+    .option('--direct', 'produce RawHeadline Avro straight to raw-headlines (the API path, without HTTP)')
+    .option('--dry-run', 'read and validate everything, produce nothing, print the summary')
+    .option('--rate <n>', 'items per second at most', positiveInt('--rate'))
+    .option(
+      '--map <pairs>',
+      'CSV columns: title=TITLE,url=URL,source=PUBLISHER,guid=ID,published_at=TIMESTAMP,summary=…',
+    )
+    .option('--source <id>', 'source id when the input gives none (CSV with --map, feed files)')
+    .option('--batch <n>', 'items per request or Kafka send', positiveInt('--batch'), 500)
     .option('--url <url>', 'API base URL (FEEDLOG_API_URL, default http://127.0.0.1:$API_PORT)')
     .option('--api-key <key>', 'API key with the write scope (FEEDLOG_API_KEY)')
-    .option('--partial', 'accept the valid items of a batch that has invalid ones')
-    .option('--concurrency <n>', 'requests in flight', (v) => Number.parseInt(v, 10), 2)
+    .option(
+      '--partial',
+      'accept the valid items of a batch the API finds invalid ones in (default when validated locally)',
+    )
+    .option('--concurrency <n>', 'requests in flight', positiveInt('--concurrency'), 2)
     .option('--json', 'machine-readable summary on stdout')
-    .action(async (file: string, raw: Partial<ProduceOptions>) => {
+    .action(async (input: string, raw: RawOptions) => {
       loadConfig(); // fail early on a bad environment
-      const opts: ProduceOptions = {
-        batch: raw.batch ?? 500,
-        concurrency: raw.concurrency ?? 2,
-        url: raw.url ?? process.env.FEEDLOG_API_URL ?? `http://127.0.0.1:${process.env.API_PORT ?? 8080}`,
-        apiKey: raw.apiKey ?? process.env.FEEDLOG_API_KEY,
-        partial: raw.partial,
-        json: raw.json,
-      };
-      const summary = await produceFile(file, opts);
-      if (opts.json) console.log(JSON.stringify(summary));
+      let map: ColumnMap | undefined;
+      try {
+        map = raw.map ? parseColumnMap(raw.map) : undefined;
+      } catch (e) {
+        console.error(`feedlog produce: ${(e as Error).message}`);
+        process.exitCode = 2;
+        return;
+      }
+      let summary: ProduceSummary;
+      try {
+        summary = await produceInput(input, {
+          mode: raw.direct ? 'direct' : 'api',
+          dryRun: raw.dryRun ?? false,
+          url: raw.url ?? process.env.FEEDLOG_API_URL ?? `http://127.0.0.1:${process.env.API_PORT ?? 8080}`,
+          ...(raw.apiKey || process.env.FEEDLOG_API_KEY ? { apiKey: raw.apiKey ?? process.env.FEEDLOG_API_KEY } : {}),
+          batch: raw.batch ?? 500,
+          concurrency: raw.concurrency ?? 2,
+          partial: raw.partial ?? true,
+          ...(raw.rate ? { rate: raw.rate } : {}),
+          ...(map ? { map } : {}),
+          ...(raw.source ? { source: raw.source } : {}),
+          prefix: process.env.FEEDLOG_TOPIC_PREFIX ?? '',
+          progress: !raw.json && process.stderr.isTTY === true,
+        });
+      } catch (e) {
+        // an unreadable input, an unreachable API or broker: one line, not a stack
+        console.error(`feedlog produce: ${(e as Error).message}`);
+        process.exitCode = 1;
+        return;
+      }
+      if (raw.json) console.log(JSON.stringify(summary));
       else {
         console.log(
-          `${summary.accepted} accepted, ${summary.rejected} rejected of ${summary.total} in ${summary.seconds.toFixed(1)} s (${Math.round(summary.itemsPerSecond)} items/s); jobs: ${summary.jobIds.join(', ') || '-'}`,
+          `${summary.mode}: ${summary.produced} ${summary.mode === 'dry-run' ? 'valid (nothing produced)' : 'produced'}, ${summary.duplicates} duplicates, ${summary.rejected} rejected of ${summary.total} records in ${summary.seconds.toFixed(1)} s (${Math.round(summary.itemsPerSecond)} items/s); jobs: ${summary.jobIds.join(', ') || '-'}`,
         );
-        for (const r of summary.firstProblems) console.log(`  item ${r.index}: ${r.problems}`);
+        for (const r of summary.rejectedRows.slice(0, 20)) console.log(`  line ${r.line}: ${r.reason}`);
+        if (summary.rejectedRows.length > 20)
+          console.log(`  … ${summary.rejectedRows.length - 20} more (--json lists all)`);
       }
       if (summary.rejected > 0) process.exitCode = 1;
     });
 }
 
-export interface ProduceSummary {
-  file: string;
-  total: number;
-  accepted: number;
-  rejected: number;
-  jobIds: string[];
-  seconds: number;
-  itemsPerSecond: number;
-  firstProblems: { index: number; problems: string }[];
-}
-
-export async function produceFile(file: string, opts: ProduceOptions): Promise<ProduceSummary> {
-  const total = await countItems(file);
-  const bar =
-    opts.json || !process.stderr.isTTY
-      ? undefined
-      : new SingleBar({
-          stream: process.stderr,
-          format: 'produce [{bar}] {value}/{total} items | {rate} items/s | rejected {rejected}',
-        });
-  let done = 0;
-  let rejectedSoFar = 0;
-  const t0 = performance.now();
-  bar?.start(total, 0, { rate: 0, rejected: 0 });
-  const client = new FeedlogClient({
-    baseUrl: opts.url,
-    ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
-    batchSize: opts.batch,
-    concurrency: opts.concurrency,
-    partial: opts.partial ?? false,
-    onBatch: (b) => {
-      done += b.size;
-      rejectedSoFar += b.rejected;
-      bar?.update(done, { rate: Math.round(done / ((performance.now() - t0) / 1000)), rejected: rejectedSoFar });
-    },
-  });
-  const pushes: Promise<ItemResult[]>[] = [];
-  const push = (items: FeedItemInput[]) => {
-    const p = client.pushItems(items).then((r) => r.items);
-    p.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
-    pushes.push(p);
-  };
-  try {
-    let chunk: FeedItemInput[] = [];
-    for await (const item of readItems(file)) {
-      chunk.push(item);
-      if (chunk.length >= opts.batch) {
-        push(chunk);
-        chunk = [];
-        // keep memory bounded: wait while more than a few batches are queued
-        const behind = pushes.at(-opts.concurrency * 2 - 1);
-        if (behind) await behind;
-      }
-    }
-    if (chunk.length) push(chunk);
-    const results = (await Promise.all(pushes)).flat();
-    await client.close();
-    bar?.stop();
-    const seconds = (performance.now() - t0) / 1000;
-    const ok = results.filter((r): r is Extract<ItemResult, { ok: true }> => r.ok);
-    const problems: { index: number; problems: string }[] = [];
-    results.forEach((r, index) => {
-      if (!r.ok && problems.length < 10)
-        problems.push({ index, problems: r.problems.map((p) => `${p.field ?? '(item)'} ${p.message}`).join('; ') });
-    });
-    return {
-      file,
-      total: results.length,
-      accepted: ok.length,
-      rejected: results.length - ok.length,
-      jobIds: [...new Set(ok.map((r) => r.job_id))],
-      seconds,
-      itemsPerSecond: results.length / seconds,
-      firstProblems: problems,
-    };
-  } catch (e) {
-    bar?.stop();
-    await client.close().catch(() => undefined);
-    throw e;
-  }
+/** The first `produce` API: a file through the API (kept for callers of the SDK). */
+export async function produceFile(
+  file: string,
+  opts: { batch: number; url: string; apiKey?: string; partial?: boolean; concurrency: number },
+) {
+  return produceInput(file, { mode: 'api', ...opts });
 }

@@ -1,0 +1,102 @@
+/**
+ * The poller process (`feedlog up` starts it): polls due feeds of the registry until SIGTERM.
+ * One JSON event per line on stdout.
+ *
+ * Environment: DATABASE_URL, KAFKA_BROKERS, SCHEMA_REGISTRY_URL (see @feedlog/common), and
+ *   POLLER_CONCURRENCY   feeds polled at once (default 8)
+ *   POLLER_IDLE_MS       pause when nothing is due (default 1000)
+ *   POLLER_TIMEOUT_MS    one fetch, headers to last byte (default 20000)
+ *   POLLER_MAX_BYTES     decoded body cap (default 10 MiB)
+ *   POLLER_MAX_REDIRECTS redirects followed (default 5)
+ *   POLLER_MIGRATE=0     do not apply migrations at start
+ *   FEEDLOG_TOPIC_PREFIX topic-name prefix (isolated environments)
+ *   HEALTH_PORT, METRICS_PORT  /healthz + /readyz, /metrics
+ */
+import { createKafka, loadConfig } from '@feedlog/common';
+import { migrate } from '@feedlog/migrations';
+import { onShutdown, type StageHealth, serveHealth } from '@feedlog/runtime';
+import { intEnv, processLog, setupTelemetry } from '@feedlog/telemetry';
+import pg from 'pg';
+import { pollerMetrics } from './metrics.ts';
+import { Poller } from './poller.ts';
+import { KafkaRawSink } from './producer.ts';
+import { FeedStore } from './store.ts';
+
+const log = processLog('poller');
+const main = async () => {
+  const config = loadConfig();
+  const telemetry = await setupTelemetry({ serviceName: 'feedlog-poller' });
+  const concurrency = intEnv('POLLER_CONCURRENCY', 8) || 8;
+  const pool = new pg.Pool({
+    connectionString: config.postgres.url,
+    max: concurrency + 2,
+    connectionTimeoutMillis: 5_000,
+  });
+  pool.on('error', (e) => log('error', { where: 'idle connection', error: e.message }));
+  if (process.env.POLLER_MIGRATE !== '0') await migrate(pool);
+  const sink = new KafkaRawSink(createKafka(config, { clientId: `${config.kafka.clientId}-poller` }), {
+    prefix: process.env.FEEDLOG_TOPIC_PREFIX ?? '',
+    registryUrl: config.registry.url,
+  });
+  const record = pollerMetrics(telemetry.registry);
+  let status: StageHealth['status'] = 'starting';
+  let lastError: string | undefined;
+  const poller = new Poller({
+    store: new FeedStore(pool),
+    pool,
+    sink,
+    concurrency,
+    fetch: {
+      timeoutMs: intEnv('POLLER_TIMEOUT_MS', 20_000),
+      maxBytes: intEnv('POLLER_MAX_BYTES', 10 * 1024 * 1024),
+      maxRedirects: intEnv('POLLER_MAX_REDIRECTS', 5),
+    },
+    onError: (e, feed) => log('error', { where: 'poll', feed: feed.id, url: feed.url, error: String(e) }),
+    onPoll: (r) => {
+      record(r);
+      log('poll', {
+        feed: r.feedId,
+        url: r.url,
+        outcome: r.outcome,
+        status: r.httpStatus,
+        items: r.items,
+        produced: r.produced,
+        job: r.jobId,
+        error: r.error ?? undefined,
+      });
+    },
+  });
+  const healthPort = process.env.HEALTH_PORT;
+  if (healthPort)
+    await serveHealth(
+      () => ({
+        stage: 'poller',
+        groupId: poller.owner,
+        status,
+        live: status !== 'failed',
+        ready: status === 'ready',
+        partitions: [],
+        breakers: {},
+        ...(lastError ? { error: lastError } : {}),
+      }),
+      Number.parseInt(healthPort, 10),
+      '127.0.0.1',
+    );
+  poller.start(intEnv('POLLER_IDLE_MS', 1_000), (e) => {
+    lastError = String(e);
+    log('error', { where: 'drain', error: lastError });
+  });
+  status = 'ready';
+  log('ready', { owner: poller.owner, concurrency, metricsPort: telemetry.metricsPort });
+  onShutdown(async () => {
+    status = 'stopping';
+    await poller.stop();
+    await sink.close();
+    await pool.end();
+    await telemetry.shutdown();
+  });
+};
+main().catch((e: unknown) => {
+  log('failed', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+  process.exit(1);
+});
