@@ -59,3 +59,14 @@ export async function testSchema(
     },
   };
 }
+
+export { registryUrl } from './registry.ts';
+export {
+  applyPrefixedTopics,
+  countByKey,
+  deletePrefixedTopics,
+  isolatedTopics,
+  readCommitted,
+  registerPrefixedSubjects,
+  uniquePrefix,
+} from './topics.ts';
