@@ -120,7 +120,12 @@ export class EmbeddedIndex implements VectorIndex {
     if (!this.readOnly) return this.collection(gen);
     let p = this.opening.get(gen);
     if (!p) {
-      p = Collection.openAsync(this.layout.dirOf(gen), this.metaOf(gen), this.collectionOptions)
+      p = this.layout
+        .readMetaAsync(gen)
+        .then((meta) => {
+          if (!meta) throw new IndexUsageError(`generation ${gen} (${collectionName(gen)}) does not exist`);
+          return Collection.openAsync(this.layout.dirOf(gen), meta, this.collectionOptions);
+        })
         .then((opened) => {
           this.collections.set(gen, opened);
           return opened;

@@ -3,7 +3,7 @@ import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EngineKind, EngineParams } from '../engines.ts';
 import { collectionName, type Generation, IndexUsageError, type Metric } from '../types.ts';
-import { fsyncDir, readIfExistsSync, writeAtomic } from './files.ts';
+import { fsyncDir, readIfExists, readIfExistsSync, writeAtomic } from './files.ts';
 
 /** A generation's `meta.json`: what its collection was created with. */
 export interface Meta {
@@ -35,6 +35,12 @@ export class Generations {
 
   readMeta(gen: Generation): Meta | undefined {
     const b = readIfExistsSync(join(this.dirOf(gen), 'meta.json'));
+    return b ? (JSON.parse(b.toString('utf8')) as Meta) : undefined;
+  }
+
+  /** `readMeta` off the event loop (a reader's first search of a generation) */
+  async readMetaAsync(gen: Generation): Promise<Meta | undefined> {
+    const b = await readIfExists(join(this.dirOf(gen), 'meta.json'));
     return b ? (JSON.parse(b.toString('utf8')) as Meta) : undefined;
   }
 
