@@ -60,6 +60,7 @@ export async function testSchema(
   };
 }
 
+export { refCodec } from './codec.ts';
 export { registryUrl } from './registry.ts';
 export {
   applyPrefixedTopics,
