@@ -113,6 +113,11 @@ export class Collection {
     return this.state.store.has(itemId);
   }
 
+  /** every live point's vector as stored (normalised for cosine), by item id: comparing generations */
+  entries(): Map<string, Float32Array> {
+    return this.state.store.entries();
+  }
+
   /** the vector as stored: normalised for cosine */
   prepare(v: Float32Array | readonly number[]): Float32Array {
     return this.state.store.prepare(v);

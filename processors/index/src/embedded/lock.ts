@@ -1,9 +1,13 @@
 import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { IndexUsageError } from '../types.ts';
+import { IndexError } from '../types.ts';
 
-/** A second writer for a generation another live process is writing. */
-export class IndexLockedError extends IndexUsageError {
+/**
+ * A second writer for a generation another live process is writing. Not a usage error: during a
+ * restart the old writer may still be closing, so the index stage retries it (breaker) rather
+ * than dead-lettering the batch.
+ */
+export class IndexLockedError extends IndexError {
   constructor(
     readonly dir: string,
     readonly pid: number,
@@ -93,7 +97,7 @@ export class WriterLock {
       }
       unlinkSync(aside);
     }
-    throw new IndexUsageError(`could not take the writer lock of ${dir}: it keeps changing hands`);
+    throw new IndexError(`could not take the writer lock of ${dir}: it keeps changing hands`);
   }
 
   /** remove the lock if it is still ours */

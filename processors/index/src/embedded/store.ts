@@ -109,6 +109,13 @@ export class PointStore {
     return this.vectors;
   }
 
+  /** every live point's vector (a copy), by item id */
+  entries(): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const [id, label] of this.labels) out.set(id, Float32Array.from(this.vectorOf(label)));
+    return out;
+  }
+
   items(): StoredItems {
     return { ids: this.ids, payloads: this.payloads.map((p) => p ?? null) };
   }
