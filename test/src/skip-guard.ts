@@ -1,10 +1,12 @@
 import { relative } from 'node:path';
-import type { Reporter, TestCase, TestModule, Vitest } from 'vitest/node';
+import type { Reporter, TestCase, TestModule, TestRunEndReason, Vitest } from 'vitest/node';
 
 /**
  * The integration tests that may skip, and why: each needs something the harness cannot
  * provide on every machine. Anything else skipped in the `integration` project fails the run with
  * its name, so an environment gap never turns into a green run that tested nothing.
+ * (The embedder's Python reference check, which needs a venv, is a unit test — `*.test.ts` —
+ * and is not guarded.)
  */
 export const SKIP_ALLOW_LIST: readonly { file: string; why: string }[] = [
   {
@@ -45,10 +47,10 @@ export default class SkipGuard implements Reporter {
     this.vitest = vitest;
   }
 
-  onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
+  onTestRunEnd(modules: ReadonlyArray<TestModule>, _errors: unknown, reason: TestRunEndReason): void {
     const config = this.vitest?.config;
-    // a name filter (-t) skips the rest of each file by design
-    if (!config || config.testNamePattern) return;
+    // a name filter (-t) skips the rest of each file by design; an interrupted run skips the rest
+    if (!config || config.testNamePattern || reason === 'interrupted') return;
     const bad = unexpectedSkips(modules, config.root);
     if (!bad.length) return;
     process.stderr.write(
