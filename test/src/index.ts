@@ -62,6 +62,7 @@ export async function testSchema(
 
 export { refCodec } from './codec.ts';
 export { registryUrl } from './registry.ts';
+export { tempDirs } from './temp.ts';
 export {
   applyPrefixedTopics,
   countByKey,

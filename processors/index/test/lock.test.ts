@@ -2,25 +2,17 @@
 // a lock left by a dead process is taken over; readers are never refused.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterAll, describe, expect, it } from 'vitest';
+import { tempDirs } from '@feedlog/test';
+import { describe, expect, it } from 'vitest';
 import { EmbeddedIndex, IndexLockedError } from '../src/embedded.ts';
 import { IndexUsageError } from '../src/types.ts';
 
 const dims = 8;
 const holder = resolve(import.meta.dirname, 'fixtures/hold-writer.ts');
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'feedlog-lock-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('feedlog-lock-');
 
 const point = (id: string) => ({
   itemId: id,

@@ -1,18 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { runInMemory } from '@feedlog/runtime';
 import { type EmbeddedHeadline, sampleRecords, vectorToBytes } from '@feedlog/schemas';
-import { refCodec } from '@feedlog/test';
-import { afterEach, describe, expect, it } from 'vitest';
+import { refCodec, tempDirs } from '@feedlog/test';
+import { describe, expect, it } from 'vitest';
 import { EmbeddedIndex } from '../src/embedded.ts';
 import { indexStage, OP_HEADER, RETRACT } from '../src/stage.ts';
 import type { VectorIndex } from '../src/types.ts';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('feedlog-index-stage-');
 
 function makeStage(index: VectorIndex) {
   const stage = indexStage({
@@ -40,8 +34,7 @@ function rec(i: number, vector?: Buffer, d = dims): EmbeddedHeadline {
 }
 
 function tmpIndex() {
-  const dir = mkdtempSync(join(tmpdir(), 'feedlog-index-stage-'));
-  dirs.push(dir);
+  const dir = tmp();
   return new EmbeddedIndex({ dir });
 }
 
