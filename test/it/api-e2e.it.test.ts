@@ -17,7 +17,14 @@ import { PgApiKeyStore } from '@feedlog/api';
 import { loadConfig } from '@feedlog/common';
 import { LocalEmbedder } from '@feedlog/embed/embedder-process';
 import { migrate } from '@feedlog/migrations';
-import { registryUrl as harnessRegistryUrl, testSchema } from '@feedlog/test';
+import {
+  applyPrefixedTopics,
+  deletePrefixedTopics,
+  registryUrl as harnessRegistryUrl,
+  testKafka,
+  testSchema,
+  uniquePrefix,
+} from '@feedlog/test';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -34,7 +41,6 @@ import {
   UCI_DEV,
   type UciRow,
 } from './api-e2e-helpers.ts';
-import { applyPrefixedTopics, deletePrefixedTopics, testKafka, uniquePrefix } from './pipeline-helpers.ts';
 
 const MODEL = 'all-MiniLM-L6-v2-int8';
 const STAGES = ['ingest', 'classify', 'cluster', 'embed', 'index'] as const;

@@ -16,18 +16,18 @@ import { EmbeddedIndex } from '@feedlog/index';
 import { indexStage } from '@feedlog/index/stage';
 import { groupIdFor, runStage, subscribe } from '@feedlog/runtime';
 import { itemId, type RawHeadline, serdeFor } from '@feedlog/schemas';
-import { registryUrl as harnessRegistryUrl } from '@feedlog/test';
-import { topicNames } from '@feedlog/topics';
-import OpenAI from 'openai';
-import { afterAll, describe, expect, it } from 'vitest';
 import {
   applyPrefixedTopics,
   countByKey,
   deletePrefixedTopics,
+  registryUrl as harnessRegistryUrl,
   readCommitted,
   testKafka,
   uniquePrefix,
-} from './pipeline-helpers.ts';
+} from '@feedlog/test';
+import { topicNames } from '@feedlog/topics';
+import OpenAI from 'openai';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const MODEL = 'all-MiniLM-L6-v2-int8';
 const registryUrl = harnessRegistryUrl();

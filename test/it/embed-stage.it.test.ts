@@ -14,19 +14,20 @@ import { embeddingSettings, embeddingText, embedStage } from '@feedlog/embed';
 import { freePort, LocalEmbedder } from '@feedlog/embed/embedder-process';
 import { runStage, subscribe } from '@feedlog/runtime';
 import { bytesToVector, type ClusteredHeadline, serdeFor } from '@feedlog/schemas';
-import { registryUrl as harnessRegistryUrl, waitFor } from '@feedlog/test';
-import { topicNames } from '@feedlog/topics';
-import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   applyPrefixedTopics,
   countByKey,
   deletePrefixedTopics,
-  generateHeadlines,
+  registryUrl as harnessRegistryUrl,
   readCommitted,
   testKafka,
   uniquePrefix,
-} from './pipeline-helpers.ts';
+  waitFor,
+} from '@feedlog/test';
+import { topicNames } from '@feedlog/topics';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateHeadlines } from './pipeline-helpers.ts';
 
 const MODEL = 'all-MiniLM-L6-v2-int8';
 const registryUrl = harnessRegistryUrl();
