@@ -6,6 +6,8 @@ const ignore = ['**/node_modules/**', '**/.feedlog/**', '**/dist/**'];
 
 export default defineConfig({
   test: {
+    // the skip guard fails the run on a skipped integration test that is not on its allow-list
+    reporters: ['default', './test/src/skip-guard.ts'],
     projects: [
       {
         test: {

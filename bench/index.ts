@@ -17,9 +17,9 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { EmbeddedIndex } from '../processors/index/src/embedded.ts';
 import type { EngineKind } from '../processors/index/src/engines.ts';
-import { LanceCandidate } from '../processors/index/src/lance.ts';
 import { clusteredVectors, exactTopK } from '../processors/index/src/synthetic.ts';
 import type { HeadlinePayload } from '../processors/index/src/types.ts';
+import { LanceCandidate } from './lance.ts';
 
 const { values } = parseArgs({
   options: {

@@ -9,32 +9,28 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig, repoRoot } from '@feedlog/common';
+import { repoRoot } from '@feedlog/common';
 import { embeddingSettings, embeddingText, embedStage } from '@feedlog/embed';
 import { freePort, LocalEmbedder } from '@feedlog/embed/embedder-process';
 import { runStage, subscribe } from '@feedlog/runtime';
 import { bytesToVector, type ClusteredHeadline, serdeFor } from '@feedlog/schemas';
-import { waitFor } from '@feedlog/test';
-import { topicNames } from '@feedlog/topics';
-import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   applyPrefixedTopics,
   countByKey,
   deletePrefixedTopics,
-  generateHeadlines,
+  registryUrl as harnessRegistryUrl,
   readCommitted,
   testKafka,
   uniquePrefix,
-} from './pipeline-helpers.ts';
+  waitFor,
+} from '@feedlog/test';
+import { topicNames } from '@feedlog/topics';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateHeadlines } from './pipeline-helpers.ts';
 
 const MODEL = 'all-MiniLM-L6-v2-int8';
-const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? loadConfig().registry.url;
-const registryAnswers = await fetch(`${registryUrl}/subjects`, { signal: AbortSignal.timeout(2_000) })
-  .then((r) => r.ok)
-  .catch(() => false);
-if (!registryAnswers)
-  console.warn(`\n[embed] SKIPPED embed stage integration tests: no schema registry at ${registryUrl}\n`);
+const registryUrl = harnessRegistryUrl();
 
 /** `n` ClusteredHeadline records (generated headlines, some with a summary), as the cluster stage would write them. */
 function clusteredRecords(n: number): ClusteredHeadline[] {
@@ -72,7 +68,7 @@ async function setupTopics(prefix: string, kafka: ReturnType<typeof testKafka>, 
   return { t, embedded, dlq };
 }
 
-describe.skipIf(!registryAnswers)('embed stage on the real broker, registry and local embedder', () => {
+describe('embed stage on the real broker, registry and local embedder', () => {
   const kafka = testKafka('embed-it');
   const prefixes: string[] = [];
   let embedder: LocalEmbedder;

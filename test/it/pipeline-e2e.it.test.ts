@@ -3,18 +3,18 @@ import { runClusterStage } from '@feedlog/cluster/run-cluster';
 import { clusterStage } from '@feedlog/cluster/stage';
 import { runStage, subscribe, writeFrame } from '@feedlog/runtime';
 import { serdeFor } from '@feedlog/schemas';
-import { topicNames } from '@feedlog/topics';
-import type { Message } from 'kafkajs';
-import { afterAll, describe, expect, it } from 'vitest';
 import {
   applyPrefixedTopics,
   countByKey,
   deletePrefixedTopics,
-  generateHeadlines,
   readCommitted,
   testKafka,
   uniquePrefix,
-} from './pipeline-helpers.ts';
+} from '@feedlog/test';
+import { topicNames } from '@feedlog/topics';
+import type { Message } from 'kafkajs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { generateHeadlines } from './pipeline-helpers.ts';
 
 describe('raw-headlines → classify → cluster on the real broker and registry', () => {
   const kafka = testKafka('pipeline-e2e');

@@ -1,24 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { itemId, type RawHeadline } from '@feedlog/schemas';
-import { testKafka, uniqueName } from '@feedlog/test';
-import { applyTopics, declareFeedlog } from '@feedlog/topics';
-import type { Kafka, KafkaMessage } from 'kafkajs';
-
-/** A unique topic prefix for one test run (a valid stage-name prefix too). */
-export function uniquePrefix(what: string): string {
-  return `${uniqueName(what).replace(/[^a-z0-9.]/gi, '')}.`;
-}
-
-/** Create every feedlog topic under `prefix` (topics as code, replication capped to the broker count). */
-export async function applyPrefixedTopics(kafka: Kafka, prefix: string): Promise<string[]> {
-  const admin = kafka.admin();
-  try {
-    const r = await applyTopics({ admin, prefix });
-    return r.applied.map((a) => a.topic);
-  } finally {
-    await admin.disconnect();
-  }
-}
+import type { Kafka } from 'kafkajs';
 
 /** Encode records with `encode` and produce them keyed by item id (acks=-1, idempotent), in chunks. */
 export async function produceKeyed<T extends { item_id: string }>(
@@ -42,14 +24,6 @@ export async function produceKeyed<T extends { item_id: string }>(
   } finally {
     await producer.disconnect();
   }
-}
-
-export async function deletePrefixedTopics(kafka: Kafka, prefix: string): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const names = declareFeedlog({ prefix }).topics.map((t) => t.name);
-  await admin.deleteTopics({ topics: names }).catch(() => {});
-  await admin.disconnect();
 }
 
 const subjects = [
@@ -129,46 +103,12 @@ export function generateHeadlines(
   return out;
 }
 
-/** Every committed record of `topic` (read_committed), until `expected` arrived and the topic was quiet for `quietMs`. */
-export async function readCommitted(
-  kafka: Kafka,
-  topic: string,
-  expected: number,
-  opts: { timeoutMs?: number; quietMs?: number } = {},
-): Promise<KafkaMessage[]> {
-  const timeoutMs = opts.timeoutMs ?? 120_000;
-  const quietMs = opts.quietMs ?? 1_500;
-  const consumer = kafka.consumer({ groupId: `reader-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 200 });
-  const out: KafkaMessage[] = [];
-  let last = Date.now();
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      out.push(...batch.messages);
-      last = Date.now();
-    },
-  });
-  const deadline = Date.now() + timeoutMs;
-  try {
-    while (Date.now() < deadline) {
-      if (out.length >= expected && Date.now() - last >= quietMs) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  } finally {
-    await consumer.disconnect();
-  }
-  return out;
-}
-
-export function countByKey(ms: KafkaMessage[]): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const x of ms) {
-    const k = x.key?.toString() ?? '';
-    m.set(k, (m.get(k) ?? 0) + 1);
-  }
-  return m;
-}
-
-export { testKafka };
+// the topic isolation and reading helpers live once in @feedlog/test
+export {
+  applyPrefixedTopics,
+  countByKey,
+  deletePrefixedTopics,
+  readCommitted,
+  testKafka,
+  uniquePrefix,
+} from '@feedlog/test';

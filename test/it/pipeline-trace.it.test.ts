@@ -4,18 +4,12 @@ import { clusterStage } from '@feedlog/cluster/stage';
 import { formatTraceparent, parseTraceparent, runStage } from '@feedlog/runtime';
 import { serdeFor } from '@feedlog/schemas';
 import { setupTelemetry } from '@feedlog/telemetry';
+import { applyPrefixedTopics, deletePrefixedTopics, readCommitted, testKafka, uniquePrefix } from '@feedlog/test';
 import { topicNames } from '@feedlog/topics';
 import { SpanKind, trace } from '@opentelemetry/api';
 import { tracing } from '@opentelemetry/sdk-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  applyPrefixedTopics,
-  deletePrefixedTopics,
-  generateHeadlines,
-  readCommitted,
-  testKafka,
-  uniquePrefix,
-} from './pipeline-helpers.ts';
+import { generateHeadlines } from './pipeline-helpers.ts';
 
 describe('a trace started at the producer crosses both stages', () => {
   const kafka = testKafka('pipeline-trace');

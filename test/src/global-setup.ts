@@ -6,9 +6,12 @@ import { loadConfig } from '@feedlog/common';
  *  1. KAFKA_BROKERS + DATABASE_URL (+ SCHEMA_REGISTRY_URL) from the environment;
  *  2. testcontainers, when a Docker engine answers;
  *  3. the project's own local launcher (`feedlog up`), which fetches Kafka from Maven Central.
+ * Every path ends with a schema registry: without SCHEMA_REGISTRY_URL the project's own registry
+ * is started against DATABASE_URL on a free port, so no suite can skip for want of one (the
+ * skip guard, test/src/skip-guard.ts, fails the run on any skip not on its allow-list).
  * Only what this setup started is stopped afterwards (FEEDLOG_KEEP_STACK=1 keeps it for reruns).
  */
-let teardown: (() => Promise<void>) | undefined;
+const teardowns: (() => Promise<void>)[] = [];
 
 function dockerAnswers(): boolean {
   const r = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { stdio: 'ignore', timeout: 5_000 });
@@ -25,7 +28,7 @@ export default async function setup(): Promise<() => Promise<void>> {
     const { startContainers } = await import('./containers.ts');
     const c = await startContainers();
     Object.assign(process.env, c.env);
-    teardown = c.stop;
+    teardowns.push(c.stop);
   } else {
     log('no KAFKA_BROKERS and no Docker engine: starting the local stack with the project launcher');
     const { stackUp, stackDown } = await import('@feedlog/scripts/stack');
@@ -41,7 +44,25 @@ export default async function setup(): Promise<() => Promise<void>> {
     if (running('registry')) process.env.SCHEMA_REGISTRY_URL = config.registry.url;
     if (running('embedder')) process.env.EMBEDDING_BASE_URL = config.embedder.baseUrl;
     if (started.length && process.env.FEEDLOG_KEEP_STACK !== '1')
-      teardown = async () => void (await stackDown(config, started));
+      teardowns.push(async () => void (await stackDown(config, started)));
+  }
+  const databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) throw new Error('the test stack has no DATABASE_URL');
+  if (process.env.SCHEMA_REGISTRY_URL) {
+    const url = process.env.SCHEMA_REGISTRY_URL;
+    const ok = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(5_000) })
+      .then((r) => r.ok)
+      .catch(() => false);
+    // a registry named but not answering is a broken stack, not a reason to skip suites
+    if (!ok) throw new Error(`SCHEMA_REGISTRY_URL=${url} does not answer GET /subjects`);
+    log(`using SCHEMA_REGISTRY_URL=${url}`);
+  } else {
+    log('no SCHEMA_REGISTRY_URL: starting the project registry against DATABASE_URL');
+    const { startRegistry } = await import('./registry.ts');
+    const registry = await startRegistry(databaseUrl, log);
+    process.env.SCHEMA_REGISTRY_URL = registry.url;
+    // stopped before the database it stores into (teardowns run last-first)
+    teardowns.push(registry.stop);
   }
   // Kafka's own tools (the reference for lag and offset-reset figures) are fetched once here,
   // not inside a test's timeout.
@@ -49,6 +70,6 @@ export default async function setup(): Promise<() => Promise<void>> {
   const config = loadConfig();
   ensureKafkaTools(config.cache, config.kafka.version, log);
   return async () => {
-    await teardown?.();
+    for (const t of teardowns.reverse()) await t();
   };
 }

@@ -59,3 +59,16 @@ export async function testSchema(
     },
   };
 }
+
+export { refCodec } from './codec.ts';
+export { registryUrl } from './registry.ts';
+export { tempDirs } from './temp.ts';
+export {
+  applyPrefixedTopics,
+  countByKey,
+  deletePrefixedTopics,
+  isolatedTopics,
+  readCommitted,
+  registerPrefixedSubjects,
+  uniquePrefix,
+} from './topics.ts';

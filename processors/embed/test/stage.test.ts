@@ -1,5 +1,6 @@
-import { Breaker, type Codec, processBatch, runInMemory, type StageError } from '@feedlog/runtime';
+import { Breaker, processBatch, runInMemory, type StageError } from '@feedlog/runtime';
 import { bytesToVector, type ClusteredHeadline, type EmbeddedHeadline, sampleRecords } from '@feedlog/schemas';
+import { refCodec } from '@feedlog/test';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryEmbeddingCache } from '../src/cache.ts';
@@ -8,24 +9,6 @@ import { embeddingSettings } from '../src/config.ts';
 import { embedStage } from '../src/stage.ts';
 import { embeddingText } from '../src/text.ts';
 import { DIMS, fakeVector, ScriptedServer } from './scripted-server.ts';
-
-// Values pass by reference through these codecs: the driver needs no schema registry.
-function refCodec<T>(): Codec<T> {
-  const store = new Map<number, T>();
-  let next = 0;
-  return {
-    async encode(v: T) {
-      const id = next++;
-      store.set(id, v);
-      const b = Buffer.alloc(4);
-      b.writeUInt32BE(id);
-      return b;
-    },
-    async decode(b: Buffer) {
-      return store.get(b.readUInt32BE(0)) as T;
-    },
-  } as Codec<T>;
-}
 
 const servers: ScriptedServer[] = [];
 afterEach(async () => {

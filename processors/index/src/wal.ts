@@ -1,4 +1,5 @@
 import { closeSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import type { HeadlinePayload } from './types.ts';
 
@@ -64,9 +65,26 @@ function decodeBody(body: Buffer, dims: number): WalEntry {
   return { op: 'upsert', itemId, payload, vector };
 }
 
+/** Decode the frames of `buf` (the log from byte `from`); stops at the first incomplete or corrupt frame. */
+function decodeFrames(buf: Buffer, dims: number, from: number): { entries: WalEntry[]; end: number } {
+  const entries: WalEntry[] = [];
+  let o = 0;
+  while (o + HEADER <= buf.length) {
+    const len = buf.readUInt32LE(o);
+    const crc = buf.readUInt32LE(o + 4);
+    if (o + HEADER + len > buf.length) break;
+    const body = buf.subarray(o + HEADER, o + HEADER + len);
+    if (crc32(body) !== crc) break;
+    entries.push(decodeBody(body, dims));
+    o += HEADER + len;
+  }
+  return { entries, end: from + o };
+}
+
 /**
  * Read the entries of a log from byte `from`; stops at the first incomplete or corrupt frame.
  * Returns the entries and the end offset of the last good frame (where appends must continue).
+ * Synchronous: for the writer, which opens its log once before it appends.
  */
 export function readWal(file: string, dims: number, from = 0): { entries: WalEntry[]; end: number } {
   let size: number;
@@ -85,20 +103,37 @@ export function readWal(file: string, dims: number, from = 0): { entries: WalEnt
       if (n === 0) break;
       got += n;
     }
-    const entries: WalEntry[] = [];
-    let o = 0;
-    while (o + HEADER <= got) {
-      const len = buf.readUInt32LE(o);
-      const crc = buf.readUInt32LE(o + 4);
-      if (o + HEADER + len > got) break;
-      const body = buf.subarray(o + HEADER, o + HEADER + len);
-      if (crc32(body) !== crc) break;
-      entries.push(decodeBody(body, dims));
-      o += HEADER + len;
-    }
-    return { entries, end: from + o };
+    return decodeFrames(buf.subarray(0, got), dims, from);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** `readWal` off the event loop (fs/promises): readers tail the log on every search. */
+export async function readWalAsync(
+  file: string,
+  dims: number,
+  from = 0,
+): Promise<{ entries: WalEntry[]; end: number }> {
+  let fh: FileHandle;
+  try {
+    fh = await open(file, 'r');
+  } catch {
+    return { entries: [], end: 0 };
+  }
+  try {
+    const size = (await fh.stat()).size;
+    if (size <= from) return { entries: [], end: from };
+    const buf = Buffer.allocUnsafe(size - from);
+    let got = 0;
+    while (got < buf.length) {
+      const { bytesRead } = await fh.read(buf, got, buf.length - got, from + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return decodeFrames(buf.subarray(0, got), dims, from);
+  } finally {
+    await fh.close();
   }
 }
 

@@ -1,22 +1,14 @@
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { tempDirs } from '@feedlog/test';
+import { describe, expect, it } from 'vitest';
 import { EmbeddedIndex } from '../src/embedded.ts';
 import { type EngineKind, engineAvailable } from '../src/engines.ts';
 import { clusteredVectors, exactTopK } from '../src/synthetic.ts';
 import { type HeadlinePayload, type IndexPoint, matchesFilter, type SearchFilter } from '../src/types.ts';
 
 const dims = 32;
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'feedlog-index-'));
-  dirs.push(d);
-  return d;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('feedlog-index-');
 
 const categories = ['world', 'business', 'sport', 'tech'];
 function payload(i: number): HeadlinePayload {

@@ -6,10 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '@feedlog/common';
 import { type RunningStage, runStage } from '@feedlog/runtime';
 import { type EmbeddedHeadline, type IndexedHeadline, itemId, serdeFor, vectorToBytes } from '@feedlog/schemas';
-import { testKafka, waitFor } from '@feedlog/test';
+import { registryUrl as harnessRegistryUrl, testKafka, waitFor } from '@feedlog/test';
 import { applyTopics, declareFeedlog } from '@feedlog/topics';
 import type { Admin, Consumer, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,11 +18,7 @@ import { indexStage, OP_HEADER, RETRACT } from '../src/stage.ts';
 import { clusteredVectors } from '../src/synthetic.ts';
 import type { VectorIndex } from '../src/types.ts';
 
-const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? loadConfig().registry.url;
-const answers = await fetch(`${registryUrl}/subjects`, { signal: AbortSignal.timeout(2_000) })
-  .then((r) => r.ok)
-  .catch(() => false);
-if (!answers) console.warn(`\n[index] SKIPPED index stage integration test: no schema registry at ${registryUrl}\n`);
+const registryUrl = harnessRegistryUrl();
 
 const prefix = `it-index-${Date.now().toString(36)}${randomBytes(3).toString('hex')}-`;
 const dims = 32;
@@ -51,7 +46,7 @@ function record(i: number, vector: Float32Array): EmbeddedHeadline {
   };
 }
 
-describe.skipIf(!answers)('index stage on the real broker + registry', () => {
+describe('index stage on the real broker + registry', () => {
   const kafka = testKafka('feedlog-index-it');
   const dir = mkdtempSync(join(tmpdir(), 'feedlog-index-it-'));
   const index = new EmbeddedIndex({ dir });

@@ -1,35 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type Codec, runInMemory } from '@feedlog/runtime';
+import { runInMemory } from '@feedlog/runtime';
 import { type EmbeddedHeadline, sampleRecords, vectorToBytes } from '@feedlog/schemas';
-import { afterEach, describe, expect, it } from 'vitest';
+import { refCodec, tempDirs } from '@feedlog/test';
+import { describe, expect, it } from 'vitest';
 import { EmbeddedIndex } from '../src/embedded.ts';
 import { indexStage, OP_HEADER, RETRACT } from '../src/stage.ts';
 import type { VectorIndex } from '../src/types.ts';
 
-// Values pass by reference through these codecs: the driver needs no schema registry.
-function refCodec<T>(): Codec<T> {
-  const store = new Map<number, T>();
-  let next = 0;
-  return {
-    async encode(v: T) {
-      const id = next++;
-      store.set(id, v);
-      const b = Buffer.alloc(4);
-      b.writeUInt32BE(id);
-      return b;
-    },
-    async decode(b: Buffer) {
-      return store.get(b.readUInt32BE(0)) as T;
-    },
-  } as Codec<T>;
-}
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('feedlog-index-stage-');
 
 function makeStage(index: VectorIndex) {
   const stage = indexStage({
@@ -57,8 +34,7 @@ function rec(i: number, vector?: Buffer, d = dims): EmbeddedHeadline {
 }
 
 function tmpIndex() {
-  const dir = mkdtempSync(join(tmpdir(), 'feedlog-index-stage-'));
-  dirs.push(dir);
+  const dir = tmp();
   return new EmbeddedIndex({ dir });
 }
 

@@ -38,17 +38,14 @@ const PORT = Number(process.env.CHAOS_PG_PORT ?? 55_499);
 
 const isRoot = process.getuid?.() === 0;
 
-// the launcher's own lookup (it would apt-get the binaries; a test only checks)
-const pgBin = pgBinDir();
-if (!pgBin) {
-  process.stderr.write(
-    '[chaos-pg-crash] SKIPPED: no PostgreSQL server binaries under /usr/lib/postgresql (apt-get install postgresql)\n',
-  );
-}
-
-/** pg_ctl as the postgres user when we are root, as the launcher runs it. */
+/**
+ * pg_ctl as the postgres user when we are root, as the launcher runs it. The binaries are there:
+ * startPostgres (beforeAll) installs them the launcher's way or fails with its install hint.
+ */
 function pgCtl(args: string[]): { ok: boolean; out: string } {
-  const cmd = join(pgBin!, 'pg_ctl');
+  const bin = pgBinDir();
+  if (!bin) throw new Error('no PostgreSQL server binaries under /usr/lib/postgresql');
+  const cmd = join(bin, 'pg_ctl');
   const r = isRoot
     ? spawnSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { encoding: 'utf8' })
     : spawnSync(cmd, args, { encoding: 'utf8' });
@@ -75,7 +72,7 @@ async function freePort(preferred: number): Promise<number> {
  * checkpoint, crash recovery from the WAL on the next start) and restarted by the project's
  * launcher, while the log grows. The final tables must equal a clean run's over the same log.
  */
-describe.skipIf(!pgBin)('materializer under SIGKILL and PostgreSQL crashes (a cluster of its own)', () => {
+describe('materializer under SIGKILL and PostgreSQL crashes (a cluster of its own)', () => {
   let kafka: Kafka;
   let prefix: string;
   let tmp: string;

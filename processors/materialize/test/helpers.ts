@@ -2,9 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { migrate, refreshViews } from '@feedlog/migrations';
-import { loadSchemas, type RecordName, RegistryRestClient, registerAll, type Serde, serdeFor } from '@feedlog/schemas';
+import { type RecordName, type Serde, serdeFor } from '@feedlog/schemas';
 import { testKafka, testSchema, uniqueName, waitFor } from '@feedlog/test';
-import { applyTopics, declareFeedlog } from '@feedlog/topics';
 import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
 import type { FixtureRecord } from '../src/fixtures.ts';
@@ -13,36 +12,8 @@ import { readStoredOffsets } from '../src/store.ts';
 
 export const mainEntry = resolve(import.meta.dirname, '../src/main.ts');
 
-/** A topic prefix of its own with every declared topic created. */
-export async function isolatedTopics(kafka: Kafka, name: string): Promise<string> {
-  const prefix = `${uniqueName(name)}.`;
-  const admin = kafka.admin();
-  try {
-    // idempotent; a broker busy creating other tests' topics may answer a metadata request with
-    // UNKNOWN_TOPIC_OR_PARTITION for a moment
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await applyTopics({ admin, prefix });
-        break;
-      } catch (e) {
-        if (attempt >= 4) throw e;
-        await new Promise((r) => setTimeout(r, 1_000 * attempt));
-      }
-    }
-  } finally {
-    await admin.disconnect();
-  }
-  const registry = new RegistryRestClient(process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081');
-  await registerAll(registry, { schemas: loadSchemas({ prefix }) });
-  return prefix;
-}
-
-export async function deleteTopics(kafka: Kafka, prefix: string): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: declareFeedlog({ prefix }).topics.map((t) => t.name) }).catch(() => {});
-  await admin.disconnect();
-}
+// topic isolation lives once in @feedlog/test
+export { deletePrefixedTopics as deleteTopics, isolatedTopics } from '@feedlog/test';
 
 /** Encode (registering the schemas under the prefixed subjects) and produce, in log order. */
 export async function produceFixture(kafka: Kafka, prefix: string, records: FixtureRecord[]): Promise<void> {

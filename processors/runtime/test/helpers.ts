@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { testKafka, uniqueName } from '@feedlog/test';
+import { countByKey, readCommitted as sharedReadCommitted, testKafka, uniqueName } from '@feedlog/test';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 
 export const uppercaseEntry = resolve(import.meta.dirname, 'fixtures/uppercase-main.ts');
@@ -137,41 +137,17 @@ export async function produceRange(
 
 /**
  * Everything committed in `topic`, read_committed, from the beginning: reads until the count has
- * not changed for `quietMs` after reaching `atLeast`.
+ * not changed for `quietMs` after reaching `atLeast` (the shared reader, with this suite's pace).
  */
 export async function readCommitted(
   topic: string,
   atLeast: number,
   opts: { quietMs?: number; timeoutMs?: number } = {},
 ): Promise<KafkaMessage[]> {
-  const kafka = testKafka('runtime-reader');
-  const consumer = kafka.consumer({ groupId: uniqueName('reader'), readUncommitted: false, maxWaitTimeInMs: 200 });
-  const out: KafkaMessage[] = [];
-  let lastChange = Date.now();
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      out.push(...batch.messages);
-      lastChange = Date.now();
-    },
+  return sharedReadCommitted(testKafka('runtime-reader'), topic, atLeast, {
+    quietMs: opts.quietMs ?? 2_000,
+    timeoutMs: opts.timeoutMs ?? 60_000,
   });
-  const quiet = opts.quietMs ?? 2_000;
-  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
-  while (Date.now() < deadline) {
-    if (out.length >= atLeast && Date.now() - lastChange >= quiet) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await consumer.disconnect();
-  return out;
 }
 
-export const countByKey = (msgs: KafkaMessage[]) => {
-  const m = new Map<string, number>();
-  for (const x of msgs) {
-    const k = x.key?.toString() ?? '';
-    m.set(k, (m.get(k) ?? 0) + 1);
-  }
-  return m;
-};
+export { countByKey };

@@ -1,0 +1,199 @@
+import { join } from 'node:path';
+import { type AnnEngine, createEngine, type EngineKind } from '../engines.ts';
+import { IndexUsageError, type Metric, type SearchHit, type SearchOptions } from '../types.ts';
+import { encodeEntry as encodeFrame, readWal, readWalAsync, type WalEntry, WalWriter } from '../wal.ts';
+import type { Meta } from './generations.ts';
+import { WriterLock } from './lock.ts';
+import { searchPoints } from './search.ts';
+import {
+  type Current,
+  readCurrent,
+  readSnapshot,
+  readSnapshotSync,
+  type SnapshotFiles,
+  writeSnapshot,
+} from './snapshot.ts';
+import { PointStore } from './store.ts';
+
+export interface CollectionOptions {
+  snapshotBytes: number;
+  exactScanMax: number;
+  readOnly: boolean;
+}
+
+/** Everything a reload replaces at once (a search never sees half of an old and half of a new state). */
+interface State {
+  store: PointStore;
+  engine: AnnEngine;
+  current: Current;
+  currentMtime: number;
+  walEnd: number;
+}
+
+/**
+ * One generation's collection: the point store and its graph, loaded from the snapshot CURRENT
+ * names plus its write-ahead log. The writer (one per generation, held by `WriterLock`) appends
+ * to the log, fsyncs, then applies; readers (`readOnly`, e.g. the API) follow the writer, picking
+ * up the log tail or a new snapshot before each search, off the event loop.
+ */
+export class Collection {
+  readonly dims: number;
+  readonly metric: Metric;
+  readonly engineKind: EngineKind;
+  private state: State;
+  private wal: WalWriter | undefined;
+  private lock: WriterLock | undefined;
+  private refreshing: Promise<void> | undefined;
+
+  private constructor(
+    readonly dir: string,
+    readonly meta: Meta,
+    private readonly opts: CollectionOptions,
+    files: SnapshotFiles,
+    tail: { entries: WalEntry[]; end: number },
+  ) {
+    this.dims = meta.dims;
+    this.metric = meta.metric;
+    this.engineKind = meta.engine;
+    this.state = this.build(files, tail);
+  }
+
+  /** open synchronously (the writer, and the first use by a write); takes the writer lock unless read-only */
+  static open(dir: string, meta: Meta, opts: CollectionOptions): Collection {
+    const lock = opts.readOnly ? undefined : WriterLock.acquire(dir);
+    try {
+      const files = readSnapshotSync(dir);
+      const c = new Collection(dir, meta, opts, files, readWal(join(dir, files.current.wal), meta.dims, 0));
+      c.lock = lock;
+      if (!opts.readOnly) c.wal = new WalWriter(join(dir, c.state.current.wal), c.state.walEnd);
+      return c;
+    } catch (e) {
+      lock?.release();
+      throw e;
+    }
+  }
+
+  /** open a reader's collection with fs/promises (the search path) */
+  static async openAsync(dir: string, meta: Meta, opts: CollectionOptions): Promise<Collection> {
+    if (!opts.readOnly) return Collection.open(dir, meta, opts);
+    const files = await readSnapshot(dir);
+    return new Collection(dir, meta, opts, files, await readWalAsync(join(dir, files.current.wal), meta.dims, 0));
+  }
+
+  private build(files: SnapshotFiles, tail: { entries: WalEntry[]; end: number }): State {
+    let store: PointStore;
+    let engine: AnnEngine;
+    if (files.snapDir && files.items) {
+      const loaded = PointStore.fromSnapshot(this.dims, this.metric, files.items, files.vectors ?? Buffer.alloc(0));
+      store = loaded.store;
+      // the graph file is loaded by the native engine itself
+      engine = createEngine(
+        this.engineKind,
+        this.dims,
+        this.metric,
+        this.meta.params,
+        join(files.snapDir, 'ann.bin'),
+        loaded.deleted,
+      );
+    } else {
+      store = new PointStore(this.dims, this.metric);
+      engine = createEngine(this.engineKind, this.dims, this.metric, this.meta.params);
+    }
+    const state: State = { store, engine, current: files.current, currentMtime: files.currentMtime, walEnd: 0 };
+    applyTo(state, tail.entries);
+    state.walEnd = tail.end;
+    return state;
+  }
+
+  get count(): number {
+    return this.state.store.count;
+  }
+
+  has(itemId: string): boolean {
+    return this.state.store.has(itemId);
+  }
+
+  /** every live point's vector as stored (normalised for cosine), by item id: comparing generations */
+  entries(): Map<string, Float32Array> {
+    return this.state.store.entries();
+  }
+
+  /** the vector as stored: normalised for cosine */
+  prepare(v: Float32Array | readonly number[]): Float32Array {
+    return this.state.store.prepare(v);
+  }
+
+  /** readers: pick up what the writer appended (or a new snapshot) since the last look; one refresh at a time */
+  refresh(): Promise<void> {
+    if (!this.opts.readOnly) return Promise.resolve();
+    this.refreshing ??= this.follow().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async follow(): Promise<void> {
+    const s = this.state;
+    const { current, currentMtime } = await readCurrent(this.dir);
+    if (currentMtime !== s.currentMtime) {
+      if (current && current.seq !== s.current.seq) {
+        const files = await readSnapshot(this.dir);
+        this.state = this.build(files, await readWalAsync(join(this.dir, files.current.wal), this.dims, 0));
+        return;
+      }
+      s.currentMtime = currentMtime;
+    }
+    const tail = await readWalAsync(join(this.dir, s.current.wal), this.dims, s.walEnd);
+    applyTo(s, tail.entries);
+    s.walEnd = tail.end;
+  }
+
+  write(entries: WalEntry[]): void {
+    if (!this.wal) throw new IndexUsageError(`collection ${this.meta.name} is open read-only`);
+    const changed = this.state.store.changes(entries);
+    if (changed.length === 0) return;
+    this.wal.append(changed.map(encodeFrame));
+    this.state.walEnd = this.wal.end;
+    applyTo(this.state, changed);
+    if (this.wal.end > this.opts.snapshotBytes) this.snapshot();
+  }
+
+  /** write a snapshot and start a new, empty log (see snapshot.ts for the crash argument) */
+  snapshot(): void {
+    if (!this.wal) return;
+    const s = this.state;
+    const n = s.store.labelSpan;
+    const next = writeSnapshot(this.dir, s.current.seq + 1, {
+      saveGraph: (file) => s.engine.save(file),
+      items: s.store.items(),
+      vectorBytes: new Uint8Array(s.store.rawVectors.buffer, 0, n * this.dims * 4),
+    });
+    this.wal.close();
+    s.current = next;
+    this.wal = new WalWriter(join(this.dir, next.wal), 0);
+    s.walEnd = 0;
+  }
+
+  async search(vector: Float32Array | readonly number[], opts: SearchOptions = {}): Promise<SearchHit[]> {
+    await this.refresh();
+    return searchPoints(this.state.store, this.state.engine, vector, opts, this.opts.exactScanMax);
+  }
+
+  close(): void {
+    if (this.wal) {
+      if (this.wal.end > 0) this.snapshot();
+      this.wal.close();
+      this.wal = undefined;
+    }
+    this.lock?.release();
+    this.lock = undefined;
+  }
+}
+
+/** apply entries to the store, then the resulting change to the graph */
+function applyTo(s: State, entries: readonly WalEntry[]): void {
+  if (!entries.length) return;
+  const change = s.store.apply(entries);
+  if (change.removed.length) s.engine.remove(change.removed);
+  if (change.labels.length) s.engine.add(change.labels, change.vectors);
+}
