@@ -5,6 +5,7 @@
  * Environment (besides KAFKA_BROKERS, SCHEMA_REGISTRY_URL, … of @feedlog/common):
  *   STAGE_GENERATION  generation (group feedlog.cluster.g<N>, changelog keys g<N>/…, outputs tagged); default 1
  *   TOPIC_PREFIX      prefix of every topic name (isolated environments); default none
+ *   INPUT_GENERATION  cluster only `classified` records of this classify generation (a replay sets it); default every record
  *   CLUSTER_MAX_IDLE_MS  how long the partition merge waits for unfetched records (default 10000)
  *   CLUSTER_PIPELINE=0   commit each batch before preparing the next (default: prepare while committing)
  *   STAGE_MAX_RECORDS / STAGE_LINGER_MS  batch bounds (default 2000 / 50: one instance does all partitions,
@@ -18,7 +19,7 @@
  * One instance holds every input partition; start a second one as a hot standby.
  * Run: `node --import tsx processors/cluster/src/main.ts`
  */
-import { onShutdown, serveHealth, subscribe } from '@feedlog/runtime';
+import { inputGenerationFromEnv, onlyInputGeneration, onShutdown, serveHealth, subscribe } from '@feedlog/runtime';
 import { setupTelemetry } from '@feedlog/telemetry';
 import { runClusterStage } from './run-cluster.ts';
 import { clusterStage } from './stage.ts';
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
   const generation = intEnv('STAGE_GENERATION', 1);
   const telemetry = await setupTelemetry({ serviceName: 'feedlog-cluster' });
   if (telemetry.metricsPort !== undefined) log('metrics', { port: telemetry.metricsPort, tracing: telemetry.tracing });
-  const parts = clusterStage({
+  const built = clusterStage({
     generation,
     prefix: process.env.TOPIC_PREFIX ?? '',
     config: {
@@ -47,6 +48,10 @@ async function main(): Promise<void> {
     },
     ...(telemetry.tracer ? { tracer: telemetry.tracer } : {}),
   });
+  const parts = {
+    ...built,
+    stage: onlyInputGeneration(built.stage, inputGenerationFromEnv(), (v) => v.classification.run),
+  };
   if (process.env.LOG_BATCHES === '1')
     subscribe('batch', (e) =>
       log('batch', { records: e.recordsIn, out: e.recordsOut, dlq: e.dlq, ms: Math.round(e.batchMs) }),

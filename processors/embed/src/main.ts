@@ -8,6 +8,7 @@
  *   EMBEDDING_DIMENSIONS, EMBEDDING_MODEL_VERSION, EMBED_BATCH_SIZE, EMBED_LINGER_MS, EMBED_CONCURRENCY,
  *   EMBED_TIMEOUT_MS, EMBED_MAX_ATTEMPTS, EMBED_*_BACKOFF_MS, EMBED_MAX_RETRY_AFTER_MS, EMBED_MAX_CHARS  (see config.ts)
  *   STAGE_GENERATION       generation (consumer group feedlog.embed.g<N>, outputs tagged with it); default 1
+ *   INPUT_GENERATION       embed only `clustered` records of this cluster generation (a replay sets it); default every record
  *   TOPIC_PREFIX           prefix of every topic name (isolated environments); default none
  *   METRICS_PORT           serve Prometheus /metrics (embedding_tokens_total{model} and the stage series)
  *   HEALTH_PORT            serve /healthz and /readyz
@@ -15,6 +16,7 @@
  *
  * Run: `node --import tsx processors/embed/src/main.ts`
  */
+import { inputGenerationFromEnv, onlyInputGeneration } from '@feedlog/runtime';
 import { runStageProcess } from '@feedlog/telemetry';
 import { APIConnectionError, APIError } from 'openai';
 import { EmbeddingClient } from './client.ts';
@@ -48,7 +50,7 @@ runStageProcess('embed', async ({ telemetry, generation, prefix, log }) => {
     log('endpoint unavailable at start; the stage waits on its breaker', { error: String((e as Error).message) });
   }
 
-  return embedStage({
+  const stage = embedStage({
     settings,
     client: new EmbeddingClient(settings, { registry: telemetry.registry }),
     generation,
@@ -56,4 +58,5 @@ runStageProcess('embed', async ({ telemetry, generation, prefix, log }) => {
     config: { mode: 'exactly-once' },
     ...(telemetry.tracer ? { tracer: telemetry.tracer } : {}),
   });
+  return onlyInputGeneration(stage, inputGenerationFromEnv(), (v) => v.story.run);
 });
