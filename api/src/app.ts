@@ -5,6 +5,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { VectorIndex } from '@feedlog/index/types';
+import type { ReplayController } from '@feedlog/replay';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type pg from 'pg';
 import sjson from 'secure-json-parse';
@@ -18,6 +19,7 @@ import { pgPlugin } from './plugins/pg.ts';
 import { healthRoutes } from './routes/health.ts';
 import { itemsRoutes } from './routes/items.ts';
 import { jobsRoutes } from './routes/jobs.ts';
+import { replayRoutes } from './routes/replays.ts';
 import { searchRoutes } from './routes/search.ts';
 import { storiesRoutes } from './routes/stories.ts';
 import { validatorCompiler } from './validation.ts';
@@ -48,6 +50,8 @@ export interface AppOptions {
   /** close the sink, pool and index when the app closes (default true) */
   closeDependencies?: boolean;
   logger?: FastifyServerOptions['logger'];
+  /** the replay controller behind /v1/replays (absent: those routes answer 503) */
+  replays?: ReplayController;
 }
 
 /** The API as a Fastify instance, not listening (tests use `inject`; server.ts listens). */
@@ -129,6 +133,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await v1.register(jobsRoutes);
       await v1.register(storiesRoutes);
       await v1.register(searchRoutes, { defaultModel: opts.defaultModel ?? 'all-MiniLM-L6-v2-int8' });
+      await v1.register(replayRoutes, opts.replays ? { controller: opts.replays } : {});
     },
     { prefix: '/v1' },
   );

@@ -1,6 +1,7 @@
-import { createKafka, type FeedlogConfig, loadConfig } from '@feedlog/common';
+import { createKafka, type FeedlogConfig, loadConfig, repoRoot } from '@feedlog/common';
 import { EmbeddedIndex, type VectorIndex } from '@feedlog/index';
 import { QdrantIndex } from '@feedlog/index/qdrant';
+import { ReplayController } from '@feedlog/replay';
 import { serdeFor } from '@feedlog/schemas';
 import { topicNames } from '@feedlog/topics';
 import pg from 'pg';
@@ -80,8 +81,20 @@ export function createServices(
   if (s.qdrantUrl) index = new QdrantIndex({ url: s.qdrantUrl, ...(s.qdrantApiKey ? { apiKey: s.qdrantApiKey } : {}) });
   // the index stage writes; the API follows its log read-only
   else index = new EmbeddedIndex({ ...(s.indexDir ? { dir: s.indexDir } : {}), readOnly: true });
+  const replays = new ReplayController({
+    pool,
+    kafka,
+    home: config.home,
+    root: repoRoot(env),
+    prefix: s.topicPrefix,
+    index: () => index,
+    alias: s.indexAlias,
+    env: s.indexDir ? { INDEX_DIR: s.indexDir } : {},
+    currentModels: { embed: s.embeddingModel },
+  });
   return {
     settings: s,
+    replays,
     sink: new KafkaIngestSink(kafka, `${s.topicPrefix}${topicNames.raw}`),
     encoder: serdeEncoder(config, s.topicPrefix),
     pool,
