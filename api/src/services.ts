@@ -71,7 +71,7 @@ export function serdeEncoder(config: FeedlogConfig, prefix = '', autoRegister = 
 export function createServices(
   config: FeedlogConfig = loadConfig(),
   env: NodeJS.ProcessEnv = process.env,
-): AppOptions & { settings: ReturnType<typeof apiSettings> } {
+): AppOptions & { settings: ReturnType<typeof apiSettings>; replays: ReplayController } {
   const s = apiSettings(env);
   const pool = new pg.Pool({ connectionString: config.postgres.url, max: 10, connectionTimeoutMillis: 3_000 });
   // an idle client losing its connection must not crash the process

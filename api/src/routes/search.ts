@@ -41,13 +41,15 @@ export const searchRoutes: FastifyPluginAsyncTypebox<SearchRouteOptions> = async
    * The serving index generation and the model of its vectors, in one read (no cache: a flip is
    * seen by the next query). Nothing replayed yet: the alias and the configured model.
    */
-  async function serving(): Promise<{ model: string; generation: number | null }> {
+  async function serving(): Promise<{ model: string; generation: number | null; pinned: boolean }> {
     if (await app.db.has('generations')) {
       const r = await query<{ model_name: string | null; generation: number }>(app, servingSearchSql);
       const row = r.rows[0];
-      if (row) return { model: row.model_name ?? opts.defaultModel, generation: row.generation };
+      if (row) return { model: row.model_name ?? opts.defaultModel, generation: row.generation, pinned: true };
     }
-    return { model: opts.defaultModel, generation: null };
+    // nothing replayed yet: the generation the alias names (null when nothing is indexed)
+    const g = await app.vectorIndex.index?.servingGeneration(app.vectorIndex.alias).catch(() => undefined);
+    return { model: opts.defaultModel, generation: g ?? null, pinned: false };
   }
 
   app.get(
@@ -81,7 +83,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<SearchRouteOptions> = async
       // N's vectors with N+1's rows: the row read re-reads the serving generation in the same
       // statement, and the search runs again (rarely: only across a flip) when it moved.
       for (let attempt = 1; ; attempt++) {
-        const { model, generation } = await serving();
+        const { model, generation, pinned } = await serving();
         let vector: Float32Array;
         try {
           vector = await embedder.embed(q.q, model);
@@ -181,7 +183,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<SearchRouteOptions> = async
                   WHERE i.item_id = ANY($1)) x), '[]'::json) AS rows`,
           [ranked.map((r) => r.itemId)],
         );
-        if ((joined.rows[0]?.generation ?? null) !== generation && generation !== null && attempt < 3) continue;
+        if (pinned && (joined.rows[0]?.generation ?? null) !== generation && attempt < 3) continue;
         const rows: ItemRow[] = (joined.rows[0]?.rows ?? []).map((r) => ({
           ...r,
           published_at: r.published_at ? new Date(r.published_at) : null,

@@ -517,6 +517,13 @@ export class Collection {
     return this.labels.has(itemId);
   }
 
+  /** every live point's vector as stored (normalised for cosine), by item id: comparing generations */
+  entries(): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const [id, label] of this.labels) out.set(id, Float32Array.from(this.vectorOf(label)));
+    return out;
+  }
+
   close(): void {
     if (this.wal) {
       if (this.wal.end > 0) this.snapshot();

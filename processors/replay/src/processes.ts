@@ -105,3 +105,26 @@ export function generationProcessNames(home: string): string[] {
     .filter((f) => /-g\d+\.pid$/.test(f))
     .map((f) => f.slice(0, -'.pid'.length));
 }
+
+/** Stop every generation process with a PID file under `home` (SIGTERM, then SIGKILL); returns what each did. */
+export async function stopGenerationProcesses(home: string, graceMs = 15_000): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  await Promise.all(
+    generationProcessNames(home).map(async (name) => {
+      const file = join(home, 'run', `${name}.pid`);
+      const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
+      rmSync(file, { force: true });
+      const ours = Number.isInteger(pid) && pid > 0 && alive(pid) && cmdline(pid).includes('/src/main.ts');
+      if (!ours) {
+        out[name] = 'not-running';
+        return;
+      }
+      process.kill(pid, 'SIGTERM');
+      const deadline = Date.now() + graceMs;
+      while (alive(pid) && Date.now() < deadline) await sleep(100);
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      out[name] = alive(pid) ? 'killed' : 'terminated';
+    }),
+  );
+  return out;
+}
