@@ -140,6 +140,9 @@ const packageCommands: Record<string, () => Promise<Register>> = {
   serve: async () => (await import('@feedlog/api/cli')).registerApiCommands,
   produce: async () => (await import('@feedlog/sdk/cli')).registerProduceCommand,
   migrate: async () => (await import('@feedlog/migrations/cli')).registerMigrateCommands,
+  replay: async () => (await import('@feedlog/replay/cli')).registerReplayCommands,
+  generations: async () => (await import('@feedlog/replay/cli')).registerReplayCommands,
+  gc: async () => (await import('@feedlog/replay/cli')).registerReplayCommands,
 };
 const named = process.argv[2];
 const wanted =

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { type FeedlogConfig, repoRoot } from '@feedlog/common';
@@ -246,6 +246,39 @@ export function stageServices(config: FeedlogConfig): NodeServiceSpec[] {
   ];
 }
 
+/**
+ * Stage processes of a replay's generation (`feedlog replay` starts them with PID files
+ * `run/<stage>-g<N>.pid`): listed by `status`, stopped by `down`; `up` leaves them to the replay.
+ */
+function generationComponents(config: FeedlogConfig): Component[] {
+  const dir = join(config.home, 'run');
+  const names = existsSync(dir) ? readdirSync(dir).filter((f) => /-g\d+\.pid$/.test(f)) : [];
+  return names.map((f) => {
+    const name = f.slice(0, -'.pid'.length);
+    const pidFile = join(dir, f);
+    return {
+      name,
+      available: () => true,
+      up: async () => 'already-running' as const,
+      async down() {
+        const s = readPid(pidFile, 'src/main.ts');
+        removePid(pidFile);
+        return s.state === 'running' ? stopPid(s.pid) : 'not-running';
+      },
+      async status() {
+        const s = readPid(pidFile, 'src/main.ts');
+        const running = s.state === 'running';
+        return {
+          component: name,
+          address: 'replay generation',
+          pid: running ? s.pid : null,
+          state: running ? 'answering' : 'stopped',
+        };
+      },
+    };
+  });
+}
+
 /** The local stack in start order. Services whose code is absent are skipped, not faked. */
 export function stackComponents(config: FeedlogConfig): Component[] {
   return [
@@ -275,6 +308,7 @@ export function stackComponents(config: FeedlogConfig): Component[] {
       port: config.api.port,
       health: '/healthz',
     }),
+    ...generationComponents(config),
   ];
 }
 
