@@ -17,6 +17,7 @@ import { type IngestSink, kafkaPlugin, type RawEncoder } from './plugins/kafka.t
 import { metricsPlugin } from './plugins/metrics.ts';
 import { pgPlugin } from './plugins/pg.ts';
 import { healthRoutes } from './routes/health.ts';
+import { itemRoutes } from './routes/item.ts';
 import { itemsRoutes } from './routes/items.ts';
 import { jobsRoutes } from './routes/jobs.ts';
 import { replayRoutes } from './routes/replays.ts';
@@ -130,6 +131,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(
     async (v1) => {
       await v1.register(itemsRoutes, { maxBatch });
+      await v1.register(itemRoutes);
       await v1.register(jobsRoutes);
       await v1.register(storiesRoutes);
       await v1.register(searchRoutes, { defaultModel: opts.defaultModel ?? 'all-MiniLM-L6-v2-int8' });
