@@ -29,8 +29,8 @@ interface ItemRow {
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
 /**
- * GET /v1/search: embed the query with the serving generation's model, ask the vector index
- * (serving alias) with the filters, join the PostgreSQL rows. `mode=hybrid` fuses the vector
+ * GET /v1/search: embed the query with the serving generation's model, ask that generation's
+ * collection (the serving alias before any replay) with the filters, join the PostgreSQL rows. `mode=hybrid` fuses the vector
  * ranking with PostgreSQL full-text rank (websearch_to_tsquery over title + summary) by
  * reciprocal rank fusion: score = sum over rankings of 1 / (k + rank).
  */
@@ -42,14 +42,16 @@ export const searchRoutes: FastifyPluginAsyncTypebox<SearchRouteOptions> = async
    * seen by the next query). Nothing replayed yet: the alias and the configured model.
    */
   async function serving(): Promise<{ model: string; generation: number | null; pinned: boolean }> {
+    let model = opts.defaultModel;
     if (await app.db.has('generations')) {
-      const r = await query<{ model_name: string | null; generation: number }>(app, servingSearchSql);
+      const r = await query<{ model_name: string | null; generation: number | null }>(app, servingSearchSql);
       const row = r.rows[0];
-      if (row) return { model: row.model_name ?? opts.defaultModel, generation: row.generation, pinned: true };
+      if (row?.model_name) model = row.model_name;
+      if (row?.generation != null) return { model, generation: row.generation, pinned: true };
     }
     // nothing replayed yet: the generation the alias names (null when nothing is indexed)
     const g = await app.vectorIndex.index?.servingGeneration(app.vectorIndex.alias).catch(() => undefined);
-    return { model: opts.defaultModel, generation: g ?? null, pinned: false };
+    return { model, generation: g ?? null, pinned: false };
   }
 
   app.get(
