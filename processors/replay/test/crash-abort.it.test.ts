@@ -3,12 +3,13 @@
 // offsets and ends as an uninterrupted one does (the same items, the vectors model B gives from
 // scratch, every row on the new generation). Then a second replay is aborted half-way through
 // DELETE /v1/replays/:id: its processes stop, and serving, the rows and search results are
-// exactly what they were.
+// exactly what they were; `gc` then deletes the aborted and the retired generations.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EmbeddingClient, embeddingSettings, embeddingText } from '@feedlog/embed';
 import { EmbeddedIndex } from '@feedlog/index';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectGarbage } from '../src/gc.ts';
 import {
   api,
   embeddingBaseUrl,
@@ -168,5 +169,29 @@ describe('replay: SIGKILLed processes resume; an aborted replay changes nothing 
       { stage: 'embed', status: 'aborted' },
       { stage: 'index', status: 'aborted' },
     ]);
+
+    // gc: the aborted generation 3 and the retired generation 1 go (collections, parked rows, rows); serving stays.
+    // Generation 1's stages run in this process: stopped first, as a retired generation's processes are.
+    await s.stopPipeline();
+    const dry = await collectGarbage(s.replays.opts, { olderThanMs: 0, dryRun: true });
+    expect(dry.map((r) => `${r.stage}:${r.generation}:${r.status}`)).toEqual([
+      'embed:1:retired',
+      'embed:3:aborted',
+      'index:1:retired',
+      'index:3:aborted',
+    ]);
+    expect(await serving()).toEqual(servingBefore);
+    await collectGarbage(s.replays.opts, { olderThanMs: 0, dryRun: false });
+    const left = await s.schema.pool.query<{ g: string }>(
+      "SELECT stage || ':' || generation AS g FROM generations ORDER BY stage, generation",
+    );
+    expect(left.rows.map((r) => r.g)).toEqual(['classify:1', 'cluster:1', 'embed:2', 'index:2']);
+    expect((await s.schema.pool.query('SELECT 1 FROM item_generation_blocks')).rowCount).toBe(0);
+    const index = new EmbeddedIndex({ dir: s.indexDir, readOnly: true });
+    expect(await index.generations()).toEqual([2]);
+    await index.close();
+    expect((await search()).map((r) => r.results.map((x) => x.item.item_id))).toEqual(
+      resultsBefore.map((r) => r.results.map((x) => x.item.item_id)),
+    );
   }, 180_000);
 });

@@ -77,6 +77,8 @@ export interface ReplayStack {
   adminKey: string;
   pipeline: RunningPipeline;
   log: (s: string) => void;
+  /** stop generation 1's in-process stages and materializer (as the controller stops a retired generation's processes) */
+  stopPipeline(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -117,6 +119,11 @@ export async function startReplayStack(name: string): Promise<ReplayStack> {
   await app.listen({ host: '127.0.0.1', port: 0 });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const adminKey = (await new PgApiKeyStore(schema.pool).create(name, ['admin'], 100_000)).key;
+  let stopped: Promise<void> | undefined;
+  const stopPipeline = () => {
+    stopped ??= pipeline.stop();
+    return stopped;
+  };
   return {
     prefix,
     schema,
@@ -128,10 +135,11 @@ export async function startReplayStack(name: string): Promise<ReplayStack> {
     adminKey,
     pipeline,
     log,
+    stopPipeline,
     async close() {
       await stopGenerationProcesses(home);
       await app.close().catch(() => undefined);
-      await pipeline.stop();
+      await stopPipeline();
       await deletePrefixedTopics(kafka, prefix);
       await deletePrefixedSubjects(prefix, registryUrl);
       await schema.drop();
