@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { ItemRow } from './rows.ts';
+import { type ItemRow, newer } from './rows.ts';
 
 /**
  * `items` holds the serving generation of each stage only (issue 9: a newer generation replaces
@@ -27,7 +27,11 @@ export async function servingGenerations(client: pg.PoolClient): Promise<Map<str
   return new Map(r.rows.map((x) => [x.stage, x.generation]));
 }
 
-/** Split rows into what `items` takes now and the blocks of not-yet-serving generations. */
+/**
+ * Split rows into what `items` takes now and the blocks of not-yet-serving generations: per stage,
+ * `items` gets the newest block of a generation up to the serving one, and the newest block of
+ * each newer generation is parked.
+ */
 export function parkUnserved(
   rows: ItemRow[],
   serving: Map<string, number>,
@@ -37,11 +41,17 @@ export function parkUnserved(
   const items = rows.map((row) => {
     let out = row;
     for (const stage of STAGES) {
-      const b = row[stage];
       const g = serving.get(stage);
-      if (!b || g === undefined || b.generation <= g) continue;
-      parked.push({ itemId: row.itemId, stage, generation: b.generation, block: b, at: b.at });
-      out = { ...out, [stage]: null };
+      const all = [row[stage], ...(row.others?.[stage] ?? [])].filter(
+        (b): b is NonNullable<ItemRow[typeof stage]> => !!b,
+      );
+      if (g === undefined || all.every((b) => b.generation <= g)) continue;
+      let keep: (typeof all)[number] | null = null;
+      for (const b of all) {
+        if (b.generation > g) parked.push({ itemId: row.itemId, stage, generation: b.generation, block: b, at: b.at });
+        else if (!keep || newer(keep, b)) keep = b;
+      }
+      out = { ...out, [stage]: keep };
     }
     return out;
   });

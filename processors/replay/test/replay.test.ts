@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parkUnserved } from '@feedlog/materialize';
+import { pipelineFixture } from '@feedlog/materialize/fixtures';
 import type { ItemRow } from '@feedlog/materialize/rows';
+import { foldBatch, type StageRecord as MaterializedRecord } from '@feedlog/materialize/rows';
 import { defineStage, jsonCodec, onlyInputGeneration, runInMemory } from '@feedlog/runtime';
 import { describe, expect, it } from 'vitest';
 import { parseAge } from '../src/gc.ts';
@@ -67,6 +69,21 @@ describe('generations in the materializer and the stages', () => {
     expect(later.parked).toMatchObject([{ itemId: 'a', stage: 'classify', generation: 2 }]);
     // nothing serving yet (never replayed): newest wins as before
     expect(parkUnserved([row(2)], new Map()).parked).toEqual([]);
+  });
+
+  it('one batch with both generations of an item: items gets the serving one, the newer one is parked', () => {
+    const records = pipelineFixture({ items: 4, regenEvery: 2 })
+      .filter((r) => r.record === 'ClassifiedHeadline')
+      .map((r) => ({ stage: 'classify', value: r.value }) as MaterializedRecord);
+    const folded = foldBatch(records).items;
+    expect(folded.filter((r) => r.classify?.generation === 2)).toHaveLength(2);
+    const { items, parked } = parkUnserved(folded, new Map([['classify', 1]]));
+    expect(items.map((r) => r.classify?.generation)).toEqual([1, 1, 1, 1]);
+    expect(parked.map((p) => p.generation)).toEqual([2, 2]);
+    // once generation 2 serves, it is the one applied and nothing is parked
+    const served = parkUnserved(folded, new Map([['classify', 2]]));
+    expect(served.items.map((r) => r.classify?.generation).sort()).toEqual([1, 1, 2, 2]);
+    expect(served.parked).toEqual([]);
   });
 
   it('a stage generation reads only its input generation', async () => {
