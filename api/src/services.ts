@@ -89,7 +89,12 @@ export function createServices(
     prefix: s.topicPrefix,
     index: () => index,
     alias: s.indexAlias,
-    env: s.indexDir ? { INDEX_DIR: s.indexDir } : {},
+    // stored with the generation: any controller restarts its processes against the same index
+    env: {
+      ...(s.indexDir ? { INDEX_DIR: s.indexDir } : {}),
+      ...(s.qdrantUrl ? { INDEX_BACKEND: 'qdrant', QDRANT_URL: s.qdrantUrl } : {}),
+      EMBEDDING_BASE_URL: s.embeddingBaseUrl,
+    },
     currentModels: { embed: s.embeddingModel },
   });
   return {

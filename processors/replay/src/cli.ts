@@ -33,6 +33,13 @@ function context(opts: { lagBound?: number; stableMs?: number } = {}): Ctx {
       return index;
     },
     alias: process.env.INDEX_ALIAS || 'headlines',
+    // stored with the generation, so any controller restarts its processes against the same index
+    // (keys and tokens are not: a process gets those from its own environment)
+    env: Object.fromEntries(
+      ['INDEX_BACKEND', 'INDEX_DIR', 'INDEX_ENGINE', 'QDRANT_URL', 'EMBEDDING_BASE_URL']
+        .filter((k) => process.env[k])
+        .map((k) => [k, process.env[k] as string]),
+    ),
     currentModels: { embed: process.env.EMBEDDING_MODEL || 'all-MiniLM-L6-v2-int8' },
     ...(opts.lagBound !== undefined ? { lagBound: opts.lagBound } : {}),
     ...(opts.stableMs !== undefined ? { stableMs: opts.stableMs } : {}),

@@ -3,12 +3,14 @@
 // then POST /v1/replays {stage: classify, model, no_flip}: classify, cluster, embed and index run as
 // generation 2 beside generation 1. Caught up, nothing has changed yet — PostgreSQL categories and
 // the search category filter are generation 1's; `feedlog generations promote` flips, and both are
-// generation 2's at once.
-import { execFileSync } from 'node:child_process';
+// generation 2's at once. The replay is started and followed by `feedlog replay` in the foreground.
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { repoRoot } from '@feedlog/common';
+import { waitFor } from '@feedlog/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
@@ -51,22 +53,26 @@ describe('replay classify with a model of another taxonomy; categories switch at
   let s: ReplayStack;
   let ids: string[] = [];
   const tmp = mkdtempSync(join(tmpdir(), 'feedlog-reclassify-'));
-  const feedlog = (args: string[]) =>
-    execFileSync(process.execPath, [join(repoRoot(), 'bin/feedlog'), ...args], {
-      env: {
-        ...process.env,
-        DATABASE_URL: (() => {
-          const u = new URL(process.env.DATABASE_URL ?? config.postgres.url);
-          u.searchParams.set('options', `-c search_path=${s.schema.schema}`);
-          return u.toString();
-        })(),
-        FEEDLOG_HOME: s.home,
-        FEEDLOG_TOPIC_PREFIX: s.prefix,
-        INDEX_DIR: s.indexDir,
-      },
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  // the CLI as a user runs it, in a child process (asynchronously: this process serves the API,
+  // generation 1 and the materializer meanwhile)
+  const feedlog = async (args: string[]) =>
+    (
+      await promisify(execFile)(process.execPath, [join(repoRoot(), 'bin/feedlog'), ...args], {
+        env: {
+          ...process.env,
+          DATABASE_URL: (() => {
+            const u = new URL(process.env.DATABASE_URL ?? config.postgres.url);
+            u.searchParams.set('options', `-c search_path=${s.schema.schema}`);
+            return u.toString();
+          })(),
+          FEEDLOG_HOME: s.home,
+          FEEDLOG_TOPIC_PREFIX: s.prefix,
+          INDEX_DIR: s.indexDir,
+        },
+        encoding: 'utf8',
+        maxBuffer: 16 * 1024 * 1024,
+      })
+    ).stdout;
 
   beforeAll(async () => {
     s = await startReplayStack('replayclass');
@@ -81,7 +87,7 @@ describe('replay classify with a model of another taxonomy; categories switch at
   it('PostgreSQL categories and the search filter are generation 1 until the promote, generation 2 after', async () => {
     const model = join(tmp, 'other.flcm');
     const trained = JSON.parse(
-      feedlog([
+      await feedlog([
         'train',
         'classify',
         '--data',
@@ -110,14 +116,28 @@ describe('replay classify with a model of another taxonomy; categories switch at
     const oldLabels = new Set(before.values());
     expect([...oldLabels].filter((l) => newLabels.has(l))).toEqual([]);
 
-    const started = await api<ReplayBody>(s.base, '/v1/replays', {
-      method: 'POST',
-      key: s.adminKey,
-      body: JSON.stringify({ stage: 'classify', model, no_flip: true }),
-    });
-    expect(started.stages).toEqual(['classify', 'cluster', 'embed', 'index']);
-    await waitReplay(s, started.id, (r) => r.status === 'caught-up' || r.status === 'aborted');
-
+    // `feedlog replay` in the foreground: it starts the replay and follows it until caught up (--no-flip)
+    const [started] = JSON.parse(await feedlog(['replay', 'classify', '--model', model, '--no-flip', '--json'])) as {
+      id: string;
+      stages: string;
+      status: string;
+    }[];
+    if (!started) throw new Error('feedlog replay printed no replay');
+    expect(started.stages).toBe('classify → cluster → embed → index');
+    expect(started.status).toBe('caught-up');
+    // the materializer (in this process) parks generation 2's records as it reads them
+    await waitFor(
+      'generation 2 of every stage parked for every item',
+      async () =>
+        (
+          await s.schema.pool.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM item_generation_blocks WHERE generation = 2',
+          )
+        ).rows[0]?.n ===
+        ids.length * 4,
+      60_000,
+      250,
+    );
     // caught up, not flipped: generation 2's categories are parked, the rows and search are generation 1's
     const parked = new Map(
       (
@@ -156,7 +176,9 @@ describe('replay classify with a model of another taxonomy; categories switch at
     expect(oldBefore.results.length).toBeGreaterThan(0);
     expect((await search(newCat)).results).toEqual([]);
 
-    const promoted = JSON.parse(feedlog(['generations', 'promote', started.id, '--json'])) as { status: string }[];
+    const promoted = JSON.parse(await feedlog(['generations', 'promote', started.id, '--json'])) as {
+      status: string;
+    }[];
     expect(promoted[0]?.status).toBe('serving');
 
     expect(await categories()).toEqual(parked);
@@ -168,7 +190,7 @@ describe('replay classify with a model of another taxonomy; categories switch at
     expect(newAfter.results.length).toBeGreaterThan(0);
     expect(newAfter.results.every((r) => r.item.category === newCat)).toBe(true);
     expect((await search(oldCat)).results).toEqual([]);
-    const gens = JSON.parse(feedlog(['generations', '--json'])) as {
+    const gens = JSON.parse(await feedlog(['generations', '--json'])) as {
       stage: string;
       generation: number;
       serving: boolean;
