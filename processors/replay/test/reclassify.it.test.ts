@@ -12,16 +12,7 @@ import { promisify } from 'node:util';
 import { repoRoot } from '@feedlog/common';
 import { waitFor } from '@feedlog/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  api,
-  config,
-  headlines,
-  ingest,
-  type ReplayBody,
-  type ReplayStack,
-  startReplayStack,
-  waitReplay,
-} from './replay-helpers.ts';
+import { api, config, headlines, ingest, type ReplayStack, startReplayStack } from './replay-helpers.ts';
 
 const HUFFPOST = '/work/shared/data/huffpost/news-category-dev.jsonl';
 // the replay's cluster process inherits this: it waits less for partitions with nothing to fetch
