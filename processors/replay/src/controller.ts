@@ -4,7 +4,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { flipReplay } from './flip.ts';
 import { type FromSpec, resolvePosition } from './position.ts';
-import { type ProcessPlace, runningPid, startStageProcess, stopStageProcess } from './processes.ts';
+import { adoptAsStage, type ProcessPlace, runningPid, startStageProcess, stopStageProcess } from './processes.ts';
 import { type ProgressInput, sampleProgress } from './progress.ts';
 import {
   activeReplay,
@@ -329,13 +329,20 @@ export class ReplayController {
     return now;
   }
 
-  /** After the serving rows moved: the index alias follows, the retired generations' processes stop (idempotent). */
+  /**
+   * After the serving rows moved: the index alias follows, the new generation's processes take the
+   * stages' own PID files (the retired ones they replace stop). Idempotent.
+   */
   private async afterFlip(replay: ReplayRow): Promise<void> {
     if (replay.stages.includes('index')) {
       const alias = this.opts.alias ?? 'headlines';
       const index = this.opts.index();
       if ((await index.servingGeneration(alias).catch(() => undefined)) !== replay.generation)
         await index.flipAlias(alias, replay.generation);
+    }
+    for (const stage of replay.stages) {
+      if (await adoptAsStage(this.place, stage, replay.generation))
+        this.log(`replay ${replay.id}: ${stage} g${replay.generation} now runs as the stage`);
     }
     const retired = await this.opts.pool.query<{ stage: StageName; generation: number }>(
       "SELECT stage, generation FROM generations WHERE stage = ANY($1) AND status = 'retired'",

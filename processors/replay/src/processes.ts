@@ -1,5 +1,15 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -106,25 +116,46 @@ export function generationProcessNames(home: string): string[] {
     .map((f) => f.slice(0, -'.pid'.length));
 }
 
-/** Stop every generation process with a PID file under `home` (SIGTERM, then SIGKILL); returns what each did. */
-export async function stopGenerationProcesses(home: string, graceMs = 15_000): Promise<Record<string, string>> {
+/**
+ * After a flip: the serving generation's process takes the stage's own PID file (`<stage>.pid`,
+ * the launcher's name), after the process that ran under that name (the retired generation) is
+ * stopped — so `feedlog up` finds the stage running, and `status`/`down` treat it as the stage.
+ * Idempotent: without the generation's PID file there is nothing left to do.
+ */
+export async function adoptAsStage(p: ProcessPlace, stage: StageName, generation: number): Promise<boolean> {
+  const genFile = pidFileOf(p, processName(stage, generation, p.prefix));
+  if (!existsSync(genFile)) return false;
+  const stageFile = pidFileOf(p, stageNameFor(stage, p.prefix));
+  if (existsSync(stageFile)) await stopPidFile(stageFile, stage);
+  renameSync(genFile, stageFile);
+  return true;
+}
+
+async function stopPidFile(file: string, stage: StageName | undefined, graceMs = 15_000): Promise<string> {
+  const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
+  rmSync(file, { force: true });
+  const marker = stage ? stageEntry[stage] : '/src/main.ts';
+  if (!(Number.isInteger(pid) && pid > 0 && alive(pid) && cmdline(pid).includes(marker))) return 'not-running';
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (alive(pid) && Date.now() < deadline) await sleep(100);
+  if (!alive(pid)) return 'terminated';
+  process.kill(pid, 'SIGKILL');
+  while (alive(pid)) await sleep(50);
+  return 'killed';
+}
+
+/** Stop every stage process with a PID file under `home` (a test's or a deployment's teardown). */
+export async function stopStageProcesses(home: string): Promise<Record<string, string>> {
+  const dir = join(home, 'run');
+  if (!existsSync(dir)) return {};
   const out: Record<string, string> = {};
   await Promise.all(
-    generationProcessNames(home).map(async (name) => {
-      const file = join(home, 'run', `${name}.pid`);
-      const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
-      rmSync(file, { force: true });
-      const ours = Number.isInteger(pid) && pid > 0 && alive(pid) && cmdline(pid).includes('/src/main.ts');
-      if (!ours) {
-        out[name] = 'not-running';
-        return;
-      }
-      process.kill(pid, 'SIGTERM');
-      const deadline = Date.now() + graceMs;
-      while (alive(pid) && Date.now() < deadline) await sleep(100);
-      if (alive(pid)) process.kill(pid, 'SIGKILL');
-      out[name] = alive(pid) ? 'killed' : 'terminated';
-    }),
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.pid'))
+      .map(async (f) => {
+        out[f.slice(0, -'.pid'.length)] = await stopPidFile(join(dir, f), undefined);
+      }),
   );
   return out;
 }

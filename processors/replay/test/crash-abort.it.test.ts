@@ -8,8 +8,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EmbeddingClient, embeddingSettings, embeddingText } from '@feedlog/embed';
 import { EmbeddedIndex } from '@feedlog/index';
+import { testKafka } from '@feedlog/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectGarbage } from '../src/gc.ts';
+import { runningPid } from '../src/processes.ts';
 import {
   api,
   embeddingBaseUrl,
@@ -37,6 +39,40 @@ const alive = (pid: number) => {
   }
 };
 
+/** Poll the replay's embed group until 10-90 % done with both processes up; their PIDs then. */
+async function midway(s: ReplayStack, generation: number): Promise<{ done: number; total: number; pids: number[] }> {
+  const place = { home: s.home, root: '', prefix: s.prefix };
+  const g = await s.schema.pool.query<{ consumer_group: string; from_position: { partitions: { offset: number }[] } }>(
+    "SELECT consumer_group, from_position FROM generations WHERE stage = 'embed' AND generation = $1",
+    [generation],
+  );
+  const row = g.rows[0];
+  if (!row) throw new Error('no embed generation row');
+  const start = row.from_position.partitions.reduce((n, p) => n + p.offset, 0);
+  const topic = `${s.prefix}clustered`;
+  const admin = testKafka('replaycrash-watch').admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      const [ends, committed] = await Promise.all([
+        admin.fetchTopicOffsets(topic),
+        admin.fetchOffsets({ groupId: row.consumer_group, topics: [topic] }),
+      ]);
+      const total = ends.reduce((n, e) => n + Number(e.high), 0) - start;
+      const done = (committed[0]?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0) - start;
+      const pids = [runningPid(place, 'embed', generation), runningPid(place, 'index', generation)];
+      if (done >= total * 0.1 && done <= total * 0.9 && pids.every((p) => p !== undefined))
+        return { done, total, pids: pids as number[] };
+      if (done > total * 0.9) throw new Error(`the replay ran past 90 % (${done}/${total}) before it was seen mid-way`);
+      await sleep(50);
+    }
+    throw new Error('the replay did not get going');
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 interface SearchAnswer {
   model: string;
   generation: number | null;
@@ -63,14 +99,12 @@ describe('replay: SIGKILLed processes resume; an aborted replay changes nothing 
       key: s.adminKey,
       body: JSON.stringify({ stage: 'embed', model: MODEL_B }),
     });
-    const mid = await waitReplay(s, started.id, (r) => {
-      const e = r.progress.stages.find((x) => x.stage === 'embed');
-      return !!e && e.done > 0 && e.done <= e.total * 0.9 && r.progress.stages.every((x) => x.pids.length > 0);
-    });
-    const killed = mid.progress.stages.flatMap((x) => x.pids);
-    const at = mid.progress.stages.find((x) => x.stage === 'embed');
+    // watch the new embed group's committed offsets closely (not the controller's 1 s samples) and
+    // SIGKILL both processes once it is between 10 % and 90 % of the way
+    const at = await midway(s, started.generation);
+    const killed = at.pids;
     for (const pid of killed) process.kill(pid, 'SIGKILL');
-    s.log(`SIGKILLed ${killed.join(', ')} with embed at ${at?.done}/${at?.total}`);
+    s.log(`SIGKILLed ${killed.join(', ')} with embed at ${at.done}/${at.total}`);
     await sleep(500);
     expect(killed.filter(alive)).toEqual([]);
 

@@ -4,9 +4,12 @@
 // completed before the flip was scored by model A's generation, every one after it by B's, and
 // no answer goes back to A once one from B was seen (the `model` + `generation` fields); the new collection holds the same items with the
 // vectors a from-scratch embedding with model B gives (within 1e-5).
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { EmbeddingClient, embeddingSettings, embeddingText } from '@feedlog/embed';
 import { EmbeddedIndex } from '@feedlog/index';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stageNameFor } from '../src/types.ts';
 import {
   api,
   embeddingBaseUrl,
@@ -29,17 +32,20 @@ interface Answer {
   generation: number | null;
 }
 
-/** `workers` loops searching back to back until stopped. */
+/**
+ * `workers` clients searching back to back until stopped (a closed loop: the load follows the
+ * server, so a slow shared embedder shows up as a lower rate, not as requests piling up).
+ */
 function loadGenerator(base: string, queries: string[], workers: number) {
   const answers: Answer[] = [];
   let running = true;
   const loops = Array.from({ length: workers }, async (_, w) => {
     for (let i = w; running; i += workers) {
-      const q = queries[i % queries.length] as string;
       const start = Date.now();
       try {
+        const q = queries[i % queries.length] as string;
         const r = await fetch(`${base}/v1/search?q=${encodeURIComponent(q)}&limit=5`, {
-          signal: AbortSignal.timeout(10_000),
+          signal: AbortSignal.timeout(30_000),
         });
         const b = (await r.json()) as { results?: unknown[]; model?: string; generation?: number | null };
         answers.push({
@@ -84,7 +90,7 @@ describe('replay embed with another model while search serves (issue 9)', () => 
     const load = loadGenerator(
       s.base,
       items.map((i) => i.title),
-      6,
+      8,
     );
     await new Promise((r) => setTimeout(r, 1_500));
     const started = await api<ReplayBody>(s.base, '/v1/replays', {
@@ -96,6 +102,9 @@ describe('replay embed with another model while search serves (issue 9)', () => 
     expect(started.generation).toBe(2);
     const done = await waitReplay(s, started.id, (r) => r.status === 'serving' || r.status === 'aborted');
     expect(done.status).toBe('serving');
+    // the new generation's processes now run as the stages (the launcher's PID file names)
+    const run = readdirSync(join(s.home, 'run')).sort();
+    expect(run).toEqual([`${stageNameFor('embed', s.prefix)}.pid`, `${stageNameFor('index', s.prefix)}.pid`].sort());
     // keep searching a while after the flip
     await new Promise((r) => setTimeout(r, 2_000));
     await load.stop();
@@ -114,7 +123,7 @@ describe('replay embed with another model while search serves (issue 9)', () => 
     const byB = a.filter((x) => x.model === MODEL_B && x.generation === 2);
     const firstBEnd = Math.min(...byB.map((x) => x.end));
     s.log(
-      `${a.length} searches in ${seconds.toFixed(1)} s (${(a.length / seconds).toFixed(1)}/s): ${byA.length} by ${MODEL_A} (g1), ${byB.length} by ${MODEL_B} (g2); the replay flipped ${((flipAt - t0) / 1000).toFixed(1)} s after the test began`,
+      `${a.length} searches in ${seconds.toFixed(1)} s (${(a.length / seconds).toFixed(1)}/s, 8 clients): ${byA.length} by ${MODEL_A} (g1), ${byB.length} by ${MODEL_B} (g2); the replay flipped ${((flipAt - t0) / 1000).toFixed(1)} s after the test began`,
     );
     expect(a.length / seconds).toBeGreaterThanOrEqual(20);
     expect(a.filter((x) => x.status !== 200)).toEqual([]);

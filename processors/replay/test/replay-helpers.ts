@@ -30,7 +30,7 @@ import {
   uniquePrefix,
 } from '../../../test/it/pipeline-helpers.ts';
 import type { ReplayController } from '../src/controller.ts';
-import { stopGenerationProcesses } from '../src/processes.ts';
+import { stopStageProcesses } from '../src/processes.ts';
 
 export const MODEL_A = 'all-MiniLM-L6-v2-int8';
 export const MODEL_B = 'paraphrase-MiniLM-L3-v2';
@@ -137,7 +137,7 @@ export async function startReplayStack(name: string): Promise<ReplayStack> {
     log,
     stopPipeline,
     async close() {
-      await stopGenerationProcesses(home);
+      await stopStageProcesses(home);
       await app.close().catch(() => undefined);
       await stopPipeline();
       await deletePrefixedTopics(kafka, prefix);
