@@ -23,6 +23,9 @@ import {
   waitReplay,
 } from './replay-helpers.ts';
 
+/** concurrent searching clients: the embedder batches concurrent queries, so more clients, more searches/s */
+const CLIENTS = 16;
+
 interface Answer {
   start: number;
   end: number;
@@ -90,7 +93,7 @@ describe('replay embed with another model while search serves (issue 9)', () => 
     const load = loadGenerator(
       s.base,
       items.map((i) => i.title),
-      8,
+      CLIENTS,
     );
     await new Promise((r) => setTimeout(r, 1_500));
     const started = await api<ReplayBody>(s.base, '/v1/replays', {
@@ -123,7 +126,7 @@ describe('replay embed with another model while search serves (issue 9)', () => 
     const byB = a.filter((x) => x.model === MODEL_B && x.generation === 2);
     const firstBEnd = Math.min(...byB.map((x) => x.end));
     s.log(
-      `${a.length} searches in ${seconds.toFixed(1)} s (${(a.length / seconds).toFixed(1)}/s, 8 clients): ${byA.length} by ${MODEL_A} (g1), ${byB.length} by ${MODEL_B} (g2); the replay flipped ${((flipAt - t0) / 1000).toFixed(1)} s after the test began`,
+      `${a.length} searches in ${seconds.toFixed(1)} s (${(a.length / seconds).toFixed(1)}/s, ${CLIENTS} clients): ${byA.length} by ${MODEL_A} (g1), ${byB.length} by ${MODEL_B} (g2); the replay flipped ${((flipAt - t0) / 1000).toFixed(1)} s after the test began`,
     );
     expect(a.length / seconds).toBeGreaterThanOrEqual(20);
     expect(a.filter((x) => x.status !== 200)).toEqual([]);

@@ -13,6 +13,7 @@ import { migrate } from '@feedlog/migrations';
 import { testSchema, waitFor } from '@feedlog/test';
 import { parse } from 'csv-parse/sync';
 import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
 import {
   api,
   deletePrefixedSubjects,
@@ -82,8 +83,23 @@ export interface ReplayStack {
   close(): Promise<void>;
 }
 
+/**
+ * The replay tests take turns (a session advisory lock): each re-embeds hundreds of headlines
+ * through the one local embedder, and the model-swap test measures search throughput against it,
+ * which another replay test embedding at the same time would halve. Other tests are not affected.
+ */
+async function takeTurn(log: (s: string) => void): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: process.env.DATABASE_URL ?? config.postgres.url });
+  await client.connect();
+  const t0 = Date.now();
+  await client.query("SELECT pg_advisory_lock(hashtext('feedlog.replay-tests'))");
+  if (Date.now() - t0 > 1_000) log(`waited ${((Date.now() - t0) / 1000).toFixed(1)} s for another replay test`);
+  return client;
+}
+
 export async function startReplayStack(name: string): Promise<ReplayStack> {
   const log = (s: string) => process.stderr.write(`[${name}] ${s}\n`);
+  const turn = await takeTurn(log);
   const kafka = testKafka(name);
   const prefix = uniquePrefix(name);
   const schema = await testSchema(name);
@@ -145,6 +161,7 @@ export async function startReplayStack(name: string): Promise<ReplayStack> {
       await schema.drop();
       rmSync(indexDir, { recursive: true, force: true });
       rmSync(home, { recursive: true, force: true });
+      await turn.end();
     },
   };
 }
