@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createKafka, loadConfig, repoRoot } from '@feedlog/common';
 import type { VectorIndex } from '@feedlog/index';
 import { indexFromEnv } from '@feedlog/index/main';
@@ -183,7 +185,8 @@ export function registerReplayCommands(program: Command): void {
             const r = await ctx.controller.start({
               stage,
               from: parseFrom(o.from),
-              ...(o.model ? { model: o.model } : {}),
+              // a classifier file is opened by the stage process (started in the repository): an absolute path
+              ...(o.model ? { model: stage === 'classify' && existsSync(o.model) ? resolve(o.model) : o.model } : {}),
               noFlip: !o.flip,
             });
             process.stderr.write(`feedlog: replay ${r.id}: ${r.stages.join(' → ')} as generation ${r.generation}\n`);
