@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { VectorIndex } from '@feedlog/index/types';
 import type { LagMonitor } from '@feedlog/lag';
+import type { ReplayController } from '@feedlog/replay';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type pg from 'pg';
 import { type ApiKeyStore, authPlugin, MemoryApiKeyStore, PgApiKeyStore } from './auth.ts';
@@ -21,9 +22,11 @@ import { metricsPlugin } from './plugins/metrics.ts';
 import { pgPlugin } from './plugins/pg.ts';
 import { feedsRoutes } from './routes/feeds.ts';
 import { healthRoutes } from './routes/health.ts';
+import { itemRoutes } from './routes/item.ts';
 import { itemsRoutes } from './routes/items.ts';
 import { jobsRoutes } from './routes/jobs.ts';
 import { lagRoutes } from './routes/lag.ts';
+import { replayRoutes } from './routes/replays.ts';
 import { searchRoutes } from './routes/search.ts';
 import { storiesRoutes } from './routes/stories.ts';
 import { validatorCompiler } from './validation.ts';
@@ -62,6 +65,8 @@ export interface AppOptions {
    */
   lag?: LagMonitor;
   logger?: FastifyServerOptions['logger'];
+  /** the replay controller behind /v1/replays (absent: those routes answer 503) */
+  replays?: ReplayController;
   /** topic prefix of this deployment (FEEDLOG_TOPIC_PREFIX): which topics and groups the dashboard shows */
   topicPrefix?: string;
   /**
@@ -162,11 +167,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(
     async (v1) => {
       await v1.register(itemsRoutes, { maxBatch });
+      await v1.register(itemRoutes);
       await v1.register(jobsRoutes);
       await v1.register(lagRoutes, { monitor: opts.lag, closeMonitor: close });
       await v1.register(storiesRoutes);
       await v1.register(searchRoutes, { defaultModel: opts.defaultModel ?? 'all-MiniLM-L6-v2-int8' });
       await v1.register(feedsRoutes);
+      await v1.register(replayRoutes, opts.replays ? { controller: opts.replays } : {});
     },
     { prefix: '/v1' },
   );

@@ -34,6 +34,7 @@ const InvalidEncoding = createError('invalid_encoding', 'the body is not valid U
 const Unauthorized = createError('unauthorized', '%s', 401);
 const Forbidden = createError('forbidden', '%s', 403);
 const NotFound = createError('not_found', '%s', 404);
+const Conflict = createError('conflict', '%s', 409);
 const RateLimited = createError('rate_limited', 'rate limit of %s requests per %s exceeded; retry in %s', 429);
 const Unavailable = createError('unavailable', '%s', 503);
 
@@ -45,6 +46,7 @@ export const errors = {
   unauthorized: (msg = 'this route needs an API key in the x-api-key header'): DetailedError => new Unauthorized(msg),
   forbidden: (msg: string): DetailedError => new Forbidden(msg),
   notFound: (msg: string): DetailedError => new NotFound(msg),
+  conflict: (msg: string): DetailedError => new Conflict(msg),
   rateLimited: (max: number, window: string, after: string): DetailedError => new RateLimited(max, window, after),
   /** A dependency is down: 503 with a message that names the component, never its internals. */
   unavailable: (msg: string): DetailedError => {

@@ -1,7 +1,8 @@
-import { createKafka, type FeedlogConfig, loadConfig } from '@feedlog/common';
+import { createKafka, type FeedlogConfig, loadConfig, repoRoot } from '@feedlog/common';
 import { EmbeddedIndex, type VectorIndex } from '@feedlog/index';
 import { QdrantIndex } from '@feedlog/index/qdrant';
 import { type GroupFilter, groupFilter, LagMonitor, type LagMonitorOptions } from '@feedlog/lag';
+import { ReplayController } from '@feedlog/replay';
 import { serdeFor } from '@feedlog/schemas';
 import { topicNames } from '@feedlog/topics';
 import pg from 'pg';
@@ -92,7 +93,7 @@ export function createServices(
   config: FeedlogConfig = loadConfig(),
   env: NodeJS.ProcessEnv = process.env,
   over: { lag?: Partial<LagMonitorOptions> } = {},
-): AppOptions & { settings: ReturnType<typeof apiSettings> } {
+): AppOptions & { settings: ReturnType<typeof apiSettings>; replays: ReplayController } {
   const s = apiSettings(env);
   const pool = new pg.Pool({ connectionString: config.postgres.url, max: 10, connectionTimeoutMillis: 3_000 });
   // an idle client losing its connection must not crash the process
@@ -102,8 +103,25 @@ export function createServices(
   if (s.qdrantUrl) index = new QdrantIndex({ url: s.qdrantUrl, ...(s.qdrantApiKey ? { apiKey: s.qdrantApiKey } : {}) });
   // the index stage writes; the API follows its log read-only
   else index = new EmbeddedIndex({ ...(s.indexDir ? { dir: s.indexDir } : {}), readOnly: true });
+  const replays = new ReplayController({
+    pool,
+    kafka,
+    home: config.home,
+    root: repoRoot(env),
+    prefix: s.topicPrefix,
+    index: () => index,
+    alias: s.indexAlias,
+    // stored with the generation: any controller restarts its processes against the same index
+    env: {
+      ...(s.indexDir ? { INDEX_DIR: s.indexDir } : {}),
+      ...(s.qdrantUrl ? { INDEX_BACKEND: 'qdrant', QDRANT_URL: s.qdrantUrl } : {}),
+      EMBEDDING_BASE_URL: s.embeddingBaseUrl,
+    },
+    currentModels: { embed: s.embeddingModel },
+  });
   return {
     settings: s,
+    replays,
     sink: new KafkaIngestSink(kafka, `${s.topicPrefix}${topicNames.raw}`),
     encoder: serdeEncoder(config, s.topicPrefix),
     pool,

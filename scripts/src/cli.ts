@@ -145,6 +145,9 @@ const packageCommands: Record<string, () => Promise<Register>> = {
   tail: async () => (await import('@feedlog/ops/cli')).registerOpsCommands,
   item: async () => (await import('@feedlog/ops/cli')).registerOpsCommands,
   feeds: async () => (await import('@feedlog/poller/cli')).registerFeedCommands,
+  replay: async () => (await import('@feedlog/replay/cli')).registerReplayCommands,
+  generations: async () => (await import('@feedlog/replay/cli')).registerReplayCommands,
+  gc: async () => (await import('@feedlog/replay/cli')).registerReplayCommands,
 };
 const named = process.argv[2];
 const wanted =

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { type FeedlogConfig, repoRoot } from '@feedlog/common';
+import pg from 'pg';
 import { LaunchError } from './launch/errors.ts';
 import {
   bootstrapServers,
@@ -115,6 +116,8 @@ export interface NodeServiceSpec {
   /** A tsx script run to completion before the first start (e.g. fetching model files). */
   prepare?: string;
   readyTimeoutMs?: number;
+  /** environment decided at start time, over `env` (a stage starts as its serving generation) */
+  startEnv?: () => Promise<Record<string, string>>;
 }
 
 async function httpOk(url: string): Promise<boolean> {
@@ -155,7 +158,13 @@ function nodeServiceComponent(config: FeedlogConfig, svc: NodeServiceSpec): Comp
       }
       const pid = spawnDetached(process.execPath, ['--import', tsx, entry], logFile, {
         cwd: root,
-        env: { ...process.env, ...svc.env, FEEDLOG_ROOT: root, FEEDLOG_HOME: config.home },
+        env: {
+          ...process.env,
+          ...svc.env,
+          ...(await svc.startEnv?.()),
+          FEEDLOG_ROOT: root,
+          FEEDLOG_HOME: config.home,
+        },
       });
       writePid(pidFile, pid);
       const health = svc.health;
@@ -216,6 +225,33 @@ function bootstrapComponent(config: FeedlogConfig): Component {
   };
 }
 
+/**
+ * The start-up environment of a stage's serving generation when a replay made it serve
+ * (`generations.config`, written by `feedlog replay`: STAGE_GENERATION, INPUT_GENERATION, the
+ * model…), so `up` after a flip starts what serves, not generation 1. Nothing recorded (or no
+ * database yet): generation 1, reading generation 1 of the stage before it.
+ */
+async function servingStageEnv(config: FeedlogConfig, stage: string): Promise<Record<string, string>> {
+  const first: Record<string, string> = stage === 'classify' ? {} : { INPUT_GENERATION: '1' };
+  const client = new pg.Client({ connectionString: config.postgres.url, connectionTimeoutMillis: 2_000 });
+  try {
+    await client.connect();
+    const r = await client.query<{ config: { env?: Record<string, string> } }>(
+      'SELECT config FROM generations WHERE stage = $1 AND serving AND replay_id IS NOT NULL',
+      [stage],
+    );
+    const env = r.rows[0]?.config.env;
+    if (!env) return first;
+    // the stack's own health and metrics ports apply, not the replay's (none)
+    const { HEALTH_PORT: _h, STAGE_HEALTH_PORT: _s, METRICS_PORT: _m, ...rest } = env;
+    return rest;
+  } catch {
+    return first;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 /** Stage processes `up` runs: health on STAGE_PORT_BASE+i, Prometheus metrics on +100. */
 export function stageServices(config: FeedlogConfig): NodeServiceSpec[] {
   const base = config.stagePortBase;
@@ -225,6 +261,7 @@ export function stageServices(config: FeedlogConfig): NodeServiceSpec[] {
     port: base + i,
     health: '/readyz',
     readyTimeoutMs: 120_000,
+    startEnv: () => servingStageEnv(config, name),
     env: {
       HEALTH_PORT: String(base + i),
       STAGE_HEALTH_PORT: String(base + i),
@@ -246,6 +283,39 @@ export function stageServices(config: FeedlogConfig): NodeServiceSpec[] {
       env: { HEALTH_PORT: String(base + 6), METRICS_PORT: String(base + 106) },
     },
   ];
+}
+
+/**
+ * Stage processes of a replay's generation (`feedlog replay` starts them with PID files
+ * `run/<stage>-g<N>.pid`): listed by `status`, stopped by `down`; `up` leaves them to the replay.
+ */
+function generationComponents(config: FeedlogConfig): Component[] {
+  const dir = join(config.home, 'run');
+  const names = existsSync(dir) ? readdirSync(dir).filter((f) => /-g\d+\.pid$/.test(f)) : [];
+  return names.map((f) => {
+    const name = f.slice(0, -'.pid'.length);
+    const pidFile = join(dir, f);
+    return {
+      name,
+      available: () => true,
+      up: async () => 'already-running' as const,
+      async down() {
+        const s = readPid(pidFile, 'src/main.ts');
+        removePid(pidFile);
+        return s.state === 'running' ? stopPid(s.pid) : 'not-running';
+      },
+      async status() {
+        const s = readPid(pidFile, 'src/main.ts');
+        const running = s.state === 'running';
+        return {
+          component: name,
+          address: 'replay generation',
+          pid: running ? s.pid : null,
+          state: running ? 'answering' : 'stopped',
+        };
+      },
+    };
+  });
 }
 
 /** The local stack in start order. Services whose code is absent are skipped, not faked. */
@@ -277,6 +347,7 @@ export function stackComponents(config: FeedlogConfig): Component[] {
       port: config.api.port,
       health: '/healthz',
     }),
+    ...generationComponents(config),
   ];
 }
 

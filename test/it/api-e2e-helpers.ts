@@ -12,7 +12,7 @@ import { embeddingSettings, embedStage } from '@feedlog/embed';
 import { EmbeddedIndex } from '@feedlog/index';
 import { indexStage } from '@feedlog/index/stage';
 import { startMaterializer } from '@feedlog/materialize';
-import { groupIdFor, runStage, subscribe } from '@feedlog/runtime';
+import { groupIdFor, onlyInputGeneration, runStage, subscribe } from '@feedlog/runtime';
 import { serdeFor } from '@feedlog/schemas';
 import { topicNames } from '@feedlog/topics';
 import { parse } from 'csv-parse/sync';
@@ -190,24 +190,35 @@ export async function startPipeline(o: PipelineOptions): Promise<RunningPipeline
     );
     stops.push(() => classify.stop());
     byStage.set('classify', () => classify.stop());
+    // generation 1 of every stage reads generation 1 of the stage before it, as the stack's do: a
+    // replay's generation 2 shares the topics (README, "Replay")
+    const cl = clusterStage({ prefix, serde: { registryUrl }, config: { batch: { maxRecords: 500, lingerMs: 50 } } });
     const cluster = await runClusterStage(
-      clusterStage({ prefix, serde: { registryUrl }, config: { batch: { maxRecords: 500, lingerMs: 50 } } }),
+      { ...cl, stage: onlyInputGeneration(cl.stage, 1, (v) => v.classification.run) },
       { kafka, clientId: `${stageNames[1]}`, maxIdleMs: 3_000 },
     );
     stops.push(() => cluster.stop());
     byStage.set('cluster', () => cluster.stop());
     const embed = await runStage(
-      embedStage({
-        settings: embeddingSettings({ baseUrl: o.embeddingBaseUrl, model: o.embeddingModel }),
-        prefix,
-        serde: { registryUrl },
-      }),
+      onlyInputGeneration(
+        embedStage({
+          settings: embeddingSettings({ baseUrl: o.embeddingBaseUrl, model: o.embeddingModel }),
+          prefix,
+          serde: { registryUrl },
+        }),
+        1,
+        (v) => v.story.run,
+      ),
       { kafka, clientId: `${stageNames[2]}` },
     );
     stops.push(() => embed.stop());
     byStage.set('embed', () => embed.stop());
     // the index stage names itself `index` whatever the prefix: give this run a group of its own
-    const ix = indexStage({ index, generation: 1, prefix, serde: { registryUrl } });
+    const ix = onlyInputGeneration(
+      indexStage({ index, generation: 1, prefix, serde: { registryUrl } }),
+      1,
+      (v) => v.embedding.run,
+    );
     const ixName = stageNames[3] as string;
     const indexer = await runStage(
       { ...ix, name: ixName, groupId: groupIdFor(ixName, 1) },

@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { SearchFilter, SearchHit } from '@feedlog/index/types';
+import { servingSearchSql } from '@feedlog/replay/serving';
 import { errors } from '../errors.ts';
 import { query } from '../plugins/pg.ts';
 import { ErrorBody, SearchQuery, SearchResponse } from '../schemas.ts';
 
 export interface SearchRouteOptions {
-  /** embedding model when no embed generation is marked serving in `generations` */
+  /** embedding model when no index generation is marked serving in `generations` (nothing replayed yet) */
   defaultModel: string;
   /** reciprocal rank fusion constant (60 in Cormack et al. 2009) */
   rrfK?: number;
@@ -28,31 +29,29 @@ interface ItemRow {
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
 /**
- * GET /v1/search: embed the query with the serving generation's model, ask the vector index
- * (serving alias) with the filters, join the PostgreSQL rows. `mode=hybrid` fuses the vector
+ * GET /v1/search: embed the query with the serving generation's model, ask that generation's
+ * collection (the serving alias before any replay) with the filters, join the PostgreSQL rows. `mode=hybrid` fuses the vector
  * ranking with PostgreSQL full-text rank (websearch_to_tsquery over title + summary) by
  * reciprocal rank fusion: score = sum over rankings of 1 / (k + rank).
  */
 export const searchRoutes: FastifyPluginAsyncTypebox<SearchRouteOptions> = async (app, opts) => {
   const rrfK = opts.rrfK ?? 60;
-  let modelCache: { at: number; model: string; generation: number | null } | undefined;
 
-  async function servingModel(): Promise<{ model: string; generation: number | null }> {
-    if (modelCache && Date.now() - modelCache.at < 10_000) return modelCache;
+  /**
+   * The serving index generation and the model of its vectors, in one read (no cache: a flip is
+   * seen by the next query). Nothing replayed yet: the alias and the configured model.
+   */
+  async function serving(): Promise<{ model: string; generation: number | null; pinned: boolean }> {
     let model = opts.defaultModel;
-    let generation: number | null = null;
     if (await app.db.has('generations')) {
-      const r = await query<{ model_name: string | null; generation: number }>(
-        app,
-        "SELECT model_name, generation FROM generations WHERE stage = 'embed' AND serving LIMIT 1",
-      );
-      if (r.rows[0]?.model_name) {
-        model = r.rows[0].model_name;
-        generation = r.rows[0].generation;
-      }
+      const r = await query<{ model_name: string | null; generation: number | null }>(app, servingSearchSql);
+      const row = r.rows[0];
+      if (row?.model_name) model = row.model_name;
+      if (row?.generation != null) return { model, generation: row.generation, pinned: true };
     }
-    modelCache = { at: Date.now(), model, generation };
-    return modelCache;
+    // nothing replayed yet: the generation the alias names (null when nothing is indexed)
+    const g = await app.vectorIndex.index?.servingGeneration(app.vectorIndex.alias).catch(() => undefined);
+    return { model, generation: g ?? null, pinned: false };
   }
 
   app.get(
@@ -82,150 +81,161 @@ export const searchRoutes: FastifyPluginAsyncTypebox<SearchRouteOptions> = async
         ...(since !== undefined ? { since } : {}),
         ...(until !== undefined ? { until } : {}),
       };
-      const { model, generation } = await servingModel();
-      let vector: Float32Array;
-      try {
-        vector = await embedder.embed(q.q, model);
-      } catch (e) {
-        req.log.error({ err: e }, 'embedding the query failed');
-        throw errors.unavailable('the embedder is unavailable; retry shortly');
-      }
-
-      const window = q.offset + q.limit;
-      let ranked: {
-        itemId: string;
-        score: number;
-        vectorScore: number | null;
-        vectorRank: number | null;
-        textRank: number | null;
-      }[];
-      let hits: SearchHit[];
-      try {
-        hits = await index.search(app.vectorIndex.alias, vector, {
-          limit: q.mode === 'hybrid' ? Math.min(500, Math.max(50, window * 3)) : q.limit,
-          offset: q.mode === 'hybrid' ? 0 : q.offset,
-          filter,
-        });
-      } catch (e) {
-        if ((e as Error)?.name === 'IndexUsageError') {
-          req.log.warn({ err: (e as Error).message }, 'no serving index generation');
-          throw errors.unavailable(`nothing is indexed yet: the ${app.vectorIndex.alias} alias names no generation`);
+      // A flip between reading the serving generation and reading the rows would pair generation
+      // N's vectors with N+1's rows: the row read re-reads the serving generation in the same
+      // statement, and the search runs again (rarely: only across a flip) when it moved.
+      for (let attempt = 1; ; attempt++) {
+        const { model, generation, pinned } = await serving();
+        let vector: Float32Array;
+        try {
+          vector = await embedder.embed(q.q, model);
+        } catch (e) {
+          req.log.error({ err: e }, 'embedding the query failed');
+          throw errors.unavailable('the embedder is unavailable; retry shortly');
         }
-        req.log.error({ err: e }, 'vector index search failed');
-        throw errors.unavailable('the vector index is unavailable; retry shortly');
-      }
-      if (q.mode === 'vector') {
-        ranked = hits.map((h, i) => ({
-          itemId: h.itemId,
-          score: h.score,
-          vectorScore: h.score,
-          vectorRank: q.offset + i + 1,
-          textRank: null,
-        }));
-      } else {
-        const k = Math.min(500, Math.max(50, window * 3));
-        const where: string[] = ['search_tsv @@ tsq'];
-        const values: unknown[] = [q.q];
-        const add = (sql: string, v: unknown) => {
-          values.push(v);
-          where.push(sql.replace('?', `$${values.length}`));
-        };
-        if (q.category) add('category = ?', q.category);
-        if (q.source) add('source = ?', q.source);
-        if (q.story) add('story_id = ?', q.story);
-        if (q.since) add('published_at >= ?', q.since);
-        if (q.until) add('published_at <= ?', q.until);
-        const text = await query<{ item_id: string }>(
-          app,
-          // websearch syntax, but terms OR-ed (any term matches; ts_rank_cd ranks items with more terms first)
-          `SELECT item_id FROM items, to_tsquery('simple', replace(websearch_to_tsquery('english', $1)::text, ' & ', ' | ')) tsq WHERE ${where.join(' AND ')}
-           ORDER BY ts_rank_cd(search_tsv, tsq) DESC, item_id LIMIT ${k}`,
-          values,
-        );
-        const fused = new Map<string, (typeof ranked)[number]>();
-        hits.forEach((h, i) => {
-          fused.set(h.itemId, {
-            itemId: h.itemId,
-            score: 1 / (rrfK + i + 1),
-            vectorScore: h.score,
-            vectorRank: i + 1,
-            textRank: null,
-          });
-        });
-        text.rows.forEach((r, i) => {
-          const f = fused.get(r.item_id) ?? {
-            itemId: r.item_id,
-            score: 0,
-            vectorScore: null,
-            vectorRank: null,
-            textRank: null,
-          };
-          f.score += 1 / (rrfK + i + 1);
-          f.textRank = i + 1;
-          fused.set(r.item_id, f);
-        });
-        ranked = [...fused.values()]
-          .sort((a, b) => b.score - a.score || a.itemId.localeCompare(b.itemId))
-          .slice(q.offset, window);
-      }
 
-      const rows = ranked.length
-        ? (
-            await query<ItemRow>(
-              app,
-              `SELECT i.item_id, i.title, i.url, i.source, i.summary, i.published_at, i.category, i.confidence, i.story_id,
-                      s.size AS story_size, s.representative_title AS story_title
-               FROM items i LEFT JOIN story_summary s ON s.story_id = i.story_id
-               WHERE i.item_id = ANY($1)`,
-              [ranked.map((r) => r.itemId)],
-            )
-          ).rows
-        : [];
-      const byId = new Map(rows.map((r) => [r.item_id, r]));
-      const payloads = new Map(hits.map((h) => [h.itemId, h.payload]));
-      const results = ranked.map((r, i) => {
-        const row = byId.get(r.itemId);
-        const p = payloads.get(r.itemId);
-        const storyId = row?.story_id ?? p?.story_id ?? null;
-        return {
-          rank: q.offset + i + 1,
-          score: r.score,
-          vector_score: r.vectorScore,
-          vector_rank: r.vectorRank,
-          text_rank: r.textRank,
-          item: row
-            ? {
-                item_id: row.item_id,
-                title: row.title,
-                url: row.url,
-                source: row.source,
-                summary: row.summary,
-                published_at: iso(row.published_at),
-                category: row.category,
-                confidence: row.confidence,
-              }
-            : {
-                // indexed but not materialized yet: what the index payload knows
-                item_id: r.itemId,
-                title: p?.title ?? null,
-                url: p?.url ?? null,
-                source: p?.source ?? null,
-                summary: null,
-                published_at: p?.published_at != null ? new Date(p.published_at).toISOString() : null,
-                category: p?.category ?? null,
-                confidence: null,
-              },
-          story: storyId
-            ? {
-                story_id: storyId,
-                size: row?.story_size != null ? Number(row.story_size) : null,
-                title: row?.story_title ?? null,
-              }
-            : null,
-        };
-      });
-      app.metrics.searchSeconds.observe({ mode: q.mode }, (performance.now() - t0) / 1000);
-      return { query: q.q, mode: q.mode, model, generation, limit: q.limit, offset: q.offset, results };
+        const window = q.offset + q.limit;
+        let ranked: {
+          itemId: string;
+          score: number;
+          vectorScore: number | null;
+          vectorRank: number | null;
+          textRank: number | null;
+        }[];
+        let hits: SearchHit[];
+        try {
+          hits = await index.search(generation ?? app.vectorIndex.alias, vector, {
+            limit: q.mode === 'hybrid' ? Math.min(500, Math.max(50, window * 3)) : q.limit,
+            offset: q.mode === 'hybrid' ? 0 : q.offset,
+            filter,
+          });
+        } catch (e) {
+          if ((e as Error)?.name === 'IndexUsageError') {
+            req.log.warn({ err: (e as Error).message }, 'no serving index generation');
+            throw errors.unavailable(`nothing is indexed yet: the ${app.vectorIndex.alias} alias names no generation`);
+          }
+          req.log.error({ err: e }, 'vector index search failed');
+          throw errors.unavailable('the vector index is unavailable; retry shortly');
+        }
+        if (q.mode === 'vector') {
+          ranked = hits.map((h, i) => ({
+            itemId: h.itemId,
+            score: h.score,
+            vectorScore: h.score,
+            vectorRank: q.offset + i + 1,
+            textRank: null,
+          }));
+        } else {
+          const k = Math.min(500, Math.max(50, window * 3));
+          const where: string[] = ['search_tsv @@ tsq'];
+          const values: unknown[] = [q.q];
+          const add = (sql: string, v: unknown) => {
+            values.push(v);
+            where.push(sql.replace('?', `$${values.length}`));
+          };
+          if (q.category) add('category = ?', q.category);
+          if (q.source) add('source = ?', q.source);
+          if (q.story) add('story_id = ?', q.story);
+          if (q.since) add('published_at >= ?', q.since);
+          if (q.until) add('published_at <= ?', q.until);
+          const text = await query<{ item_id: string }>(
+            app,
+            // websearch syntax, but terms OR-ed (any term matches; ts_rank_cd ranks items with more terms first)
+            `SELECT item_id FROM items, to_tsquery('simple', replace(websearch_to_tsquery('english', $1)::text, ' & ', ' | ')) tsq WHERE ${where.join(' AND ')}
+           ORDER BY ts_rank_cd(search_tsv, tsq) DESC, item_id LIMIT ${k}`,
+            values,
+          );
+          const fused = new Map<string, (typeof ranked)[number]>();
+          hits.forEach((h, i) => {
+            fused.set(h.itemId, {
+              itemId: h.itemId,
+              score: 1 / (rrfK + i + 1),
+              vectorScore: h.score,
+              vectorRank: i + 1,
+              textRank: null,
+            });
+          });
+          text.rows.forEach((r, i) => {
+            const f = fused.get(r.item_id) ?? {
+              itemId: r.item_id,
+              score: 0,
+              vectorScore: null,
+              vectorRank: null,
+              textRank: null,
+            };
+            f.score += 1 / (rrfK + i + 1);
+            f.textRank = i + 1;
+            fused.set(r.item_id, f);
+          });
+          ranked = [...fused.values()]
+            .sort((a, b) => b.score - a.score || a.itemId.localeCompare(b.itemId))
+            .slice(q.offset, window);
+        }
+
+        const joined = await query<{
+          generation: number | null;
+          rows: (Omit<ItemRow, 'published_at'> & { published_at: string | null })[];
+        }>(
+          app,
+          `SELECT (SELECT generation FROM generations WHERE stage = 'index' AND serving) AS generation,
+                coalesce((SELECT json_agg(x) FROM (
+                  SELECT i.item_id, i.title, i.url, i.source, i.summary, i.published_at, i.category, i.confidence, i.story_id,
+                         s.size AS story_size, s.representative_title AS story_title
+                  FROM items i LEFT JOIN story_summary s ON s.story_id = i.story_id
+                  WHERE i.item_id = ANY($1)) x), '[]'::json) AS rows`,
+          [ranked.map((r) => r.itemId)],
+        );
+        if (pinned && (joined.rows[0]?.generation ?? null) !== generation && attempt < 3) continue;
+        const rows: ItemRow[] = (joined.rows[0]?.rows ?? []).map((r) => ({
+          ...r,
+          published_at: r.published_at ? new Date(r.published_at) : null,
+        }));
+        const byId = new Map(rows.map((r) => [r.item_id, r]));
+        const payloads = new Map(hits.map((h) => [h.itemId, h.payload]));
+        const results = ranked.map((r, i) => {
+          const row = byId.get(r.itemId);
+          const p = payloads.get(r.itemId);
+          const storyId = row?.story_id ?? p?.story_id ?? null;
+          return {
+            rank: q.offset + i + 1,
+            score: r.score,
+            vector_score: r.vectorScore,
+            vector_rank: r.vectorRank,
+            text_rank: r.textRank,
+            item: row
+              ? {
+                  item_id: row.item_id,
+                  title: row.title,
+                  url: row.url,
+                  source: row.source,
+                  summary: row.summary,
+                  published_at: iso(row.published_at),
+                  category: row.category,
+                  confidence: row.confidence,
+                }
+              : {
+                  // indexed but not materialized yet: what the index payload knows
+                  item_id: r.itemId,
+                  title: p?.title ?? null,
+                  url: p?.url ?? null,
+                  source: p?.source ?? null,
+                  summary: null,
+                  published_at: p?.published_at != null ? new Date(p.published_at).toISOString() : null,
+                  category: p?.category ?? null,
+                  confidence: null,
+                },
+            story: storyId
+              ? {
+                  story_id: storyId,
+                  size: row?.story_size != null ? Number(row.story_size) : null,
+                  title: row?.story_title ?? null,
+                }
+              : null,
+          };
+        });
+        app.metrics.searchSeconds.observe({ mode: q.mode }, (performance.now() - t0) / 1000);
+        return { query: q.q, mode: q.mode, model, generation, limit: q.limit, offset: q.offset, results };
+      }
     },
   );
 };

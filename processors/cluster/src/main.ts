@@ -4,6 +4,7 @@
  * partition; start a second one as a hot standby.
  *
  * Environment (besides the stage process's, see @feedlog/telemetry runStageProcess):
+ *   INPUT_GENERATION  cluster only `classified` records of this classify generation (a replay sets it); default every record
  *   CLUSTER_MAX_IDLE_MS  how long the partition merge waits for unfetched records (default 10000)
  *   CLUSTER_PIPELINE=0   commit each batch before preparing the next (default: prepare while committing)
  *   STAGE_MAX_RECORDS / STAGE_LINGER_MS  batch bounds (default 2000 / 50: one instance does all partitions,
@@ -12,6 +13,7 @@
  *
  * Run: `node --import tsx processors/cluster/src/main.ts`
  */
+import { inputGenerationFromEnv, onlyInputGeneration } from '@feedlog/runtime';
 import { intEnv, runStageProcess } from '@feedlog/telemetry';
 import { clusterStage } from './stage.ts';
 
@@ -28,5 +30,6 @@ runStageProcess('cluster', ({ generation, prefix, telemetry, log }) => {
     log,
     ...(telemetry.tracer ? { tracer: telemetry.tracer } : {}),
   });
-  return parts.stage;
+  // generations share the topics: a replayed generation reads only its upstream generation's records
+  return onlyInputGeneration(parts.stage, inputGenerationFromEnv(), (v) => v.classification.run);
 });

@@ -10,6 +10,7 @@
  *   EMBED_CACHE            postgres (embedding_cache table on DATABASE_URL; default) | off
  *   EMBED_CACHE_MAX_ROWS   bound of that table (default 1,000,000; least recently used evicted)
  *   STAGE_GENERATION       generation (consumer group feedlog.embed.g<N>, outputs tagged with it); default 1
+ *   INPUT_GENERATION       embed only `clustered` records of this cluster generation (a replay sets it); default every record
  *   TOPIC_PREFIX           prefix of every topic name (isolated environments); default none
  *   METRICS_PORT           serve Prometheus /metrics (embedding_tokens_total{model} and the stage series)
  *   HEALTH_PORT            serve /healthz and /readyz
@@ -18,6 +19,7 @@
  * Run: `node --import tsx processors/embed/src/main.ts`
  */
 import { loadConfig } from '@feedlog/common';
+import { inputGenerationFromEnv, onlyInputGeneration } from '@feedlog/runtime';
 import { type ProcessLog, runStageProcess } from '@feedlog/telemetry';
 import { APIConnectionError, APIError } from 'openai';
 import pg from 'pg';
@@ -88,7 +90,7 @@ runStageProcess('embed', async ({ telemetry, generation, prefix, log }) => {
   }
 
   const cache = await openCache(settings, log);
-  return embedStage({
+  const stage = embedStage({
     settings,
     client: new EmbeddingClient(settings, { registry: telemetry.registry, ...(cache ? { cache } : {}) }),
     generation,
@@ -96,4 +98,6 @@ runStageProcess('embed', async ({ telemetry, generation, prefix, log }) => {
     config: { mode: 'exactly-once' },
     ...(telemetry.tracer ? { tracer: telemetry.tracer } : {}),
   });
+  // generations share the topics: a replayed generation reads only its upstream generation's records
+  return onlyInputGeneration(stage, inputGenerationFromEnv(), (v) => v.story.run);
 });

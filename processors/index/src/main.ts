@@ -8,8 +8,10 @@
 //   INDEX_BACKEND=embedded|qdrant (default embedded)   QDRANT_URL, QDRANT_API_KEY (qdrant)
 //   STAGE_GENERATION (default 1)    INDEX_ALIAS (default headlines)   INDEX_ENGINE=usearch|hnswlib (embedded)
 //   FEEDLOG_TOPIC_PREFIX (tests); the stage process's HEALTH_PORT, METRICS_PORT… (runProcess of @feedlog/telemetry)
+//   INPUT_GENERATION: index only `embedded` records of this embed generation (a replay sets it; default every record)
+//   INDEX_SERVE_FIRST=0: never point the alias at this generation by itself (a replay's generation waits for the flip)
 import { parseArgs } from 'node:util';
-import { runStage, subscribe } from '@feedlog/runtime';
+import { inputGenerationFromEnv, onlyInputGeneration, runStage, subscribe } from '@feedlog/runtime';
 import { runProcess } from '@feedlog/telemetry';
 import { EmbeddedIndex } from './embedded.ts';
 import type { EngineKind } from './engines.ts';
@@ -84,10 +86,15 @@ async function main(): Promise<void> {
 
   // the stage process's life cycle (telemetry, health, shutdown with a deadline) is runProcess's
   runProcess('index', async () => {
-    const stage = indexStage({ index, generation, prefix });
+    const stage = onlyInputGeneration(
+      indexStage({ index, generation, prefix }),
+      inputGenerationFromEnv(env),
+      (v) => v.embedding.run,
+    );
     // first start of a fresh install: once the generation exists, serve it when no generation is
     // served yet (never moves an existing alias: flips after a replay are the replay's decision)
-    let aliased = (await index.servingGeneration(alias).catch(() => undefined)) !== undefined;
+    let aliased =
+      env.INDEX_SERVE_FIRST === '0' || (await index.servingGeneration(alias).catch(() => undefined)) !== undefined;
     const serveFirst = async () => {
       if (aliased) return;
       aliased = true;

@@ -94,7 +94,8 @@ export function indexStage(opts: IndexStageOptions): Stage<EmbeddedHeadline, Ind
     });
 
   return defineStage<EmbeddedHeadline, IndexedHeadline>({
-    name: 'index',
+    // like classify/embed: a prefixed (test) deployment gets groups of its own
+    name: prefix ? `${prefix.replace(/[^a-z0-9_.-]/gi, '-').replace(/^[^a-z]+/i, '')}index` : 'index',
     generation: opts.generation,
     model,
     input: { topic: input, codec: serdeFor('EmbeddedHeadline', input, { prefix, ...opts.serde }) },

@@ -1,3 +1,4 @@
+export { applyParkedSql, type BlockStage, parkUnserved } from './generations.ts';
 export {
   defaultGroupId,
   GENERATION,

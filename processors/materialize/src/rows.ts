@@ -58,6 +58,11 @@ export interface ItemRow {
   cluster: ClusterBlock | null;
   embed: EmbedBlock | null;
   index: IndexBlock | null;
+  /**
+   * Blocks of other generations the batch also carried (a replay's generation beside the serving
+   * one): the materializer applies the serving generation's and parks the newer ones.
+   */
+  others?: { classify?: ClassifyBlock[]; cluster?: ClusterBlock[]; embed?: EmbedBlock[]; index?: IndexBlock[] };
 }
 
 /** One (job, stage, item) step and how many records of the batch brought it. */
@@ -132,6 +137,26 @@ function blocksOf(r: StageRecord): Omit<ItemRow, 'itemId' | 'headline' | 'job'> 
   };
 }
 
+type BlockKey = 'classify' | 'cluster' | 'embed' | 'index';
+type AnyBlock = ClassifyBlock | ClusterBlock | EmbedBlock | IndexBlock;
+
+/** `row[k]` becomes the newest block; one of another generation it displaces (or that loses) is kept in `others`. */
+function keepNewest(row: ItemRow, k: BlockKey, b: AnyBlock | null): void {
+  if (!b) return;
+  const blocks = row as unknown as Record<BlockKey, AnyBlock | null>;
+  const cur = blocks[k];
+  const [win, lose] = newer(cur, b) ? [b, cur] : [cur, b];
+  blocks[k] = win;
+  if (!lose || !win || lose.generation === win.generation) return;
+  row.others ??= {};
+  const others = row.others as Record<BlockKey, AnyBlock[] | undefined>;
+  const list = others[k] ?? [];
+  const same = list.findIndex((x) => x.generation === lose.generation);
+  if (same < 0) list.push(lose);
+  else if (newer(list[same] ?? null, lose)) list[same] = lose;
+  others[k] = list;
+}
+
 /** The time and generation a record's own stage stamped on it. */
 export function stepOf(r: StageRecord): { generation: number | null; at: number } {
   switch (r.stage) {
@@ -169,10 +194,10 @@ export function foldBatch(records: StageRecord[]): { items: ItemRow[]; steps: St
     } else {
       if (v.headline.ingested_at > cur.headline.ingested_at) cur.headline = v.headline;
       if (job && (!cur.job || job.ingestedAt > cur.job.ingestedAt)) cur.job = job;
-      if (newer(cur.classify, b.classify)) cur.classify = b.classify;
-      if (newer(cur.cluster, b.cluster)) cur.cluster = b.cluster;
-      if (newer(cur.embed, b.embed)) cur.embed = b.embed;
-      if (newer(cur.index, b.index)) cur.index = b.index;
+      keepNewest(cur, 'classify', b.classify);
+      keepNewest(cur, 'cluster', b.cluster);
+      keepNewest(cur, 'embed', b.embed);
+      keepNewest(cur, 'index', b.index);
     }
     const { generation, at } = stepOf(r);
     const key = `${v.job_id}\u0000${r.stage}\u0000${v.item_id}`;

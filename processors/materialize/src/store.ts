@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { parkBlocksParams, parkBlocksSql, parkUnserved, servingGenerations } from './generations.ts';
 import type { FailureRow, ItemRow, StepRow } from './rows.ts';
 
 const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
@@ -219,7 +220,12 @@ export async function writeBatch(client: pg.PoolClient, w: BatchWrite): Promise<
       throw new StaleOffsetError(`${topic}[${partition}]: stored offset is no longer ${w.expected ?? 'absent'}`);
     }
     if (w.jobs.length) await client.query(insertJobsSql, [w.jobs]);
-    if (w.items.length) await client.query(upsertItemsSql, upsertItemsParams(w.items));
+    // FOR SHARE on the serving rows orders this batch against a flip (which locks them FOR UPDATE):
+    // a block is parked or applied by the generation that serves when the batch commits
+    const serving = w.items.length ? await servingGenerations(client) : new Map<string, number>();
+    const { items, parked } = parkUnserved(w.items, serving);
+    if (items.length) await client.query(upsertItemsSql, upsertItemsParams(items));
+    if (parked.length) await client.query(parkBlocksSql, parkBlocksParams(parked));
     if (w.steps.length) await client.query(upsertStepsSql, upsertStepsParams(w.steps));
     if (w.failures.length) await client.query(insertFailuresSql, insertFailuresParams(w.failures));
     await client.query('COMMIT');

@@ -53,6 +53,7 @@ export {
   UnknownSchemaError,
 } from './errors.ts';
 export { type StageHealth, type StageStatus, serveHealth } from './health.ts';
+export { inputGenerationFromEnv, onlyInputGeneration } from './input-generation.ts';
 export { type ChannelMessages, channelNames, publish, subscribe } from './instrumentation.ts';
 export { type BatchResult, processBatch } from './process-batch.ts';
 export { backoffSchedule, type RetryPolicy } from './retry.ts';
