@@ -59,6 +59,7 @@ runProcess(
       ...(env.MATERIALIZE_MAX_BYTES_PER_PARTITION
         ? { maxBytesPerPartition: intEnv('MATERIALIZE_MAX_BYTES_PER_PARTITION', 0) }
         : {}),
+      ...(env.MATERIALIZE_MAX_BATCH_RECORDS ? { maxBatchRecords: intEnv('MATERIALIZE_MAX_BATCH_RECORDS', 5_000) } : {}),
       mode: env.MATERIALIZE_MODE === 'at-least-once' ? 'at-least-once' : 'exactly-once',
       onEvent: ({ event, ...fields }) => {
         if (quiet && (event === 'batch' || event === 'refresh')) return;

@@ -30,6 +30,8 @@ export interface MaterializerOptions {
   sessionTimeout?: number;
   /** Fetch size per partition (smaller: more, shorter transactions). Default 1 MiB. */
   maxBytesPerPartition?: number;
+  /** Records per PostgreSQL transaction at most (smaller: more commit points). Default 5,000. */
+  maxBatchRecords?: number;
   /** Refresh job_progress/story_summary after bursts and on a schedule (default on). */
   refresh?: boolean | { intervalMs?: number; debounceMs?: number; maxDelayMs?: number };
   onEvent?: (e: MaterializerEvent) => void;
@@ -121,6 +123,7 @@ export async function startMaterializer(opts: MaterializerOptions): Promise<Runn
     ...(opts.registryUrl ? { registryUrl: opts.registryUrl } : {}),
     ...(opts.sessionTimeout ? { sessionTimeout: opts.sessionTimeout } : {}),
     ...(opts.maxBytesPerPartition ? { maxBytesPerPartition: opts.maxBytesPerPartition } : {}),
+    ...(opts.maxBatchRecords ? { maxBatchRecords: opts.maxBatchRecords } : {}),
   });
 
   // the runtime's channels are process-wide: keep this stage's events

@@ -52,6 +52,8 @@ export interface MaterializeStageOptions {
   store: OffsetStore<Materialized>;
   sessionTimeout?: number;
   maxBytesPerPartition?: number;
+  /** records per PostgreSQL transaction at most (default 5,000) */
+  maxBatchRecords?: number;
 }
 
 /**
@@ -82,7 +84,7 @@ export function materializeStage(opts: MaterializeStageOptions): Stage<Decoded, 
     dlq: { topic: dlq, codec: serdeFor('DeadLetter', dlq, serde) },
     config: {
       // a batch is one PostgreSQL transaction per partition: as large as what is buffered
-      batch: { maxRecords: 5_000, lingerMs: 20 },
+      batch: { maxRecords: opts.maxBatchRecords ?? 5_000, lingerMs: 20 },
       buffer: { maxRecords: 10_000, maxBytes: 32 * 1024 * 1024 },
       sessionTimeoutMs,
       heartbeatIntervalMs: Math.min(3_000, Math.floor(sessionTimeoutMs / 3)),
