@@ -3,7 +3,7 @@
 // .feedlog/cache/ between runs (a snapshot of the same cache, keyed by model identity + text), so
 // a rerun of any bench sends nothing to the embedder. The shared PostgreSQL cache works the same way
 // when migration 0006 is applied (EMBED_CACHE=postgres in the stage).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   type CachedEmbedding,
@@ -23,7 +23,15 @@ class FileSnapshotCache implements EmbeddingCache {
   constructor(readonly file: string) {}
   async load(): Promise<void> {
     if (!existsSync(this.file)) return;
-    const rows = JSON.parse(readFileSync(this.file, 'utf8')) as typeof this.entries;
+    // another bench may be rewriting the file: a torn read is retried once
+    const read = () => JSON.parse(readFileSync(this.file, 'utf8')) as typeof this.entries;
+    let rows: typeof this.entries;
+    try {
+      rows = read();
+    } catch {
+      await new Promise((r) => setTimeout(r, 2000));
+      rows = read();
+    }
     for (const r of rows) {
       this.entries.push(r);
       const vector = new Float32Array(new Uint8Array(Buffer.from(r.v, 'base64')).buffer);
@@ -42,7 +50,8 @@ class FileSnapshotCache implements EmbeddingCache {
   }
   save(): void {
     mkdirSync(dir, { recursive: true });
-    writeFileSync(this.file, JSON.stringify(this.entries));
+    writeFileSync(`${this.file}.tmp`, JSON.stringify(this.entries));
+    renameSync(`${this.file}.tmp`, this.file);
   }
   async close() {}
 }

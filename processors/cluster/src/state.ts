@@ -1,4 +1,5 @@
 import { MinHeap } from './heap.ts';
+import { addInto, decodeQ, encodeQ, type QVector, dot as qdot, quantise } from './semantic.ts';
 import { features } from './tokenize.ts';
 
 /** One headline as the cluster stage sees it. */
@@ -9,6 +10,11 @@ export interface HeadlineRecord {
   /** Event time, epoch ms. Ageing uses this, never the wall clock. */
   publishedAt: number;
   category?: string;
+  /**
+   * Sentence embedding of the title (used when `semanticWeight` > 0; an item without one is scored
+   * on the lexical signal alone and adds nothing to its story's semantic centroid).
+   */
+  vector?: ArrayLike<number>;
 }
 
 export interface Assignment {
@@ -66,6 +72,16 @@ export interface ClusterOptions {
   idf: IdfMode;
   /** When both records carry a category, never join across categories. */
   useCategory: boolean;
+  /**
+   * Weight w of the semantic signal: score = (1 − w)·lexical cosine + w·cosine(item embedding,
+   * story's summed embeddings). 0 = lexical only (the records' vectors are ignored).
+   */
+  semanticWeight: number;
+  /**
+   * Time decay: the score is multiplied by exp(−Δ / decayHours) with Δ the hours from the story's
+   * newest item to this one (0 = no decay). Event time, so replay decides the same.
+   */
+  decayHours: number;
 }
 
 export const DEFAULT_OPTIONS: ClusterOptions = Object.freeze({
@@ -76,6 +92,8 @@ export const DEFAULT_OPTIONS: ClusterOptions = Object.freeze({
   bigrams: false,
   idf: 'story',
   useCategory: false,
+  semanticWeight: 0,
+  decayHours: 0,
 });
 
 interface Story {
@@ -93,11 +111,15 @@ interface Story {
   sq: number;
   members: string[];
   /** segments written to the changelog (keys s/<id>/0 … s/<id>/<segs.length − 1>): items, token counts */
-  segs: { n: number; terms: Map<string, number> }[];
+  segs: { n: number; terms: Map<string, number>; vec: QVector | undefined }[];
   /** index in `members` of the first item not written to the changelog yet */
   written: number;
   /** token counts added by the members from `written` on */
   fresh: Map<string, number>;
+  /** Σ of the members' quantised embeddings (semantic mode), its squared norm, and the part not yet written */
+  vec: QVector | undefined;
+  vsq: number;
+  freshVec: QVector | undefined;
 }
 
 interface ItemValue {
@@ -114,6 +136,8 @@ interface SegmentValue {
   t: Record<string, number>;
   /** the story's newest event time once these items joined */
   l: number;
+  /** semantic mode: Σ of these items' quantised embeddings, little-endian int32 as base64 */
+  e?: string;
   /** segment 0 only: story sequence number, first event time, category */
   q?: number;
   f?: number;
@@ -139,8 +163,15 @@ const segmentKey = (id: string, k: number) => `s/${id}/${k}`;
 /** Story ids are a pure function of the item that opened the story. */
 export const storyIdFor = (openerItemId: string): string => `s-${openerItemId}`;
 
+/** The options a changelog is valid for (the semantic ones only when used: older logs stay valid). */
+export function optionsKey(o: ClusterOptions): unknown[] {
+  const k: unknown[] = [o.windowMs, o.maxStoryAgeMs, o.threshold, o.seedThreshold, o.bigrams, o.idf, o.useCategory];
+  if (o.semanticWeight !== 0 || o.decayHours !== 0) k.push(o.semanticWeight, o.decayHours);
+  return k;
+}
+
 function fingerprint(o: ClusterOptions): string {
-  return JSON.stringify([o.windowMs, o.maxStoryAgeMs, o.threshold, o.seedThreshold, o.bigrams, o.idf, o.useCategory]);
+  return JSON.stringify(optionsKey(o));
 }
 
 /**
@@ -183,7 +214,8 @@ export class ClusterState {
     if (!(this.options.windowMs > 0)) throw new RangeError('windowMs must be > 0');
     if (!(this.options.maxStoryAgeMs >= this.options.windowMs))
       throw new RangeError('maxStoryAgeMs must be ≥ windowMs');
-    for (const k of ['threshold', 'seedThreshold'] as const) {
+    if (!(this.options.decayHours >= 0)) throw new RangeError('decayHours must be ≥ 0');
+    for (const k of ['threshold', 'seedThreshold', 'semanticWeight'] as const) {
       const v = this.options[k];
       if (!(v >= 0 && v <= 1)) throw new RangeError(`${k} ∉ [0,1]`);
     }
@@ -204,7 +236,8 @@ export class ClusterState {
     }
 
     const feats = features(rec.title, this.options.bigrams);
-    const { story: best, score } = this.bestStory(feats, rec.category);
+    const q = this.options.semanticWeight > 0 && rec.vector && rec.vector.length > 0 ? quantise(rec.vector) : undefined;
+    const { story: best, score } = this.bestStory(feats, rec.category, q, rec.publishedAt);
     let story: Story;
     let isNew: boolean;
     if (best) {
@@ -226,11 +259,14 @@ export class ClusterState {
         segs: [],
         written: 0,
         fresh: new Map(),
+        vec: undefined,
+        vsq: 0,
+        freshVec: undefined,
       };
       this.stories.set(id, story);
       isNew = true;
     }
-    this.addItem(story, rec, feats);
+    this.addItem(story, rec, feats, q);
     this.items.set(rec.itemId, { s: story.id, sim: score, new: isNew });
     this.dirty.add(story);
     return { storyId: story.id, isNew, similarity: score };
@@ -264,17 +300,25 @@ export class ClusterState {
         n += below;
       }
       let terms = s.fresh;
+      let vec = s.freshVec;
       if (k < had) {
         terms = new Map();
-        for (let j = k; j < had; j++) for (const [t, c] of s.segs[j]!.terms) terms.set(t, (terms.get(t) ?? 0) + c);
+        vec = undefined;
+        for (let j = k; j < had; j++) {
+          for (const [t, c] of s.segs[j]!.terms) terms.set(t, (terms.get(t) ?? 0) + c);
+          const v = s.segs[j]!.vec;
+          if (v) vec = addInto(vec, v);
+        }
         for (const [t, c] of s.fresh) terms.set(t, (terms.get(t) ?? 0) + c);
+        if (s.freshVec) vec = addInto(vec, s.freshVec);
       }
-      put(segmentKey(s.id, k), JSON.stringify(this.segment(s, s.members.length - n, terms)));
+      put(segmentKey(s.id, k), JSON.stringify(this.segment(s, s.members.length - n, terms, vec)));
       for (let j = k + 1; j < had; j++) put(segmentKey(s.id, j), null);
       s.segs.length = k;
-      s.segs.push({ n, terms });
+      s.segs.push({ n, terms, vec });
       s.written = s.members.length;
       s.fresh = new Map();
+      s.freshVec = undefined;
     }
     this.dirty.clear();
     put(META_KEY, JSON.stringify(this.meta()));
@@ -309,7 +353,8 @@ export class ClusterState {
     if (this.seq === 0 && this.stories.size === 0) return out;
     out.push({ key: META_KEY, value: JSON.stringify(this.meta()) });
     const stories = [...this.stories.values()].sort((a, b) => a.seq - b.seq);
-    for (const s of stories) out.push({ key: segmentKey(s.id, 0), value: JSON.stringify(this.segment(s, 0, s.terms)) });
+    for (const s of stories)
+      out.push({ key: segmentKey(s.id, 0), value: JSON.stringify(this.segment(s, 0, s.terms, s.vec)) });
     return out;
   }
 
@@ -378,6 +423,9 @@ export class ClusterState {
         segs: [],
         written: 0,
         fresh: new Map(),
+        vec: undefined,
+        vsq: 0,
+        freshVec: undefined,
       };
       for (let k = 0; k < segs.length; k++) {
         const seg = segs[k];
@@ -393,8 +441,11 @@ export class ClusterState {
           terms.set(term, c);
           s.terms.set(term, (s.terms.get(term) ?? 0) + c);
         }
-        s.segs.push({ n: seg.i.length, terms });
+        const vec = seg.e === undefined ? undefined : decodeQ(seg.e);
+        if (vec) s.vec = addInto(s.vec, vec);
+        s.segs.push({ n: seg.i.length, terms, vec });
       }
+      if (s.vec) s.vsq = qdot(s.vec, s.vec);
       s.size = s.members.length;
       s.written = s.size;
       for (const [term, count] of s.terms) {
@@ -411,8 +462,9 @@ export class ClusterState {
   }
 
   /** A segment value: the members from `from` on, with the token counts they added. */
-  private segment(s: Story, from: number, terms: Map<string, number>): SegmentValue {
+  private segment(s: Story, from: number, terms: Map<string, number>, vec: QVector | undefined): SegmentValue {
     const v: SegmentValue = { i: [], t: Object.fromEntries(terms), l: s.lastTs };
+    if (vec) v.e = encodeQ(vec);
     if (from === 0) {
       v.q = s.seq;
       v.f = s.firstTs;
@@ -449,7 +501,12 @@ export class ClusterState {
     }
   }
 
-  private bestStory(feats: string[], category: string | undefined): { story: Story | undefined; score: number } {
+  private bestStory(
+    feats: string[],
+    category: string | undefined,
+    q: QVector | undefined,
+    ts: number,
+  ): { story: Story | undefined; score: number } {
     const dot = new Map<Story, number>();
     let qq = 0;
     for (const t of feats) {
@@ -461,14 +518,23 @@ export class ClusterState {
     }
     // Best eligible story by cosine; ties go to the older story. `top` is the best cosine
     // overall (reported as the similarity of a new story).
-    const { threshold, seedThreshold, useCategory } = this.options;
+    const { threshold, seedThreshold, useCategory, semanticWeight: w, decayHours } = this.options;
     let best: Story | undefined;
     let bestScore = 0;
     let top = 0;
     const qn = Math.sqrt(qq);
-    for (const [s, d] of dot) {
+    // With an embedding every live story is a candidate: a headline of the same story in other
+    // words shares no token (the recall the lexical index cannot find).
+    const qnorm = q ? Math.sqrt(qdot(q, q)) : 0;
+    const candidates: Iterable<Story> = q && qnorm > 0 ? this.stories.values() : dot.keys();
+    for (const s of candidates) {
       if (useCategory && category && s.category && category !== s.category) continue;
-      const score = d / (qn * Math.sqrt(s.sq));
+      const d = dot.get(s) ?? 0;
+      let score = d === 0 ? 0 : d / (qn * Math.sqrt(s.sq));
+      if (q && qnorm > 0 && s.vec && s.vsq > 0) {
+        score = (1 - w) * score + (w * qdot(q, s.vec)) / (qnorm * Math.sqrt(s.vsq));
+      }
+      if (decayHours > 0 && ts > s.lastTs) score *= Math.exp(-(ts - s.lastTs) / (decayHours * 3600_000));
       if (score > top) top = score;
       if (score < threshold + (seedThreshold - threshold) / s.size) continue;
       if (score > bestScore || (score === bestScore && best && s.seq < best.seq)) {
@@ -479,7 +545,12 @@ export class ClusterState {
     return { story: best, score: best ? bestScore : top };
   }
 
-  private addItem(s: Story, rec: HeadlineRecord, feats: string[]): void {
+  private addItem(s: Story, rec: HeadlineRecord, feats: string[], q: QVector | undefined): void {
+    if (q) {
+      s.vec = addInto(s.vec, q);
+      s.vsq = qdot(s.vec, s.vec);
+      s.freshVec = addInto(s.freshVec, q);
+    }
     for (const t of feats) {
       const c = s.terms.get(t) ?? 0;
       s.terms.set(t, c + 1);
