@@ -29,7 +29,9 @@ const range = (a: number, b: number, step: number) => {
   return out;
 };
 const withSeed = (cs: CvConfig[], deltas: number[]) =>
-  cs.flatMap((c) => deltas.map((d) => ({ ...c, seedThreshold: Math.min(1, (c.threshold ?? 0) + d) })));
+  cs.flatMap((c) =>
+    deltas.map((d) => ({ ...c, seedThreshold: Math.min(1, Math.round(((c.threshold ?? 0) + d) * 1000) / 1000) })),
+  );
 
 const variants: { name: string; configs: CvConfig[] }[] = [
   {
@@ -51,7 +53,7 @@ const variants: { name: string; configs: CvConfig[] }[] = [
     ),
   },
   {
-    name: 'combined + time decay (weight, decay by CV)',
+    name: 'combined + time decay 24 h (w 0.75)',
     configs: withSeed(
       grid({
         semanticWeight: [0.75],
