@@ -107,6 +107,7 @@ async function embedTitles(data: string): Promise<ArrayLike<number>[]> {
       for (const v of r.results) vectors.push(v instanceof Error ? [] : v.vector);
       process.stderr.write(`embedded ${Math.min(i + 512, titles.length)}/${titles.length}\r`);
     }
+    process.stderr.write('\n');
     return vectors;
   } finally {
     await e.close();
