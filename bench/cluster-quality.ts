@@ -63,7 +63,22 @@ const variants: { name: string; configs: CvConfig[] }[] = [
       [0.05, 0.1],
     ),
   },
+  {
+    name: 'combined + decay 24 h + entity overlap (w 0.75, entity weight by CV)',
+    configs: withSeed(
+      grid({
+        semanticWeight: [0.75],
+        decayHours: [24],
+        entityWeight: [0.1, 0.2],
+        threshold: range(0.15, 0.45, quick ? 0.1 : 0.05),
+      }),
+      [0.05, 0.1],
+    ),
+  },
 ];
+// --only <substring>: run the variants whose name contains it (the sensitivity table needs the combined one)
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+if (only) variants.splice(0, variants.length, ...variants.filter((v) => v.name.includes(only)));
 
 const f = (x: number) => x.toFixed(3);
 const mode = <T>(xs: T[]): T => {
@@ -104,6 +119,7 @@ for (const { v, r } of results)
     `- ${v.name}: ${r.folds.map((c) => `[${desc(c.config)}] train ${f(c.trainF1)} → test ${f(c.testF1)}`).join('; ')}`,
   );
 
+if (results.length < 3) process.exit(0);
 // Sensitivity of the combined method: all of dev, the most-chosen weight and seed offset, threshold swept.
 const comb = results[2]!.r.folds.map((c) => c.config);
 const w = mode(comb.map((c) => c.semanticWeight ?? 0));

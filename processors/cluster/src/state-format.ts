@@ -82,6 +82,11 @@ export interface ClusterOptions {
    * newest item to this one (0 = no decay). Event time, so replay decides the same.
    */
   decayHours: number;
+  /**
+   * Weight of entity overlap: score = (1 − we)·score + we·(share of the item's capitalised names —
+   * not the title's first word — that the story's items also named). 0 = off.
+   */
+  entityWeight: number;
 }
 
 export const DEFAULT_OPTIONS: ClusterOptions = Object.freeze({
@@ -94,6 +99,7 @@ export const DEFAULT_OPTIONS: ClusterOptions = Object.freeze({
   useCategory: false,
   semanticWeight: 0,
   decayHours: 0,
+  entityWeight: 0,
 });
 
 /** The JSON of a segment `s/<story>/<k>`. */
@@ -106,6 +112,8 @@ export interface SegmentValue {
   l: number;
   /** semantic mode: Σ of these items' quantised embeddings, little-endian int32 as base64 */
   e?: string;
+  /** entity mode: entity token → number of these items naming it */
+  n?: Record<string, number>;
   /** segment 0 only: story sequence number, first event time, category */
   q?: number;
   f?: number;
@@ -128,7 +136,8 @@ export const storyIdFor = (openerItemId: string): string => `s-${openerItemId}`;
 /** The options a changelog is valid for (the semantic ones only when used: older logs stay valid). */
 export function optionsKey(o: ClusterOptions): unknown[] {
   const k: unknown[] = [o.windowMs, o.maxStoryAgeMs, o.threshold, o.seedThreshold, o.bigrams, o.idf, o.useCategory];
-  if (o.semanticWeight !== 0 || o.decayHours !== 0) k.push(o.semanticWeight, o.decayHours);
+  if (o.semanticWeight !== 0 || o.decayHours !== 0 || o.entityWeight !== 0) k.push(o.semanticWeight, o.decayHours);
+  if (o.entityWeight !== 0) k.push(o.entityWeight);
   return k;
 }
 

@@ -15,7 +15,7 @@ import {
   segmentKey,
   storyIdFor,
 } from './state-format.ts';
-import { features } from './tokenize.ts';
+import { entities, features } from './tokenize.ts';
 
 export {
   type Assignment,
@@ -45,7 +45,7 @@ interface Story {
   sq: number;
   members: string[];
   /** segments written to the changelog (keys s/<id>/0 … s/<id>/<segs.length − 1>): items, token counts */
-  segs: { n: number; terms: Map<string, number>; vec: QVector | undefined }[];
+  segs: { n: number; terms: Map<string, number>; vec: QVector | undefined; ents: Map<string, number> }[];
   /** index in `members` of the first item not written to the changelog yet */
   written: number;
   /** token counts added by the members from `written` on */
@@ -54,6 +54,9 @@ interface Story {
   vec: QVector | undefined;
   vsq: number;
   freshVec: QVector | undefined;
+  /** entity mode: entity token → members naming it, and the part not yet written */
+  ents: Map<string, number>;
+  freshEnts: Map<string, number>;
 }
 
 interface ItemValue {
@@ -109,7 +112,7 @@ export class ClusterState {
     if (!(this.options.maxStoryAgeMs >= this.options.windowMs))
       throw new RangeError('maxStoryAgeMs must be ≥ windowMs');
     if (!(this.options.decayHours >= 0)) throw new RangeError('decayHours must be ≥ 0');
-    for (const k of ['threshold', 'seedThreshold', 'semanticWeight'] as const) {
+    for (const k of ['threshold', 'seedThreshold', 'semanticWeight', 'entityWeight'] as const) {
       const v = this.options[k];
       if (!(v >= 0 && v <= 1)) throw new RangeError(`${k} ∉ [0,1]`);
     }
@@ -131,7 +134,8 @@ export class ClusterState {
 
     const feats = features(rec.title, this.options.bigrams);
     const q = this.options.semanticWeight > 0 && rec.vector && rec.vector.length > 0 ? quantise(rec.vector) : undefined;
-    const { story: best, score } = this.bestStory(feats, rec.category, q, rec.publishedAt);
+    const ents = this.options.entityWeight > 0 ? entities(rec.title) : [];
+    const { story: best, score } = this.bestStory(feats, rec.category, q, rec.publishedAt, ents);
     let story: Story;
     let isNew: boolean;
     if (best) {
@@ -156,11 +160,13 @@ export class ClusterState {
         vec: undefined,
         vsq: 0,
         freshVec: undefined,
+        ents: new Map(),
+        freshEnts: new Map(),
       };
       this.stories.set(id, story);
       isNew = true;
     }
-    this.addItem(story, rec, feats, q);
+    this.addItem(story, rec, feats, q, ents);
     this.items.set(rec.itemId, { s: story.id, sim: score, new: isNew });
     this.dirty.add(story);
     return { storyId: story.id, isNew, similarity: score };
@@ -195,24 +201,29 @@ export class ClusterState {
       }
       let terms = s.fresh;
       let vec = s.freshVec;
+      let ents = s.freshEnts;
       if (k < had) {
         terms = new Map();
         vec = undefined;
+        ents = new Map();
         for (let j = k; j < had; j++) {
           for (const [t, c] of s.segs[j]!.terms) terms.set(t, (terms.get(t) ?? 0) + c);
+          for (const [t, c] of s.segs[j]!.ents) ents.set(t, (ents.get(t) ?? 0) + c);
           const v = s.segs[j]!.vec;
           if (v) vec = addInto(vec, v);
         }
         for (const [t, c] of s.fresh) terms.set(t, (terms.get(t) ?? 0) + c);
         if (s.freshVec) vec = addInto(vec, s.freshVec);
+        for (const [t, c] of s.freshEnts) ents.set(t, (ents.get(t) ?? 0) + c);
       }
-      put(segmentKey(s.id, k), JSON.stringify(this.segment(s, s.members.length - n, terms, vec)));
+      put(segmentKey(s.id, k), JSON.stringify(this.segment(s, s.members.length - n, terms, vec, ents)));
       for (let j = k + 1; j < had; j++) put(segmentKey(s.id, j), null);
       s.segs.length = k;
-      s.segs.push({ n, terms, vec });
+      s.segs.push({ n, terms, vec, ents });
       s.written = s.members.length;
       s.fresh = new Map();
       s.freshVec = undefined;
+      s.freshEnts = new Map();
     }
     this.dirty.clear();
     put(META_KEY, JSON.stringify(this.meta()));
@@ -248,7 +259,7 @@ export class ClusterState {
     out.push({ key: META_KEY, value: JSON.stringify(this.meta()) });
     const stories = [...this.stories.values()].sort((a, b) => a.seq - b.seq);
     for (const s of stories)
-      out.push({ key: segmentKey(s.id, 0), value: JSON.stringify(this.segment(s, 0, s.terms, s.vec)) });
+      out.push({ key: segmentKey(s.id, 0), value: JSON.stringify(this.segment(s, 0, s.terms, s.vec, s.ents)) });
     return out;
   }
 
@@ -320,6 +331,8 @@ export class ClusterState {
         vec: undefined,
         vsq: 0,
         freshVec: undefined,
+        ents: new Map(),
+        freshEnts: new Map(),
       };
       for (let k = 0; k < segs.length; k++) {
         const seg = segs[k];
@@ -337,7 +350,9 @@ export class ClusterState {
         }
         const vec = seg.e === undefined ? undefined : decodeQ(seg.e);
         if (vec) s.vec = addInto(s.vec, vec);
-        s.segs.push({ n: seg.i.length, terms, vec });
+        const ents = new Map(Object.entries(seg.n ?? {}));
+        for (const [t, c] of ents) s.ents.set(t, (s.ents.get(t) ?? 0) + c);
+        s.segs.push({ n: seg.i.length, terms, vec, ents });
       }
       if (s.vec) s.vsq = qdot(s.vec, s.vec);
       s.size = s.members.length;
@@ -356,9 +371,16 @@ export class ClusterState {
   }
 
   /** A segment value: the members from `from` on, with the token counts they added. */
-  private segment(s: Story, from: number, terms: Map<string, number>, vec: QVector | undefined): SegmentValue {
+  private segment(
+    s: Story,
+    from: number,
+    terms: Map<string, number>,
+    vec: QVector | undefined,
+    ents: Map<string, number>,
+  ): SegmentValue {
     const v: SegmentValue = { i: [], t: Object.fromEntries(terms), l: s.lastTs };
     if (vec) v.e = encodeQ(vec);
+    if (ents.size > 0) v.n = Object.fromEntries(ents);
     if (from === 0) {
       v.q = s.seq;
       v.f = s.firstTs;
@@ -400,6 +422,7 @@ export class ClusterState {
     category: string | undefined,
     q: QVector | undefined,
     ts: number,
+    ents: readonly string[],
   ): { story: Story | undefined; score: number } {
     const dot = new Map<Story, number>();
     let qq = 0;
@@ -412,7 +435,7 @@ export class ClusterState {
     }
     // Best eligible story by cosine; ties go to the older story. `top` is the best cosine
     // overall (reported as the similarity of a new story).
-    const { threshold, seedThreshold, useCategory, semanticWeight: w, decayHours } = this.options;
+    const { threshold, seedThreshold, useCategory, semanticWeight: w, decayHours, entityWeight: we } = this.options;
     let best: Story | undefined;
     let bestScore = 0;
     let top = 0;
@@ -428,6 +451,11 @@ export class ClusterState {
       if (q && qnorm > 0 && s.vec && s.vsq > 0) {
         score = (1 - w) * score + (w * qdot(q, s.vec)) / (qnorm * Math.sqrt(s.vsq));
       }
+      if (we > 0 && ents.length > 0) {
+        let shared = 0;
+        for (const e of ents) if (s.ents.has(e)) shared++;
+        score = (1 - we) * score + (we * shared) / ents.length;
+      }
       if (decayHours > 0 && ts > s.lastTs) score *= Math.exp(-(ts - s.lastTs) / (decayHours * 3600_000));
       if (score > top) top = score;
       if (score < threshold + (seedThreshold - threshold) / s.size) continue;
@@ -439,7 +467,17 @@ export class ClusterState {
     return { story: best, score: best ? bestScore : top };
   }
 
-  private addItem(s: Story, rec: HeadlineRecord, feats: string[], q: QVector | undefined): void {
+  private addItem(
+    s: Story,
+    rec: HeadlineRecord,
+    feats: string[],
+    q: QVector | undefined,
+    ents: readonly string[],
+  ): void {
+    for (const e of ents) {
+      s.ents.set(e, (s.ents.get(e) ?? 0) + 1);
+      s.freshEnts.set(e, (s.freshEnts.get(e) ?? 0) + 1);
+    }
     if (q) {
       s.vec = addInto(s.vec, q);
       s.vsq = qdot(s.vec, s.vec);

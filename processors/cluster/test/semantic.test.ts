@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadUciCsv } from '../src/dataset.ts';
 import { decodeQ, encodeQ, quantise } from '../src/semantic.ts';
 import { type ChangelogEntry, ClusterState, type HeadlineRecord } from '../src/state.ts';
+import { entities } from '../src/tokenize.ts';
 import { canonical, compact, FIXTURE } from './helpers.ts';
 
 /** A deterministic stand-in for a sentence embedding: hashed tokens projected on 32 dims. */
@@ -17,7 +18,14 @@ function fakeVector(text: string): Float32Array {
 }
 
 const T0 = 1_700_000_000_000;
-const SEM = { semanticWeight: 0.7, threshold: 0.3, seedThreshold: 0.4, decayHours: 24, windowMs: 15 * 60_000 };
+const SEM = {
+  semanticWeight: 0.7,
+  threshold: 0.3,
+  seedThreshold: 0.4,
+  decayHours: 24,
+  entityWeight: 0.15,
+  windowMs: 15 * 60_000,
+};
 
 describe('ClusterState, semantic mode (issue 16)', () => {
   const rows: HeadlineRecord[] = loadUciCsv(FIXTURE).map((r) => ({ ...r, vector: fakeVector(r.title) }));
@@ -50,6 +58,7 @@ describe('ClusterState, semantic mode (issue 16)', () => {
       const tail = run(full, rows.slice(n), batch);
       const log = head.log.flat();
       expect(log.some((e) => e.value?.includes('"e":'))).toBe(true);
+      expect(log.some((e) => e.value?.includes('"n":'))).toBe(true);
       for (const [form, entries] of [
         ['raw', log],
         ['compacted', compact(log)],
@@ -63,6 +72,18 @@ describe('ClusterState, semantic mode (issue 16)', () => {
       expect(canonical(fromSnapshot.snapshot())).toEqual(canonical(full.snapshot()));
     },
   );
+
+  it('entities are the capitalised words after the first; overlap can decide a join', () => {
+    expect(entities('Apple sues Samsung over Galaxy patents in U.S. court')).toEqual(['samsung', 'galaxy']);
+    const mk = (entityWeight: number) => {
+      const c = new ClusterState({ entityWeight, threshold: 0.3, seedThreshold: 0.3 });
+      c.assign({ itemId: 'a', title: 'Talks resume with Gazprom over Ukraine supplies', publishedAt: T0 });
+      return c.assign({ itemId: 'b', title: 'Shares slide as Gazprom warns Ukraine', publishedAt: T0 + 60_000 })
+        .storyId;
+    };
+    expect(mk(0.5)).toBe('s-a');
+    expect(mk(0)).toBe('s-b');
+  });
 
   it('time decay lowers the score of a story whose newest item is old', () => {
     const v = [1, 0, 0];
