@@ -157,6 +157,8 @@ export function registerClassifyCommands(program: Command): Command {
       if (r.holdout) {
         out.push(`hold-out (${r.split.kind}; ${r.split.train} train / ${r.split.test} test rows):`);
         out.push(metricsTable('title + summary', r.holdout.full));
+        if (r.holdout.ece !== undefined)
+          out.push(`expected calibration error (15 bins, title + summary): ${pct(r.holdout.ece)}`);
         if (r.holdout.titleOnly) out.push(metricsTable('title only', r.holdout.titleOnly));
         const rps = header.metrics.holdout?.recordsPerSec;
         if (rps)
