@@ -86,7 +86,7 @@ const mode = <T>(xs: T[]): T => {
   return [...xs].sort((a, b) => n(b) - n(a))[0]!;
 };
 const desc = (c: CvConfig) =>
-  `w ${c.semanticWeight ?? 0}, t ${c.threshold}, seed ${c.seedThreshold}${c.decayHours ? `, decay ${c.decayHours} h` : ''}`;
+  `w ${c.semanticWeight ?? 0}, t ${c.threshold}, seed ${c.seedThreshold}${c.decayHours ? `, decay ${c.decayHours} h` : ''}${c.entityWeight ? `, entity ${c.entityWeight}` : ''}`;
 console.log(
   `UCI stories-dev: ${rows.length} rows, ${new Set(rows.map((r) => r.story)).size} stories, 5 folds by story`,
 );
