@@ -135,7 +135,13 @@ const packageCommands: Record<string, () => Promise<Register>> = {
   topics: async () => (await import('@feedlog/topics/cli')).registerTopicCommands,
   schemas: async () => (await import('@feedlog/schemas/cli')).registerSchemaCommands,
   train: async () => (await import('@feedlog/classify/cli')).registerClassifyCommands,
-  eval: async () => (await import('@feedlog/cluster/cli')).registerClusterCommands,
+  eval: async () => {
+    const [cluster, classify] = await Promise.all([
+      import('@feedlog/cluster/cli'),
+      import('@feedlog/classify/eval-cli'),
+    ]);
+    return (p: Command) => [cluster.registerClusterCommands(p), classify.registerClassifyEval(p)];
+  },
   apikey: async () => (await import('@feedlog/api/cli')).registerApiCommands,
   serve: async () => (await import('@feedlog/api/cli')).registerApiCommands,
   produce: async () => (await import('@feedlog/sdk/cli')).registerProduceCommand,

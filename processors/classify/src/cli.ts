@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import Table from 'cli-table3';
 import { type Command, Option } from 'commander';
 import { DATA_FORMATS, type DataFormat, loadDataset } from './data.ts';
+import { DEFAULT_MIN_CLASS_EXAMPLES, thinClasses } from './guard.ts';
 import type { Metrics } from './metrics.ts';
 import {
   type Candidate,
@@ -28,6 +29,8 @@ interface TrainClassifyOpts {
   refit: boolean;
   trainText: TrainText;
   json?: boolean;
+  minClassExamples: number;
+  force?: boolean;
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
@@ -37,7 +40,19 @@ function metricsTable(title: string, m: Metrics): string {
   const t = new Table({ head: [title, 'precision', 'recall', 'F1', 'support'], style: { head: [], border: [] } });
   for (const c of m.perClass) t.push([c.label, pct(c.precision), pct(c.recall), pct(c.f1), String(c.support)]);
   t.push(['accuracy', '', '', pct(m.accuracy), String(m.n)]);
-  t.push(['macro-F1', '', '', pct(m.macroF1), String(m.n)]);
+  t.push([`macro-F1 (all ${m.perClass.length} classes)`, '', '', pct(m.macroF1), String(m.n)]);
+  if (m.perClass.some((c) => c.support === 0))
+    t.push(['macro-F1 (classes in the hold-out only)', '', '', pct(m.macroF1Present), String(m.n)]);
+  return `${t.toString()}\n${confusionTable(m)}`;
+}
+
+/** rows = true class, columns = predicted class */
+export function confusionTable(m: Metrics): string {
+  const labels = m.perClass.map((c) => c.label);
+  const t = new Table({ head: ['true \\ predicted', ...labels], style: { head: [], border: [] } });
+  m.confusion.forEach((row, i) => {
+    t.push([labels[i]!, ...row.map(String)]);
+  });
   return t.toString();
 }
 
@@ -71,13 +86,33 @@ export function registerClassifyCommands(program: Command): Command {
         .default('both'),
     )
     .option('--json', 'machine-readable result on stdout (progress stays on stderr)')
-    .action((opts: TrainClassifyOpts) => {
+    .option(
+      '--min-class-examples <n>',
+      'refuse a class with fewer rows (or, split by story, fewer than 2 stories); 0 = no check',
+      (v) => Number.parseInt(v, 10),
+      DEFAULT_MIN_CLASS_EXAMPLES,
+    )
+    .option('--force', 'train even when a class is too thin (same as --min-class-examples 0)')
+    .action((opts: TrainClassifyOpts, cmd: Command) => {
       const t0 = performance.now();
       if (!(opts.holdout >= 0 && opts.holdout < 1)) throw new RangeError('--holdout must be in [0, 1)');
       if (!Number.isInteger(opts.seed)) throw new RangeError('--seed must be an integer');
       const ds = loadDataset(opts.data, opts.format);
       if (opts.splitByStory === true && !ds.examples.some((e) => e.group)) {
         throw new RangeError(`--split-by-story: ${opts.data} has no story/group column`);
+      }
+      if (!(Number.isInteger(opts.minClassExamples) && opts.minClassExamples >= 0))
+        cmd.error('--min-class-examples must be an integer ≥ 0');
+      const byGroup = opts.splitByStory ?? ds.examples.some((e) => e.group !== undefined);
+      const thin = opts.force ? [] : thinClasses(ds, opts.minClassExamples, byGroup && opts.holdout > 0);
+      if (thin.length > 0) {
+        cmd.error(
+          [
+            `refusing to train: ${thin.length} class(es) too thin to learn or to score honestly:`,
+            ...thin.map((c) => `  ${c.label}: ${c.reason}`),
+            'add labelled rows (from more stories), drop the class, or pass --force / --min-class-examples 0',
+          ].join('\n'),
+        );
       }
       let candidates: Candidate[] = DEFAULT_CANDIDATES;
       if (opts.method) {
@@ -122,6 +157,8 @@ export function registerClassifyCommands(program: Command): Command {
       if (r.holdout) {
         out.push(`hold-out (${r.split.kind}; ${r.split.train} train / ${r.split.test} test rows):`);
         out.push(metricsTable('title + summary', r.holdout.full));
+        if (r.holdout.ece !== undefined)
+          out.push(`expected calibration error (15 bins, title + summary): ${pct(r.holdout.ece)}`);
         if (r.holdout.titleOnly) out.push(metricsTable('title only', r.holdout.titleOnly));
         const rps = header.metrics.holdout?.recordsPerSec;
         if (rps)

@@ -3,7 +3,7 @@ import { encodeArtifact, saveArtifact } from './artifact.ts';
 import { type Dataset, type Example, textOf } from './data.ts';
 import { DEFAULT_FEATURES, type FeatureConfig, Featurizer, type SparseVec } from './features.ts';
 import { type LinearWeights, scoreInto } from './linear.ts';
-import { evaluate, type Metrics } from './metrics.ts';
+import { evaluate, expectedCalibrationError, type Metrics } from './metrics.ts';
 import { ClassifierModel } from './model.ts';
 import { groupSplit, kFolds, type Split, stratifiedSplit } from './split.ts';
 import { DEFAULT_PARAMS, type Method, type TrainParams, trainLinear } from './trainers.ts';
@@ -72,7 +72,11 @@ export interface TrainResult {
   chosen: Candidate;
   split: { kind: string; train: number; test: number };
   /** Hold-out metrics of the model trained on the training part only. */
-  holdout?: { full: Metrics; titleOnly?: Metrics };
+  holdout?: {
+    full: Metrics;
+    titleOnly?: Metrics /** expected calibration error of the confidences on the hold-out (title + summary) */;
+    ece?: number;
+  };
 }
 
 export function resolveCandidate(c: Candidate, seed: number): { features: FeatureConfig; params: TrainParams } {
@@ -303,9 +307,14 @@ export function trainClassifier(ds: Dataset, opts: TrainOptions = {}): TrainResu
             tmp,
             testRows.map((e) => textOf(e, false)),
           );
+    const preds = fullTexts.map((t) => tmp.predictOne(t));
+    const ece = expectedCalibrationError(
+      preds.map((p) => p.confidence),
+      preds.map((p, j) => p.category === testRows[j]!.label),
+    );
     metrics.holdout = summary(full, speed);
     if (titleOnly) metrics.holdoutTitleOnly = summary(titleOnly, speedTitle);
-    holdoutMetrics = { full, ...(titleOnly ? { titleOnly } : {}) };
+    holdoutMetrics = { full, ...(titleOnly ? { titleOnly } : {}), ece };
     log(
       `hold-out: acc ${(full.accuracy * 100).toFixed(2)}% macro-F1 ${(full.macroF1 * 100).toFixed(2)}%${titleOnly ? `; title only: acc ${(titleOnly.accuracy * 100).toFixed(2)}% macro-F1 ${(titleOnly.macroF1 * 100).toFixed(2)}%` : ''}`,
     );

@@ -2,7 +2,10 @@ import { existsSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { MinHashClusterer } from './baseline.ts';
 import { loadUciCsv } from './dataset.ts';
+import { openEmbedder } from './embedder.ts';
+import { evaluateSearch, loadSearchSet } from './eval-search.ts';
 import { type EvalReport, evaluateStream } from './evaluate.ts';
+import { SEMANTIC_PRESET } from './semantic.ts';
 import { type ClusterOptions, ClusterState, DEFAULT_OPTIONS, type IdfMode } from './state.ts';
 
 export interface ClusterEvalOptions {
@@ -14,6 +17,10 @@ export interface ClusterEvalOptions {
   idf?: IdfMode;
   useCategory?: boolean;
   baseline?: boolean;
+  /** run the semantic method (SEMANTIC_PRESET unless thresholds are given) with these title vectors */
+  vectors?: ArrayLike<number>[];
+  semanticWeight?: number;
+  decayHours?: number;
 }
 
 export interface ClusterEvalResult {
@@ -24,16 +31,21 @@ export interface ClusterEvalResult {
 
 /** Replays a UCI-format CSV in timestamp order through the clusterer (and optionally the baseline). */
 export function runClusterEval(o: ClusterEvalOptions): ClusterEvalResult {
-  const rows = loadUciCsv(o.data);
+  const rows0 = loadUciCsv(o.data);
+  const rows = o.vectors ? rows0.map((r, i) => ({ ...r, vector: o.vectors![i]! })) : rows0;
   const options: ClusterOptions = {
     ...DEFAULT_OPTIONS,
+    ...(o.vectors ? SEMANTIC_PRESET : {}),
+    ...(o.semanticWeight !== undefined && { semanticWeight: o.semanticWeight }),
+    ...(o.decayHours !== undefined && { decayHours: o.decayHours }),
     ...(o.windowHours !== undefined && { windowMs: o.windowHours * 3600_000 }),
     ...(o.threshold !== undefined && { threshold: o.threshold }),
     ...(o.seedThreshold !== undefined && { seedThreshold: o.seedThreshold }),
     ...(o.idf !== undefined && { idf: o.idf }),
     ...(o.useCategory !== undefined && { useCategory: o.useCategory }),
   };
-  const results = [evaluateStream('tfidf-centroid', () => new ClusterState(options), rows)];
+  const method = options.semanticWeight > 0 ? 'tfidf+embedding' : 'tfidf-centroid';
+  const results = [evaluateStream(method, () => new ClusterState(options), rows)];
   if (o.baseline) {
     results.push(evaluateStream('minhash-lsh', () => new MinHashClusterer({ windowMs: options.windowMs }), rows));
   }
@@ -76,12 +88,30 @@ export function formatClusterEval(r: ClusterEvalResult): string {
   const o = r.options;
   return [
     `data: ${r.data} (timestamp order)`,
-    `options: window ${o.windowMs / 3600_000} h, threshold ${o.threshold}, seed threshold ${o.seedThreshold}, idf ${o.idf}, bigrams ${o.bigrams}, use category ${o.useCategory}`,
+    `options: window ${o.windowMs / 3600_000} h, threshold ${o.threshold}, seed threshold ${o.seedThreshold}, idf ${o.idf}, bigrams ${o.bigrams}, use category ${o.useCategory}, semantic weight ${o.semanticWeight}, decay ${o.decayHours} h`,
     line(head),
     line(widths.map((w) => '-'.repeat(w))),
     ...body.map(line),
     '',
   ].join('\n');
+}
+
+/** The titles of a UCI-format CSV through the configured embedder (and its cache), in file-sorted order. */
+async function embedTitles(data: string): Promise<ArrayLike<number>[]> {
+  const e = await openEmbedder({ log: (m) => process.stderr.write(`${m}\n`) });
+  try {
+    const titles = loadUciCsv(data).map((r) => r.title);
+    const vectors: ArrayLike<number>[] = [];
+    for (let i = 0; i < titles.length; i += 512) {
+      const r = await e.client.embed(titles.slice(i, i + 512));
+      for (const v of r.results) vectors.push(v instanceof Error ? [] : v.vector);
+      process.stderr.write(`embedded ${Math.min(i + 512, titles.length)}/${titles.length}\r`);
+    }
+    process.stderr.write('\n');
+    return vectors;
+  } finally {
+    await e.close();
+  }
 }
 
 const num = (name: string, min: number, max: number) => (v: string) => {
@@ -123,10 +153,56 @@ export function registerClusterCommands(
     )
     .option('--use-category', 'never join across the CATEGORY column (an upstream classifier output)')
     .option('--baseline', 'also run the MinHash-LSH near-duplicate baseline')
-    .action((opts: Omit<ClusterEvalOptions, 'data'> & { data: string }, cmd: Command) => {
+    .option(
+      '--semantic',
+      `embed the titles (EMBEDDING_BASE_URL, EMBEDDING_MODEL, cached) and combine meaning with words (defaults: weight ${SEMANTIC_PRESET.semanticWeight}, threshold ${SEMANTIC_PRESET.threshold}, seed ${SEMANTIC_PRESET.seedThreshold}, decay ${SEMANTIC_PRESET.decayHours} h)`,
+    )
+    .option('--semantic-weight <w>', 'weight of the semantic cosine (with --semantic)', num('semantic weight', 0, 1))
+    .option('--decay-hours <h>', 'time decay of a story score, 0 = none (with --semantic)', num('decay', 0, 1e6))
+    .action((opts: Omit<ClusterEvalOptions, 'data'> & { data: string; semantic?: boolean }, cmd: Command) => {
       if (!existsSync(opts.data)) cmd.error(`data file not found: ${opts.data}`);
-      const r = runClusterEval(opts);
-      write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : formatClusterEval(r));
+      const print = (vectors?: ArrayLike<number>[]) => {
+        const r = runClusterEval({ ...opts, ...(vectors ? { vectors } : {}) });
+        write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : formatClusterEval(r));
+      };
+      if (!opts.semantic) return print();
+      return embedTitles(opts.data).then(print);
     });
+  evalCmd
+    .command('search')
+    .description(
+      'score embedding search: recall@k and MRR on STS-B headline pairs (TSV) or same-story headlines (UCI CSV)',
+    )
+    .requiredOption('--data <file>', 'sts-headlines-dev.tsv or a UCI-format CSV')
+    .option('--k <k>', 'cut-off for recall', num('k', 1, 1000), 10)
+    .option('--min-score <s>', 'STS pairs: a pair at or above this score is relevant', num('min score', 0, 5), 4)
+    .option('--model <name>', 'embedding model (default EMBEDDING_MODEL)')
+    .option('--json', 'print JSON instead of a table')
+    .action(
+      async (opts: { data: string; k: number; minScore: number; model?: string; json?: boolean }, cmd: Command) => {
+        if (!existsSync(opts.data)) cmd.error(`data file not found: ${opts.data}`);
+        let set: ReturnType<typeof loadSearchSet>;
+        try {
+          set = loadSearchSet(opts.data, opts.minScore);
+        } catch (e) {
+          cmd.error((e as Error).message);
+        }
+        const e = await openEmbedder({ ...(opts.model ? { model: opts.model } : {}) });
+        try {
+          const r = { data: opts.data, cache: e.cache, ...(await evaluateSearch(set, e.client, opts.k)) };
+          if (opts.json) write(`${JSON.stringify(r, null, 2)}\n`);
+          else
+            write(
+              `${[
+                `data: ${r.data} (${r.format}), model ${r.model}, cache ${r.cache}`,
+                `queries ${r.queries}, corpus ${r.corpus}`,
+                `recall@${r.k} ${r.recallAtK.toFixed(3)}   MRR ${r.mrr.toFixed(3)}`,
+              ].join('\n')}\n`,
+            );
+        } finally {
+          await e.close();
+        }
+      },
+    );
   return program;
 }

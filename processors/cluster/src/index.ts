@@ -6,9 +6,11 @@ export {
   registerClusterCommands,
   runClusterEval,
 } from './cli.ts';
+export { type CvConfig, type CvResult, crossValidate, foldsByStory, grid, runStream } from './cv.ts';
 export { type LabeledHeadline, loadUciCsv, parseUciCsv } from './dataset.ts';
 export { type Clusterer, type EvalReport, evaluateStream } from './evaluate.ts';
 export { type ClusteringMetrics, evaluateClustering, type PRF } from './metrics.ts';
+export { SEMANTIC_PRESET } from './semantic.ts';
 export {
   type Assignment,
   type ChangelogEntry,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { type EmbedBatchResult, type EmbedCallOptions, embeddingText } from '@feedlog/embed';
 import {
   defineStage,
   PoisonRecordError,
@@ -12,7 +13,7 @@ import {
 import { type ClassifiedHeadline, type ClusteredHeadline, type SerdeOptions, serdeFor } from '@feedlog/schemas';
 import { declareFeedlog, topicNames } from '@feedlog/topics';
 import { changelogPrefix, readChangelog } from './changelog.ts';
-import { type ClusterOptions, ClusterState, DEFAULT_OPTIONS } from './state.ts';
+import { type ClusterOptions, ClusterState, DEFAULT_OPTIONS, optionsKey } from './state.ts';
 
 export { changelogPrefix };
 
@@ -25,12 +26,10 @@ export const EVENT_TIME_HEADER = 'feedlog-event-time';
 export function clusterModelVersion(options: Partial<ClusterOptions> = {}): string {
   const o = { ...DEFAULT_OPTIONS, ...options };
   const h = createHash('sha256')
-    .update(
-      JSON.stringify([o.windowMs, o.maxStoryAgeMs, o.threshold, o.seedThreshold, o.bigrams, o.idf, o.useCategory]),
-    )
+    .update(JSON.stringify(optionsKey(o)))
     .digest('hex')
     .slice(0, 10);
-  return `1+${h}`;
+  return o.semanticWeight > 0 ? `2+${h}` : `1+${h}`;
 }
 
 /** Merge key of a record: its event-time header when it has one, else the Kafka timestamp. */
@@ -39,6 +38,16 @@ export function eventTime(r: RawRecord): number {
   const v = h ? Number(h.toString()) : Number.NaN;
   return Number.isFinite(v) ? v : Number(r.timestamp);
 }
+
+/** What the stage needs of an embedding client: `EmbeddingClient` (with its cache) fits. */
+export interface HeadlineEmbedder {
+  embed(texts: string[], opts?: EmbedCallOptions): Promise<Pick<EmbedBatchResult, 'results'>>;
+  /** the model identity the vectors come from (part of the stage's model version) */
+  readonly cacheModel: string;
+}
+
+/** Breaker name of the embedder dependency (as the embed stage's). */
+export const EMBEDDER_BREAKER = 'embedder';
 
 export interface ClusterStageOptions {
   generation?: number;
@@ -60,6 +69,14 @@ export interface ClusterStageOptions {
   /** prepare the next batch while the previous one commits (default true) */
   pipeline?: boolean;
   log?: (event: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Asked for the vectors of each batch when `options.semanticWeight` > 0, with the text the embed
+   * stage will embed (`embeddingText`), so through a shared cache the embed stage downstream finds
+   * them. Required then.
+   */
+  embedder?: HeadlineEmbedder;
+  /** characters of the embedded text (the embed stage's EMBED_MAX_CHARS, for equal cache keys) */
+  embedMaxChars?: number;
 }
 
 /** The one ClusterState of the instance, replaced on every restore. */
@@ -100,9 +117,45 @@ export function clusterStage(opts: ClusterStageOptions = {}): ClusterStageParts 
   const now = opts.now ?? Date.now;
   const log = opts.log ?? (() => {});
   const holder: ClusterHolder = { state: new ClusterState(options), options };
-  const model = { name: CLUSTER_MODEL_NAME, version: clusterModelVersion(options) };
+  const semantic = (options.semanticWeight ?? 0) > 0;
+  const embedder = opts.embedder;
+  if (semantic && !embedder) throw new RangeError('semanticWeight > 0 needs an embedder');
+  // the vectors' model is part of the version: another model = another generation's changelog
+  const version = clusterModelVersion(options) + (semantic && embedder ? `+${embedder.cacheModel}` : '');
+  const model = { name: CLUSTER_MODEL_NAME, version };
 
-  const assign = (v: ClassifiedHeadline, producedAt: number): RecordResult<ClusteredHeadline> => {
+  /**
+   * Vectors of a batch (semantic mode). A text the endpoint refuses alone, or an empty one, gets
+   * none: that record is clustered on its words (the same on a replay, which refuses it again).
+   * An unreachable endpoint throws (RetriableError): the runtime abandons the batch and the state
+   * is restored from the changelog, so no decision was made without the vectors it should have had.
+   */
+  const vectorsOf = async (batch: readonly { value: ClassifiedHeadline }[], callOpts: EmbedCallOptions) => {
+    const out: (Float32Array | undefined)[] = new Array(batch.length);
+    if (!semantic || !embedder) return out;
+    const texts: string[] = [];
+    const at: number[] = [];
+    batch.forEach((r, i) => {
+      const h = r.value.headline;
+      const t = embeddingText({ title: h.title ?? '', summary: h.summary ?? null }, opts.embedMaxChars);
+      if (t) {
+        texts.push(t);
+        at.push(i);
+      }
+    });
+    if (texts.length === 0) return out;
+    const res = await embedder.embed(texts, callOpts);
+    res.results.forEach((e, j) => {
+      if (!(e instanceof Error)) out[at[j]!] = e.vector;
+    });
+    return out;
+  };
+
+  const assign = (
+    v: ClassifiedHeadline,
+    producedAt: number,
+    vector: Float32Array | undefined,
+  ): RecordResult<ClusteredHeadline> => {
     const title = v.headline.title?.trim() ?? '';
     if (!title) return new PoisonRecordError('empty title: nothing to cluster');
     const a = holder.state.assign({
@@ -111,6 +164,7 @@ export function clusterStage(opts: ClusterStageOptions = {}): ClusterStageParts 
       source: v.headline.source,
       publishedAt: v.headline.published_at ?? v.headline.ingested_at,
       category: v.classification.category,
+      ...(vector ? { vector } : {}),
     });
     const run = { model_name: model.name, model_version: model.version, generation, produced_at: producedAt };
     return {
@@ -146,12 +200,16 @@ export function clusterStage(opts: ClusterStageOptions = {}): ClusterStageParts 
       holder.lastRestore = { entries: entries.length, ms: performance.now() - t0 };
       log('restored', { entries: entries.length, ms: Math.round(holder.lastRestore.ms), ...holder.state.stats() });
     },
-    transform(batch, ctx): RecordResult<ClusteredHeadline>[] {
+    async transform(batch, ctx): Promise<RecordResult<ClusteredHeadline>[]> {
+      // before any assignment: if the embedder fails the batch is abandoned with the state untouched
+      const vectors = semantic
+        ? await vectorsOf(batch, { breaker: ctx.breaker(EMBEDDER_BREAKER), signal: ctx.signal })
+        : [];
       const producedAt = now();
       // never throws: a failing record is that record's result, so the state's changes always reach the changelog
-      const results = batch.map((r) => {
+      const results = batch.map((r, i) => {
         try {
-          return assign(r.value, producedAt);
+          return assign(r.value, producedAt, vectors[i]);
         } catch (e) {
           return e instanceof Error ? e : new Error(String(e));
         }

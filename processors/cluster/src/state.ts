@@ -1,82 +1,34 @@
 import { MinHeap } from './heap.ts';
-import { features } from './tokenize.ts';
+import { addInto, decodeQ, encodeQ, type QVector, dot as qdot, quantise } from './semantic.ts';
+import {
+  type Assignment,
+  type ChangelogEntry,
+  type ClusterOptions,
+  DEFAULT_OPTIONS,
+  fingerprint,
+  type HeadlineRecord,
+  MAX_SEGMENTS,
+  META_KEY,
+  type MetaValue,
+  SEGMENT_MAX_ITEMS,
+  type SegmentValue,
+  segmentKey,
+  storyIdFor,
+} from './state-format.ts';
+import { entities, features } from './tokenize.ts';
 
-/** One headline as the cluster stage sees it. */
-export interface HeadlineRecord {
-  itemId: string;
-  title: string;
-  source?: string;
-  /** Event time, epoch ms. Ageing uses this, never the wall clock. */
-  publishedAt: number;
-  category?: string;
-}
-
-export interface Assignment {
-  storyId: string;
-  /** True when this item opened the story. */
-  isNew: boolean;
-  /** Score of the best candidate story (0 when there was none); ≥ threshold when joined. */
-  similarity: number;
-}
-
-/**
- * A changelog record for a compacted topic: `value === null` is a tombstone. Values are JSON.
- * Keys: `m` (meta: clock, story sequence, options fingerprint) and `s/<storyId>/<k>` (segment k
- * of a story: the items that joined it between two `takeChangelog` calls, with their similarity,
- * and the token counts they added; segment 0 also carries the story header). A new segment is
- * merged with the ones below it while they hold no more items than it (a binary counter: with
- * equal batches a story of n items has at most log2(n) + 1 segments and each item is rewritten
- * O(log n) times) unless that makes a segment of more than `SEGMENT_MAX_ITEMS`, and while there
- * would be more than `MAX_SEGMENTS`. All are tombstoned when the story ages out.
- */
-export interface ChangelogEntry {
-  key: string;
-  value: string | null;
-}
-
-/** Most changelog keys (segments) a story has. */
-export const MAX_SEGMENTS = 16;
-/**
- * Segments are not merged beyond this many items (unless a story would exceed MAX_SEGMENTS
- * keys): a message stays far below the broker's 1 MB default (≈ 100 bytes per item).
- */
-export const SEGMENT_MAX_ITEMS = 4096;
-
-export type IdfMode = 'item' | 'story' | 'none';
-
-export interface ClusterOptions {
-  /** A story ages out when its newest item is older than (newest event time seen − windowMs). */
-  windowMs: number;
-  /**
-   * A story is also closed and evicted once its first item is older than this (event time), so
-   * a story that keeps attracting items cannot grow without bound.
-   */
-  maxStoryAgeMs: number;
-  /** Minimum cosine to join a large story (the limit as the story grows). */
-  threshold: number;
-  /**
-   * Minimum cosine to join a one-item story. The bar for a story of n items is
-   * threshold + (seedThreshold − threshold) / n: a centroid of many headlines is a robust
-   * target, a single headline is not (joining it on one shared word seeds a wrong story).
-   */
-  seedThreshold: number;
-  /** Add adjacent-token bigrams to the unigram features. */
-  bigrams: boolean;
-  /** Inverse frequency over live items, over live stories, or none. Always streaming. */
-  idf: IdfMode;
-  /** When both records carry a category, never join across categories. */
-  useCategory: boolean;
-}
-
-export const DEFAULT_OPTIONS: ClusterOptions = Object.freeze({
-  windowMs: 24 * 3600_000,
-  maxStoryAgeMs: 7 * 24 * 3600_000,
-  threshold: 0.1,
-  seedThreshold: 0.2,
-  bigrams: false,
-  idf: 'story',
-  useCategory: false,
-});
+export {
+  type Assignment,
+  type ChangelogEntry,
+  type ClusterOptions,
+  DEFAULT_OPTIONS,
+  type HeadlineRecord,
+  type IdfMode,
+  MAX_SEGMENTS,
+  optionsKey,
+  SEGMENT_MAX_ITEMS,
+  storyIdFor,
+} from './state-format.ts';
 
 interface Story {
   id: string;
@@ -93,11 +45,18 @@ interface Story {
   sq: number;
   members: string[];
   /** segments written to the changelog (keys s/<id>/0 … s/<id>/<segs.length − 1>): items, token counts */
-  segs: { n: number; terms: Map<string, number> }[];
+  segs: { n: number; terms: Map<string, number>; vec: QVector | undefined; ents: Map<string, number> }[];
   /** index in `members` of the first item not written to the changelog yet */
   written: number;
   /** token counts added by the members from `written` on */
   fresh: Map<string, number>;
+  /** Σ of the members' quantised embeddings (semantic mode), its squared norm, and the part not yet written */
+  vec: QVector | undefined;
+  vsq: number;
+  freshVec: QVector | undefined;
+  /** entity mode: entity token → members naming it, and the part not yet written */
+  ents: Map<string, number>;
+  freshEnts: Map<string, number>;
 }
 
 interface ItemValue {
@@ -106,41 +65,10 @@ interface ItemValue {
   new: boolean;
 }
 
-/** The JSON of a segment `s/<story>/<k>`. */
-interface SegmentValue {
-  /** [itemId, similarity] of the items it adds, in join order (the opener first in segment 0) */
-  i: [string, number][];
-  /** token → count added by those items */
-  t: Record<string, number>;
-  /** the story's newest event time once these items joined */
-  l: number;
-  /** segment 0 only: story sequence number, first event time, category */
-  q?: number;
-  f?: number;
-  c?: string;
-}
-
-interface MetaValue {
-  v: 2;
-  clock: number;
-  seq: number;
-  cfg: string;
-}
-
 interface HeapEntry {
   ts: number;
   seq: number;
   id: string;
-}
-
-const META_KEY = 'm';
-const segmentKey = (id: string, k: number) => `s/${id}/${k}`;
-
-/** Story ids are a pure function of the item that opened the story. */
-export const storyIdFor = (openerItemId: string): string => `s-${openerItemId}`;
-
-function fingerprint(o: ClusterOptions): string {
-  return JSON.stringify([o.windowMs, o.maxStoryAgeMs, o.threshold, o.seedThreshold, o.bigrams, o.idf, o.useCategory]);
 }
 
 /**
@@ -183,7 +111,8 @@ export class ClusterState {
     if (!(this.options.windowMs > 0)) throw new RangeError('windowMs must be > 0');
     if (!(this.options.maxStoryAgeMs >= this.options.windowMs))
       throw new RangeError('maxStoryAgeMs must be ≥ windowMs');
-    for (const k of ['threshold', 'seedThreshold'] as const) {
+    if (!(this.options.decayHours >= 0)) throw new RangeError('decayHours must be ≥ 0');
+    for (const k of ['threshold', 'seedThreshold', 'semanticWeight', 'entityWeight'] as const) {
       const v = this.options[k];
       if (!(v >= 0 && v <= 1)) throw new RangeError(`${k} ∉ [0,1]`);
     }
@@ -204,7 +133,9 @@ export class ClusterState {
     }
 
     const feats = features(rec.title, this.options.bigrams);
-    const { story: best, score } = this.bestStory(feats, rec.category);
+    const q = this.options.semanticWeight > 0 && rec.vector && rec.vector.length > 0 ? quantise(rec.vector) : undefined;
+    const ents = this.options.entityWeight > 0 ? entities(rec.title) : [];
+    const { story: best, score } = this.bestStory(feats, rec.category, q, rec.publishedAt, ents);
     let story: Story;
     let isNew: boolean;
     if (best) {
@@ -226,11 +157,16 @@ export class ClusterState {
         segs: [],
         written: 0,
         fresh: new Map(),
+        vec: undefined,
+        vsq: 0,
+        freshVec: undefined,
+        ents: new Map(),
+        freshEnts: new Map(),
       };
       this.stories.set(id, story);
       isNew = true;
     }
-    this.addItem(story, rec, feats);
+    this.addItem(story, rec, feats, q, ents);
     this.items.set(rec.itemId, { s: story.id, sim: score, new: isNew });
     this.dirty.add(story);
     return { storyId: story.id, isNew, similarity: score };
@@ -264,17 +200,30 @@ export class ClusterState {
         n += below;
       }
       let terms = s.fresh;
+      let vec = s.freshVec;
+      let ents = s.freshEnts;
       if (k < had) {
         terms = new Map();
-        for (let j = k; j < had; j++) for (const [t, c] of s.segs[j]!.terms) terms.set(t, (terms.get(t) ?? 0) + c);
+        vec = undefined;
+        ents = new Map();
+        for (let j = k; j < had; j++) {
+          for (const [t, c] of s.segs[j]!.terms) terms.set(t, (terms.get(t) ?? 0) + c);
+          for (const [t, c] of s.segs[j]!.ents) ents.set(t, (ents.get(t) ?? 0) + c);
+          const v = s.segs[j]!.vec;
+          if (v) vec = addInto(vec, v);
+        }
         for (const [t, c] of s.fresh) terms.set(t, (terms.get(t) ?? 0) + c);
+        if (s.freshVec) vec = addInto(vec, s.freshVec);
+        for (const [t, c] of s.freshEnts) ents.set(t, (ents.get(t) ?? 0) + c);
       }
-      put(segmentKey(s.id, k), JSON.stringify(this.segment(s, s.members.length - n, terms)));
+      put(segmentKey(s.id, k), JSON.stringify(this.segment(s, s.members.length - n, terms, vec, ents)));
       for (let j = k + 1; j < had; j++) put(segmentKey(s.id, j), null);
       s.segs.length = k;
-      s.segs.push({ n, terms });
+      s.segs.push({ n, terms, vec, ents });
       s.written = s.members.length;
       s.fresh = new Map();
+      s.freshVec = undefined;
+      s.freshEnts = new Map();
     }
     this.dirty.clear();
     put(META_KEY, JSON.stringify(this.meta()));
@@ -309,7 +258,8 @@ export class ClusterState {
     if (this.seq === 0 && this.stories.size === 0) return out;
     out.push({ key: META_KEY, value: JSON.stringify(this.meta()) });
     const stories = [...this.stories.values()].sort((a, b) => a.seq - b.seq);
-    for (const s of stories) out.push({ key: segmentKey(s.id, 0), value: JSON.stringify(this.segment(s, 0, s.terms)) });
+    for (const s of stories)
+      out.push({ key: segmentKey(s.id, 0), value: JSON.stringify(this.segment(s, 0, s.terms, s.vec, s.ents)) });
     return out;
   }
 
@@ -378,6 +328,11 @@ export class ClusterState {
         segs: [],
         written: 0,
         fresh: new Map(),
+        vec: undefined,
+        vsq: 0,
+        freshVec: undefined,
+        ents: new Map(),
+        freshEnts: new Map(),
       };
       for (let k = 0; k < segs.length; k++) {
         const seg = segs[k];
@@ -393,8 +348,13 @@ export class ClusterState {
           terms.set(term, c);
           s.terms.set(term, (s.terms.get(term) ?? 0) + c);
         }
-        s.segs.push({ n: seg.i.length, terms });
+        const vec = seg.e === undefined ? undefined : decodeQ(seg.e);
+        if (vec) s.vec = addInto(s.vec, vec);
+        const ents = new Map(Object.entries(seg.n ?? {}));
+        for (const [t, c] of ents) s.ents.set(t, (s.ents.get(t) ?? 0) + c);
+        s.segs.push({ n: seg.i.length, terms, vec, ents });
       }
+      if (s.vec) s.vsq = qdot(s.vec, s.vec);
       s.size = s.members.length;
       s.written = s.size;
       for (const [term, count] of s.terms) {
@@ -411,8 +371,16 @@ export class ClusterState {
   }
 
   /** A segment value: the members from `from` on, with the token counts they added. */
-  private segment(s: Story, from: number, terms: Map<string, number>): SegmentValue {
+  private segment(
+    s: Story,
+    from: number,
+    terms: Map<string, number>,
+    vec: QVector | undefined,
+    ents: Map<string, number>,
+  ): SegmentValue {
     const v: SegmentValue = { i: [], t: Object.fromEntries(terms), l: s.lastTs };
+    if (vec) v.e = encodeQ(vec);
+    if (ents.size > 0) v.n = Object.fromEntries(ents);
     if (from === 0) {
       v.q = s.seq;
       v.f = s.firstTs;
@@ -449,7 +417,13 @@ export class ClusterState {
     }
   }
 
-  private bestStory(feats: string[], category: string | undefined): { story: Story | undefined; score: number } {
+  private bestStory(
+    feats: string[],
+    category: string | undefined,
+    q: QVector | undefined,
+    ts: number,
+    ents: readonly string[],
+  ): { story: Story | undefined; score: number } {
     const dot = new Map<Story, number>();
     let qq = 0;
     for (const t of feats) {
@@ -461,14 +435,28 @@ export class ClusterState {
     }
     // Best eligible story by cosine; ties go to the older story. `top` is the best cosine
     // overall (reported as the similarity of a new story).
-    const { threshold, seedThreshold, useCategory } = this.options;
+    const { threshold, seedThreshold, useCategory, semanticWeight: w, decayHours, entityWeight: we } = this.options;
     let best: Story | undefined;
     let bestScore = 0;
     let top = 0;
     const qn = Math.sqrt(qq);
-    for (const [s, d] of dot) {
+    // With an embedding every live story is a candidate: a headline of the same story in other
+    // words shares no token (the recall the lexical index cannot find).
+    const qnorm = q ? Math.sqrt(qdot(q, q)) : 0;
+    const candidates: Iterable<Story> = q && qnorm > 0 ? this.stories.values() : dot.keys();
+    for (const s of candidates) {
       if (useCategory && category && s.category && category !== s.category) continue;
-      const score = d / (qn * Math.sqrt(s.sq));
+      const d = dot.get(s) ?? 0;
+      let score = d === 0 ? 0 : d / (qn * Math.sqrt(s.sq));
+      if (q && qnorm > 0 && s.vec && s.vsq > 0) {
+        score = (1 - w) * score + (w * qdot(q, s.vec)) / (qnorm * Math.sqrt(s.vsq));
+      }
+      if (we > 0 && ents.length > 0) {
+        let shared = 0;
+        for (const e of ents) if (s.ents.has(e)) shared++;
+        score = (1 - we) * score + (we * shared) / ents.length;
+      }
+      if (decayHours > 0 && ts > s.lastTs) score *= Math.exp(-(ts - s.lastTs) / (decayHours * 3600_000));
       if (score > top) top = score;
       if (score < threshold + (seedThreshold - threshold) / s.size) continue;
       if (score > bestScore || (score === bestScore && best && s.seq < best.seq)) {
@@ -479,7 +467,22 @@ export class ClusterState {
     return { story: best, score: best ? bestScore : top };
   }
 
-  private addItem(s: Story, rec: HeadlineRecord, feats: string[]): void {
+  private addItem(
+    s: Story,
+    rec: HeadlineRecord,
+    feats: string[],
+    q: QVector | undefined,
+    ents: readonly string[],
+  ): void {
+    for (const e of ents) {
+      s.ents.set(e, (s.ents.get(e) ?? 0) + 1);
+      s.freshEnts.set(e, (s.freshEnts.get(e) ?? 0) + 1);
+    }
+    if (q) {
+      s.vec = addInto(s.vec, q);
+      s.vsq = qdot(s.vec, s.vec);
+      s.freshVec = addInto(s.freshVec, q);
+    }
     for (const t of feats) {
       const c = s.terms.get(t) ?? 0;
       s.terms.set(t, c + 1);

@@ -61,3 +61,16 @@ export function features(title: string, bigrams: boolean): string[] {
   if (bigrams) for (let i = 1; i < toks.length; i++) add(`${toks[i - 1]}_${toks[i]}`);
   return out;
 }
+
+/**
+ * Named-entity tokens of a title, cheaply: the normalised tokens of its capitalised words other than
+ * the first word (headline case capitalises the first word whatever it is). Distinct, in order.
+ * A Title-Case headline makes every word an "entity": the stop-word filter of `tokenize` removes
+ * the commonest, the rest only dilutes the overlap share.
+ */
+export function entities(title: string): string[] {
+  const words = title.split(/\s+/u).filter(Boolean);
+  const out = new Set<string>();
+  for (const w of words.slice(1)) if (/^[\p{Lu}\p{Lt}]/u.test(w)) for (const t of tokenize(w)) out.add(t);
+  return [...out];
+}
