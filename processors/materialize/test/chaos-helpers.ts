@@ -45,7 +45,7 @@ export function chaosEnv(databaseUrl: string, prefix: string, name: string) {
     MATERIALIZE_MAX_BYTES_PER_PARTITION: '12000',
     // small transactions: many commit points for the disturbances to land between, and a log the
     // child cannot drain in a few large batches before every disturbance has happened
-    MATERIALIZE_MAX_BATCH_RECORDS: '100',
+    MATERIALIZE_MAX_BATCH_RECORDS: '20',
     MATERIALIZE_MIGRATE: '0',
     // CHAOS_MODE=at-least-once makes the chaos tests fail (records applied twice): a check that they can fail
     MATERIALIZE_MODE: process.env.CHAOS_MODE ?? 'exactly-once',

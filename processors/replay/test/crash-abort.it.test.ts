@@ -21,6 +21,7 @@ import {
   MODEL_B,
   type ReplayBody,
   type ReplayStack,
+  slowEmbedder,
   startReplayStack,
   waitReplay,
 } from './replay-helpers.ts';
@@ -84,11 +85,16 @@ describe('replay: SIGKILLed processes resume; an aborted replay changes nothing 
   let ids: string[] = [];
   const items = headlines(200);
 
+  // each embedding request of the replay's processes held 150 ms by a proxy: the replay takes
+  // seconds whatever the machine, so the test sees it mid-way and kills it there
+  let slow: Awaited<ReturnType<typeof slowEmbedder>> | undefined;
   beforeAll(async () => {
-    s = await startReplayStack('replaycrash');
+    slow = await slowEmbedder(150);
+    s = await startReplayStack('replaycrash', slow.url);
     ids = await ingest(s, items);
   });
   afterAll(async () => {
+    slow?.server.close();
     await s?.replays.abort().catch(() => undefined);
     await s?.close();
   });

@@ -3,6 +3,7 @@
 // and the real API (createServices → buildApp) whose ReplayController starts generation N+1 as
 // real stage processes (PID files and logs under a home of the test's own).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,7 +98,33 @@ async function takeTurn(log: (s: string) => void): Promise<pg.Client> {
   return client;
 }
 
-export async function startReplayStack(name: string): Promise<ReplayStack> {
+/**
+ * A loopback proxy to the embedder that holds each request `delayMs` first: a replay through it
+ * takes seconds whatever the machine, so a test can see it mid-way (the local L3 model embeds a
+ * few hundred headlines in well under a second on a quiet machine).
+ */
+export async function slowEmbedder(delayMs: number): Promise<{ url: string; server: Server }> {
+  const target = new URL(embeddingBaseUrl);
+  const server = createServer((req, res) => {
+    setTimeout(() => {
+      const up = request(
+        { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
+      up.on('error', () => res.writeHead(502).end());
+      req.pipe(up);
+    }, delayMs);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return { url: `http://127.0.0.1:${port}${target.pathname}`, server };
+}
+
+/** `replayEmbeddingBaseUrl`: the endpoint the replay's processes use (default: the embedder). */
+export async function startReplayStack(name: string, replayEmbeddingBaseUrl = embeddingBaseUrl): Promise<ReplayStack> {
   const log = (s: string) => process.stderr.write(`[${name}] ${s}\n`);
   const turn = await takeTurn(log);
   const kafka = testKafka(name);
@@ -120,12 +147,17 @@ export async function startReplayStack(name: string): Promise<ReplayStack> {
   });
   const url = new URL(config.postgres.url);
   url.searchParams.set('options', `-c search_path=${schema.schema}`);
+  // The stage processes a replay starts inherit the API's environment, as in production: point
+  // DATABASE_URL at this test's schema so their embedding cache is this test's (empty) one, not
+  // the shared database's, which other runs filled with the same texts under the same models.
+  const databaseUrl = process.env.DATABASE_URL;
+  process.env.DATABASE_URL = url.toString();
   const services = createServices(
     { ...config, home, postgres: { ...config.postgres, url: url.toString() } },
     {
       FEEDLOG_TOPIC_PREFIX: prefix,
       INDEX_DIR: indexDir,
-      EMBEDDING_BASE_URL: embeddingBaseUrl,
+      EMBEDDING_BASE_URL: replayEmbeddingBaseUrl,
       EMBEDDING_MODEL: MODEL_A,
     },
   );
@@ -161,6 +193,8 @@ export async function startReplayStack(name: string): Promise<ReplayStack> {
       await schema.drop();
       rmSync(indexDir, { recursive: true, force: true });
       rmSync(home, { recursive: true, force: true });
+      if (databaseUrl === undefined) delete process.env.DATABASE_URL;
+      else process.env.DATABASE_URL = databaseUrl;
       await turn.end();
     },
   };
