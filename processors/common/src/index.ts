@@ -1,3 +1,4 @@
 export { ConfigError, type EnvName, envSpec, type FeedlogConfig, loadConfig, repoRoot } from './config.ts';
 export { CsvFileError, parseCsvFile } from './csv.ts';
 export { createKafka, type KafkaFactoryOptions } from './kafka.ts';
+export { applyKafkajsIdleFix } from './kafkajs-idle.ts';
