@@ -47,6 +47,7 @@ type Variant = 'new' | 'old';
 /** The settings before the idle tuning, through the environment overrides the code reads. */
 const OLD_ENV: Record<string, string> = {
   FEEDLOG_KAFKAJS_IDLE_FIX: '0',
+  FEEDLOG_EVENT_LOOP_RESOLUTION_MS: '10',
 };
 
 const root = fileURLToPath(new URL('..', import.meta.url));

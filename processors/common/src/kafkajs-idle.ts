@@ -5,6 +5,9 @@
  * of the client (tulios/kafkajs#1556, #1704; fix proposed in #1667, never released). An idle stage
  * with a consumer, an admin and a producer per partition burned 7–9 % of a core on it alone.
  *
+ * Second, each connection also checks its in-flight requests for timeouts every 100 ms; once a
+ * second is enough (see scheduleRequestTimeoutCheck below).
+ *
  * The fix, applied once to the shared prototype (every client in the process uses it): arm the
  * check only while requests are waiting, at the throttle's end or the library's 10 ms re-check when
  * it was held back by max-in-flight. A request that cannot go out at once is pushed to `pending`
@@ -19,10 +22,17 @@ import { createRequire } from 'node:module';
 /** The fields and methods of kafkajs' RequestQueue that the patched method uses. */
 interface RequestQueueLike {
   pending: unknown[];
+  inflight: Map<number, { sentAt: number; requestTimeout: number; timeoutRequest(): void }>;
+  requestTimeout: number;
+  enforceRequestTimeout: boolean;
+  requestTimeoutIntervalId: NodeJS.Timeout | undefined;
+  isConnected(): boolean;
+  destroy(): void;
   throttledUntil: number;
   throttleCheckTimeoutId: NodeJS.Timeout | null;
   checkPendingRequests(): void;
   scheduleCheckPendingRequests(): void;
+  scheduleRequestTimeoutCheck(): void;
 }
 
 /** kafkajs' CHECK_PENDING_REQUESTS_INTERVAL */
@@ -43,6 +53,25 @@ function scheduleCheckPendingRequests(this: RequestQueueLike): void {
   );
 }
 
+/**
+ * The same method as released but checking request timeouts every second instead of every 100 ms
+ * (10 wake-ups a second per connection, a dozen connections in a stage): a request that times out
+ * after its 30 s (or longer) is failed at most a second later.
+ */
+const TIMEOUT_CHECK_MS = 1_000;
+function scheduleRequestTimeoutCheck(this: RequestQueueLike): void {
+  if (!this.enforceRequestTimeout) return;
+  this.destroy();
+  this.requestTimeoutIntervalId = setInterval(
+    () => {
+      for (const request of this.inflight.values())
+        if (Date.now() - request.sentAt > request.requestTimeout) request.timeoutRequest();
+      if (!this.isConnected()) this.destroy();
+    },
+    Math.min(this.requestTimeout, TIMEOUT_CHECK_MS),
+  );
+}
+
 let applied: boolean | undefined;
 
 /** Patch kafkajs' RequestQueue (idempotent). True when the patch is in place. */
@@ -59,6 +88,7 @@ export function applyKafkajsIdleFix(env: NodeJS.ProcessEnv = process.env): boole
   }
   const RequestQueue = require('kafkajs/src/network/requestQueue/index.js') as { prototype: RequestQueueLike };
   RequestQueue.prototype.scheduleCheckPendingRequests = scheduleCheckPendingRequests;
+  RequestQueue.prototype.scheduleRequestTimeoutCheck = scheduleRequestTimeoutCheck;
   applied = true;
   return applied;
 }
