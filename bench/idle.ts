@@ -8,8 +8,8 @@
  *   npx tsx bench/idle.ts [--seconds 60] [--settle 5] [--procs classify,materialize,api] [--variants new,old] [--json]
  *
  * Variants: `new` runs the processes with the code's defaults; `old` sets the environment overrides
- * that restore the settings before the idle tuning (fetch wait 500 ms, heartbeat 1 s, idle wake-ups
- * every 200 ms in the merge loop), so both are measured in the same run on the same machine.
+ * that restore the settings before the idle tuning (kafkajs as released, fetch wait 500 ms / 250 ms,
+ * event-loop monitor at 10 ms), so both are measured in the same run on the same machine.
  * `--profile DIR` adds `--cpu-prof --cpu-prof-dir DIR` to the children (a profile of the idle
  * window, written when the child exits).
  *
@@ -39,16 +39,22 @@ const VARIANTS = (arg('--variants') ?? 'new,old').split(',') as Variant[];
 const PROFILE = arg('--profile');
 const asJson = args.includes('--json');
 const THREADS = args.includes('--threads');
+/** --env K=V (repeatable): extra environment for every child, e.g. FEEDLOG_FETCH_MAX_WAIT_MS=2000 */
+const EXTRA_ENV: Record<string, string> = Object.fromEntries(
+  args.flatMap((a, i) => (a === '--env' && args[i + 1]?.includes('=') ? [args[i + 1]!.split(/=(.*)/s, 2)] : [])),
+);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 type Proc = 'classify' | 'materialize' | 'api';
 type Variant = 'new' | 'old';
 
 /** The settings before the idle tuning, through the environment overrides the code reads. */
-const OLD_ENV: Record<string, string> = {
+const oldEnv = (proc: Proc): Record<string, string> => ({
   FEEDLOG_KAFKAJS_IDLE_FIX: '0',
+  // fetch wait: the stages' default was 500 ms, the materializer's 250 ms
+  FEEDLOG_FETCH_MAX_WAIT_MS: proc === 'materialize' ? '250' : '500',
   FEEDLOG_EVENT_LOOP_RESOLUTION_MS: '10',
-};
+});
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const entries: Record<Proc, string> = {
@@ -223,7 +229,8 @@ async function measure(proc: Proc, variant: Variant, e: Env): Promise<Result> {
     TOPIC_PREFIX: e.prefix,
     FEEDLOG_TOPIC_PREFIX: e.prefix,
     DATABASE_URL: e.dbUrl,
-    ...(variant === 'old' ? OLD_ENV : {}),
+    ...EXTRA_ENV,
+    ...(variant === 'old' ? oldEnv(proc) : {}),
   };
   const env: Record<string, string> =
     proc === 'classify'

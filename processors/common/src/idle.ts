@@ -12,3 +12,13 @@ export function eventLoopResolutionMs(env: NodeJS.ProcessEnv = process.env): num
   const n = v ? Number.parseInt(v, 10) : Number.NaN;
   return Number.isInteger(n) && n > 0 ? n : 1_000;
 }
+
+/**
+ * FEEDLOG_FETCH_MAX_WAIT_MS when set: how long an idle fetch parks on the broker, overriding what
+ * the stage or materializer chose (bench/idle.ts measures settings side by side with it).
+ */
+export function fetchMaxWaitOverride(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const v = env.FEEDLOG_FETCH_MAX_WAIT_MS;
+  const n = v ? Number.parseInt(v, 10) : Number.NaN;
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
