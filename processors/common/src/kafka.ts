@@ -1,5 +1,6 @@
 import { Kafka, type KafkaConfig, logLevel as KafkaLogLevel, type logCreator } from 'kafkajs';
 import type { FeedlogConfig } from './config.ts';
+import { applyKafkajsIdleFix } from './kafkajs-idle.ts';
 
 const levels = {
   error: KafkaLogLevel.ERROR,
@@ -34,6 +35,8 @@ process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 
 /** The one place a kafkajs client is built, so retry and logging policy stay uniform. */
 export function createKafka(config: FeedlogConfig, opts: KafkaFactoryOptions = {}): Kafka {
+  // idle connections must not spin (see kafkajs-idle.ts)
+  applyKafkajsIdleFix();
   return new Kafka({
     clientId: opts.clientId ?? config.kafka.clientId,
     brokers: opts.brokers ?? config.kafka.brokers,

@@ -88,7 +88,9 @@ export function materializeStage(opts: MaterializeStageOptions): Stage<Decoded, 
       buffer: { maxRecords: 10_000, maxBytes: 32 * 1024 * 1024 },
       sessionTimeoutMs,
       heartbeatIntervalMs: Math.min(3_000, Math.floor(sessionTimeoutMs / 3)),
-      maxWaitTimeMs: 250,
+      // an idle fetch parks on the broker this long (a record ends it at once: minBytes 1); the
+      // idle group heartbeats after each empty fetch, so keep it well inside the session
+      maxWaitTimeMs: Math.min(2_000, Math.floor(sessionTimeoutMs / 4)),
       maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024,
     },
     map(r): Materialized {

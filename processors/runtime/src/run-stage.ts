@@ -1,4 +1,4 @@
-import { createKafka, loadConfig } from '@feedlog/common';
+import { createKafka, fetchMaxWaitOverride, loadConfig } from '@feedlog/common';
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { singleMemberAssigner } from './assigner.ts';
 import { Breaker } from './breaker.ts';
@@ -59,7 +59,7 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
     readUncommitted: false,
     sessionTimeout: cfg.sessionTimeoutMs,
     heartbeatInterval: cfg.heartbeatIntervalMs,
-    maxWaitTimeInMs: cfg.maxWaitTimeMs,
+    maxWaitTimeInMs: fetchMaxWaitOverride() ?? cfg.maxWaitTimeMs,
     // one fetch is what a paused partition can still add to its buffer: keep it within the bound
     maxBytesPerPartition: cfg.maxBytesPerPartition || Math.max(64 * 1024, Math.min(1024 * 1024, cfg.buffer.maxBytes)),
     allowAutoTopicCreation: false,

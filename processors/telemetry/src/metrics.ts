@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { eventLoopResolutionMs } from '@feedlog/common';
 import { subscribe } from '@feedlog/runtime';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -29,7 +30,9 @@ export interface StageMetricsOptions {
 export function stageMetrics(opts: StageMetricsOptions = {}): StageMetrics {
   const registry = opts.registry ?? new Registry();
   if (opts.labels) registry.setDefaultLabels(opts.labels);
-  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (opts.defaultMetrics ?? true)
+    // a coarse event-loop monitor: the default 10 ms one wakes an idle process 100 times a second
+    collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: eventLoopResolutionMs() });
   const sg = ['stage', 'generation'] as const;
   const recordsIn = new Counter({
     name: 'feedlog_stage_records_in_total',
