@@ -25,5 +25,14 @@ export {
   schemaFilesAtRef,
   seedFromGitRef,
 } from './registry.ts';
-export { createRegistryClient, HEADER_BYTES, MAGIC_BYTE, Serde, type SerdeOptions, serdeFor } from './serde.ts';
+export { createRegistryClient, Serde, type SerdeOptions, serdeFor } from './serde.ts';
 export { bytesToVector, vectorToBytes } from './vector.ts';
+export {
+  type ConfluentFrame,
+  classifyRegistryError,
+  decodeWith,
+  HEADER_BYTES,
+  MAGIC_BYTE,
+  readFrame,
+  writeFrame,
+} from './wire.ts';

@@ -7,16 +7,11 @@ import {
   RecordEncodeError,
   RegistryUnavailableError,
   SchemaNotRegisteredError,
-  TruncatedMessageError,
   UnknownSchemaIdError,
-  WrongMagicByteError,
 } from './errors.ts';
 import type { RecordName, RecordTypes } from './generated.ts';
 import { type LoadedSchemas, loadSchemas } from './load.ts';
-
-/** Confluent wire format: magic byte 0, 4-byte big-endian schema id, Avro binary body. */
-export const MAGIC_BYTE = 0;
-export const HEADER_BYTES = 5;
+import { readFrame } from './wire.ts';
 
 export interface SerdeOptions {
   /** Registry base URL (default: SCHEMA_REGISTRY_URL via loadConfig()). Ignored when `registry` is given. */
@@ -37,14 +32,16 @@ export function createRegistryClient(url: string = loadConfig().registry.url): S
 
 type ResponseErrorLike = { status?: number; name?: string; message?: string };
 
-// mappersmith (under @kafkajs/confluent-schema-registry) reports a failed connection as status 400.
-const networkFailure = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|socket hang up|timed? ?out/i;
-
-/** The registry's own 4xx answer (returned as is), or a retriable RegistryUnavailableError. */
+/**
+ * The registry's own 4xx answer (returned as is), or a retriable RegistryUnavailableError. Decided
+ * by status, never by message: mappersmith (under @kafkajs/confluent-schema-registry) reports a
+ * failed connection as status 400 and drops the cause, and the registry answers its client errors
+ * with 404/409/422, so 400 (like 408, 429, 5xx and no status at all) means "could not ask".
+ */
 function registryError(e: unknown, topic: string, what: string): Error {
-  const { status, message = '' } = (e as ResponseErrorLike) ?? {};
-  const answered = typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429;
-  if (answered && !networkFailure.test(message)) return e as Error;
+  const { status } = (e as ResponseErrorLike) ?? {};
+  const answered = typeof status === 'number' && status > 400 && status < 500 && status !== 408 && status !== 429;
+  if (answered) return e as Error;
   return new RegistryUnavailableError(
     `schema registry unavailable while ${what}: ${(e as Error)?.message ?? e}`,
     topic,
@@ -134,17 +131,10 @@ export class Serde<R extends RecordName> {
   }
 
   async decode(message: Buffer): Promise<RecordTypes[R]> {
-    if (!Buffer.isBuffer(message) || message.length < HEADER_BYTES) {
-      throw new TruncatedMessageError(
-        `message on ${this.topic} has ${message?.length ?? 0} bytes, fewer than the ${HEADER_BYTES}-byte Confluent header`,
-        this.topic,
-      );
-    }
-    if (message[0] !== MAGIC_BYTE) throw new WrongMagicByteError(message[0]!, this.topic);
-    const id = message.readInt32BE(1);
+    const { schemaId: id, payload } = readFrame(message, this.topic);
     const reader = await this.readerFor(id);
     try {
-      return this.type.fromBuffer(message.subarray(HEADER_BYTES), reader.resolver) as RecordTypes[R];
+      return this.type.fromBuffer(payload, reader.resolver) as RecordTypes[R];
     } catch (e) {
       throw new PayloadDecodeError(
         `message on ${this.topic} (schema id ${id}) does not decode as ${this.record}: ${(e as Error).message}`,

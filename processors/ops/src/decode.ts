@@ -1,4 +1,4 @@
-import { createRegistryClient, HEADER_BYTES, MAGIC_BYTE } from '@feedlog/schemas';
+import { type ConfluentFrame, createRegistryClient, readFrame, WrongMagicByteError } from '@feedlog/schemas';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 
@@ -24,11 +24,15 @@ export class RecordDecoder {
 
   async decode(value: Buffer | null): Promise<Decoded> {
     if (value === null) return undecodable(Buffer.alloc(0), 'null value (tombstone)');
-    if (value.length < HEADER_BYTES)
-      return undecodable(value, `${value.length} bytes: shorter than the Confluent header`);
-    if (value[0] !== MAGIC_BYTE)
-      return undecodable(value, `magic byte ${value[0]}, not ${MAGIC_BYTE}: not Confluent wire format`);
-    const id = value.readInt32BE(1);
+    let frame: ConfluentFrame;
+    try {
+      frame = readFrame(value);
+    } catch (e) {
+      if (e instanceof WrongMagicByteError)
+        return undecodable(value, `magic byte ${e.magicByte}, not 0: not Confluent wire format`);
+      return undecodable(value, (e as Error).message);
+    }
+    const id = frame.schemaId;
     let type: avro.Type;
     try {
       type = await this.typeOf(id);
@@ -40,7 +44,7 @@ export class RecordDecoder {
         ok: true,
         schemaId: id,
         record: type.name ?? type.typeName,
-        value: type.fromBuffer(value.subarray(HEADER_BYTES)),
+        value: type.fromBuffer(frame.payload),
       };
     } catch (e) {
       return undecodable(value, `does not decode with schema id ${id}: ${(e as Error).message}`);
