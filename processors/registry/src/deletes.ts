@@ -27,26 +27,32 @@ async function assertNotReferenced(
   }
 }
 
-async function assertWritable(store: RegistryStore, c: pg.PoolClient, subject: string): Promise<void> {
+/** Under the subject lock, in a writable mode: the subject's versions (subject not found when none). */
+async function lockedVersions(
+  store: RegistryStore,
+  c: pg.PoolClient,
+  subject: string,
+): Promise<{ version: number; deleted: boolean }[]> {
+  await store.lockSubject(c, subject);
   const mode = await getMode(store, subject, c);
   if (mode === 'READONLY' || mode === 'READONLY_OVERRIDE') {
     throw Errors.notPermitted(`Subject ${subject} is in read-only mode`);
   }
+  const r = await c.query<{ version: number; deleted: boolean }>(
+    `SELECT version, deleted FROM ${store.s}.subject_versions WHERE subject = $1 ORDER BY version`,
+    [subject],
+  );
+  if (r.rows.length === 0) throw Errors.subjectNotFound(subject);
+  return r.rows;
 }
 
 export async function deleteSubject(store: RegistryStore, subject: string, permanent: boolean): Promise<number[]> {
   return store.tx(async (c) => {
-    await store.lockSubject(c, subject);
-    await assertWritable(store, c, subject);
-    const r = await c.query<{ version: number; deleted: boolean }>(
-      `SELECT version, deleted FROM ${store.s}.subject_versions WHERE subject = $1 ORDER BY version`,
-      [subject],
-    );
-    if (r.rows.length === 0) throw Errors.subjectNotFound(subject);
-    const live = r.rows.filter((x) => !x.deleted).map((x) => x.version);
+    const rows = await lockedVersions(store, c, subject);
+    const live = rows.filter((x) => !x.deleted).map((x) => x.version);
     if (permanent) {
       if (live.length > 0) throw Errors.subjectNotSoftDeleted(subject);
-      const all = r.rows.map((x) => x.version);
+      const all = rows.map((x) => x.version);
       await assertNotReferenced(store, c, subject, all);
       await c.query(`DELETE FROM ${store.s}.subject_versions WHERE subject = $1`, [subject]);
       await c.query(`DELETE FROM ${store.s}.config WHERE subject = $1`, [subject]);
@@ -69,17 +75,11 @@ export async function deleteVersion(
 ): Promise<number> {
   const v = parseVersion(versionText);
   return store.tx(async (c) => {
-    await store.lockSubject(c, subject);
-    await assertWritable(store, c, subject);
-    const r = await c.query<{ version: number; deleted: boolean }>(
-      `SELECT version, deleted FROM ${store.s}.subject_versions WHERE subject = $1 ORDER BY version`,
-      [subject],
-    );
-    if (r.rows.length === 0) throw Errors.subjectNotFound(subject);
+    const rows = await lockedVersions(store, c, subject);
     const row =
       v === LATEST
-        ? (r.rows.filter((x) => permanent || !x.deleted).at(-1) ?? undefined)
-        : r.rows.find((x) => x.version === v);
+        ? (rows.filter((x) => permanent || !x.deleted).at(-1) ?? undefined)
+        : rows.find((x) => x.version === v);
     if (!row) {
       if (v === LATEST) throw Errors.subjectNotFound(subject);
       throw Errors.versionNotFound(v);
