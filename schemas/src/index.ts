@@ -20,6 +20,7 @@ export { type LoadedSchemas, loadSchemas, type SubjectBinding } from './load.ts'
 export {
   type CompatibilityResult,
   checkCompatibility,
+  RegistryHttpError,
   RegistryRestClient,
   registerAll,
   schemaFilesAtRef,

@@ -65,6 +65,17 @@ export class RegistryRestClient {
     return json as T;
   }
 
+  /** GET /schemas/ids/{id}: the schema text (and its type when not Avro). */
+  schemaById(id: number): Promise<{ schema: string; schemaType?: string }> {
+    return this.request('GET', `/schemas/ids/${id}`);
+  }
+
+  /** POST /subjects/{s}: the id of `schema` under `subject` (RegistryHttpError 404 when not registered). */
+  async lookupId(subject: string, schema: string): Promise<number> {
+    const r = await this.request<{ id: number }>('POST', `/subjects/${enc(subject)}`, { schema });
+    return r.id;
+  }
+
   /** Register (or find) `schema` under `subject`; the same schema twice gets the same id. */
   async register(subject: string, schema: string): Promise<number> {
     const r = await this.request<{ id: number }>('POST', `/subjects/${enc(subject)}/versions`, { schema });

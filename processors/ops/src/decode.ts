@@ -1,5 +1,10 @@
-import { type ConfluentFrame, createRegistryClient, readFrame, WrongMagicByteError } from '@feedlog/schemas';
-import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import {
+  type ConfluentFrame,
+  createRegistryClient,
+  type RegistryRestClient,
+  readFrame,
+  WrongMagicByteError,
+} from '@feedlog/schemas';
 import avro from 'avsc';
 
 /** A value decoded with the schema that wrote it (whatever its version), or why it could not be. */
@@ -15,10 +20,10 @@ const HEX_PREFIX = 16;
  * fields a newer version added. Never throws for bad bytes: a tail must go on past them.
  */
 export class RecordDecoder {
-  private readonly registry: SchemaRegistry;
+  private readonly registry: RegistryRestClient;
   private readonly types = new Map<number, Promise<avro.Type>>();
 
-  constructor(opts: { registry?: SchemaRegistry; registryUrl?: string } = {}) {
+  constructor(opts: { registry?: RegistryRestClient; registryUrl?: string } = {}) {
     this.registry = opts.registry ?? createRegistryClient(opts.registryUrl);
   }
 
@@ -54,9 +59,9 @@ export class RecordDecoder {
   private typeOf(id: number): Promise<avro.Type> {
     let hit = this.types.get(id);
     if (!hit) {
-      hit = this.registry.getSchema(id).then((s) => {
-        if (!(s instanceof avro.Type)) throw new Error('not an Avro schema');
-        return s;
+      hit = this.registry.schemaById(id).then((s) => {
+        if ((s.schemaType ?? 'AVRO') !== 'AVRO') throw new Error('not an Avro schema');
+        return avro.Type.forSchema(JSON.parse(s.schema) as avro.Schema);
       });
       // a registry outage is not cached: the next record asks again
       hit.catch(() => this.types.delete(id));
