@@ -103,6 +103,11 @@ describe('poison records on the real broker', () => {
         'UnknownSchemaIdError',
         'WrongMagicByteError',
       ]);
+      expect(dlq.map((m) => m.headers?.['feedlog-error-code']?.toString()).sort()).toEqual([
+        'FEEDLOG_POISON_RECORD',
+        'FEEDLOG_UNKNOWN_SCHEMA_ID',
+        'FEEDLOG_WIRE_BAD_MAGIC_BYTE',
+      ]);
       // and the stage committed past them: nothing will be re-processed
       const admin = kafka.admin();
       await admin.connect();
