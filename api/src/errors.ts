@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import createError, { type FastifyErrorConstructor } from '@fastify/error';
+import { errorCodeOf, errorCodes } from '@feedlog/common';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
@@ -84,7 +85,23 @@ function validationDetails(err: FastifyError): unknown {
   });
 }
 
-export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+/**
+ * A coded feedlog error (serde, registry, runtime) that reached the handler without an HTTP
+ * status: the status comes from the error list of @feedlog/common; a retriable one (a dependency
+ * is down) is answered as such, with the code and without the internal message.
+ */
+function fromFeedlogCode(err: FastifyError): FastifyError {
+  if (err.statusCode) return err;
+  const code = errorCodeOf(err);
+  if (!code) return err;
+  const spec = errorCodes[code];
+  if (!spec.retriable) return Object.assign(err, { statusCode: spec.status, code: code.toLowerCase() });
+  const e = errors.unavailable(`a dependency is unavailable (${code}); retry later`);
+  return Object.assign(e, { statusCode: spec.status, code: code.toLowerCase() });
+}
+
+export function errorHandler(raw: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  const err = fromFeedlogCode(raw);
   const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
   if (status >= 500) {
     const exposed = (err as { expose?: boolean }).expose === true;

@@ -3,7 +3,7 @@ import { EmbeddedIndex, type VectorIndex } from '@feedlog/index';
 import { QdrantIndex } from '@feedlog/index/qdrant';
 import { type GroupFilter, groupFilter, LagMonitor, type LagMonitorOptions } from '@feedlog/lag';
 import { ReplayController } from '@feedlog/replay';
-import { serdeFor } from '@feedlog/schemas';
+import { RegistryRestClient, serdeFor } from '@feedlog/schemas';
 import { topicNames } from '@feedlog/topics';
 import pg from 'pg';
 import type { AppOptions } from './app.ts';
@@ -67,13 +67,11 @@ export function apiSettings(env: NodeJS.ProcessEnv = process.env) {
 export function serdeEncoder(config: FeedlogConfig, prefix = '', autoRegister = false): RawEncoder {
   const topic = `${prefix}${topicNames.raw}`;
   const serde = serdeFor('RawHeadline', topic, { prefix, registryUrl: config.registry.url, autoRegister });
+  const registry = new RegistryRestClient(config.registry.url, { timeoutMs: 2_000 });
   return {
     encode: (r) => serde.encode(r),
     async check() {
-      const r = await fetch(`${config.registry.url}/subjects/${encodeURIComponent(serde.subject)}/versions/latest`, {
-        signal: AbortSignal.timeout(2_000),
-      });
-      if (!r.ok) throw new Error(`registry answered ${r.status} for ${serde.subject}`);
+      if (!(await registry.latest(serde.subject))) throw new Error(`registry has no ${serde.subject}`);
     },
   };
 }

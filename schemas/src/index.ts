@@ -20,10 +20,20 @@ export { type LoadedSchemas, loadSchemas, type SubjectBinding } from './load.ts'
 export {
   type CompatibilityResult,
   checkCompatibility,
+  RegistryHttpError,
   RegistryRestClient,
   registerAll,
   schemaFilesAtRef,
   seedFromGitRef,
 } from './registry.ts';
-export { createRegistryClient, HEADER_BYTES, MAGIC_BYTE, Serde, type SerdeOptions, serdeFor } from './serde.ts';
+export { createRegistryClient, Serde, type SerdeOptions, serdeFor } from './serde.ts';
 export { bytesToVector, vectorToBytes } from './vector.ts';
+export {
+  type ConfluentFrame,
+  classifyRegistryError,
+  decodeWith,
+  HEADER_BYTES,
+  MAGIC_BYTE,
+  readFrame,
+  writeFrame,
+} from './wire.ts';

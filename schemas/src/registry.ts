@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { diffSchemas, type FieldChange } from './diff.ts';
+import { RegistryUnavailableError } from './errors.ts';
 import { type AvroJson, parseSchemaFile, type SchemaFile } from './files.ts';
 import { type LoadedSchemas, loadSchemas } from './load.ts';
 
@@ -16,11 +17,17 @@ export class RegistryHttpError extends Error {
   }
 }
 
-/** The few Confluent REST calls the CLI needs, over fetch: works against any compatible registry. */
+/**
+ * The few Confluent REST calls the CLI and the API's readiness need, over fetch: works against any
+ * compatible registry. Unreachable, 5xx, 408 and 429 are a retriable RegistryUnavailableError; the
+ * registry's own 4xx answers a RegistryHttpError with its Confluent error_code.
+ */
 export class RegistryRestClient {
   readonly url: string;
-  constructor(url: string) {
+  private readonly timeoutMs: number;
+  constructor(url: string, opts: { timeoutMs?: number } = {}) {
     this.url = url.replace(/\/+$/, '');
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -30,10 +37,12 @@ export class RegistryRestClient {
         method,
         headers: { Accept: CONTENT_TYPE, ...(body === undefined ? {} : { 'Content-Type': CONTENT_TYPE }) },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(10_000),
+        signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (e) {
-      throw new Error(`schema registry ${this.url} unreachable: ${(e as Error).message}`, { cause: e });
+      throw new RegistryUnavailableError(`schema registry ${this.url} unreachable: ${(e as Error).message}`, '', {
+        cause: e,
+      });
     }
     const text = await res.text();
     let json: unknown;
@@ -44,6 +53,9 @@ export class RegistryRestClient {
     }
     if (!res.ok) {
       const err = json as { error_code?: number; message?: string } | undefined;
+      if (res.status >= 500 || res.status === 408 || res.status === 429) {
+        throw new RegistryUnavailableError(`${method} ${path}: ${res.status} ${err?.message ?? text}`.trim(), '');
+      }
       throw new RegistryHttpError(
         res.status,
         err?.error_code,
@@ -51,6 +63,17 @@ export class RegistryRestClient {
       );
     }
     return json as T;
+  }
+
+  /** GET /schemas/ids/{id}: the schema text (and its type when not Avro). */
+  schemaById(id: number): Promise<{ schema: string; schemaType?: string }> {
+    return this.request('GET', `/schemas/ids/${id}`);
+  }
+
+  /** POST /subjects/{s}: the id of `schema` under `subject` (RegistryHttpError 404 when not registered). */
+  async lookupId(subject: string, schema: string): Promise<number> {
+    const r = await this.request<{ id: number }>('POST', `/subjects/${enc(subject)}`, { schema });
+    return r.id;
   }
 
   /** Register (or find) `schema` under `subject`; the same schema twice gets the same id. */

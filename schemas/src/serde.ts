@@ -1,5 +1,4 @@
 import { loadConfig } from '@feedlog/common';
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import {
   IncompatibleSchemaError,
@@ -7,22 +6,18 @@ import {
   RecordEncodeError,
   RegistryUnavailableError,
   SchemaNotRegisteredError,
-  TruncatedMessageError,
   UnknownSchemaIdError,
-  WrongMagicByteError,
 } from './errors.ts';
 import type { RecordName, RecordTypes } from './generated.ts';
 import { type LoadedSchemas, loadSchemas } from './load.ts';
-
-/** Confluent wire format: magic byte 0, 4-byte big-endian schema id, Avro binary body. */
-export const MAGIC_BYTE = 0;
-export const HEADER_BYTES = 5;
+import { RegistryHttpError, RegistryRestClient } from './registry.ts';
+import { readFrame, writeFrame } from './wire.ts';
 
 export interface SerdeOptions {
   /** Registry base URL (default: SCHEMA_REGISTRY_URL via loadConfig()). Ignored when `registry` is given. */
   registryUrl?: string;
-  /** A shared client (its id/schema cache is shared too). */
-  registry?: SchemaRegistry;
+  /** A shared client. */
+  registry?: RegistryRestClient;
   /** Register the local schema under the subject on first encode (default false: look its id up). */
   autoRegister?: boolean;
   /** Topic-name prefix of the declarations (tests). */
@@ -30,40 +25,27 @@ export interface SerdeOptions {
   schemas?: LoadedSchemas;
 }
 
-/** A @kafkajs/confluent-schema-registry client for `url` (default: SCHEMA_REGISTRY_URL). */
-export function createRegistryClient(url: string = loadConfig().registry.url): SchemaRegistry {
-  return new SchemaRegistry({ host: url, retry: { retries: 2, initialRetryTimeInSecs: 0.1, maxRetryTimeInSecs: 1 } });
+/** The registry client for `url` (default: SCHEMA_REGISTRY_URL): feedlog's one REST client. */
+export function createRegistryClient(url: string = loadConfig().registry.url): RegistryRestClient {
+  return new RegistryRestClient(url);
 }
 
-type ResponseErrorLike = { status?: number; name?: string; message?: string };
-
-// mappersmith (under @kafkajs/confluent-schema-registry) reports a failed connection as status 400.
-const networkFailure = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|socket hang up|timed? ?out/i;
-
-/** The registry's own 4xx answer (returned as is), or a retriable RegistryUnavailableError. */
-function registryError(e: unknown, topic: string, what: string): Error {
-  const { status, message = '' } = (e as ResponseErrorLike) ?? {};
-  const answered = typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429;
-  if (answered && !networkFailure.test(message)) return e as Error;
-  return new RegistryUnavailableError(
-    `schema registry unavailable while ${what}: ${(e as Error)?.message ?? e}`,
-    topic,
-    {
-      cause: e,
-    },
-  );
+/** A RegistryUnavailableError named after this topic, or undefined when the registry answered. */
+function unavailable(e: unknown, topic: string, what: string): RegistryUnavailableError | undefined {
+  if (!(e instanceof RegistryUnavailableError)) return undefined;
+  return new RegistryUnavailableError(`schema registry unavailable while ${what}: ${e.message}`, topic, { cause: e });
 }
 
 /**
- * Encodes and decodes one topic's values in the Confluent wire format through
- * @kafkajs/confluent-schema-registry. Decoding resolves the writer schema (whatever version
- * wrote the message) into the local reader schema, so a consumer always sees the record shape
- * it was compiled against. Every failure is a typed SerdeError (retriable or not).
+ * Encodes and decodes one topic's values in the Confluent wire format (wire.ts) with avsc, asking
+ * the registry (RegistryRestClient) for its id and for each writer schema once. Decoding resolves
+ * the writer schema (whatever version wrote the message) into the local reader schema, so a
+ * consumer always sees the record shape it was compiled against. Every failure is a typed SerdeError (retriable or not).
  */
 export class Serde<R extends RecordName> {
   readonly subject: string;
   readonly type: avro.Type;
-  private readonly registry: SchemaRegistry;
+  private readonly registry: RegistryRestClient;
   private readonly schemaText: string;
   private readonly autoRegister: boolean;
   private idPromise: Promise<number> | undefined;
@@ -92,15 +74,12 @@ export class Serde<R extends RecordName> {
   }
 
   private async resolveId(): Promise<number> {
-    const schema = { type: SchemaType.AVRO, schema: this.schemaText } as const;
     try {
-      if (this.autoRegister) return (await this.registry.register(schema, { subject: this.subject })).id;
-      return await this.registry.getRegistryIdBySchema(this.subject, schema);
+      if (this.autoRegister) return await this.registry.register(this.subject, this.schemaText);
+      return await this.registry.lookupId(this.subject, this.schemaText);
     } catch (e) {
-      // getRegistryIdBySchema rethrows the registry's 404 as a bare ConfluentSchemaRegistryError (no status).
-      const notFound = (e as ResponseErrorLike)?.name === 'ConfluentSchemaRegistryError';
-      const err = notFound ? (e as Error) : registryError(e, this.topic, `looking up ${this.subject}`);
-      if (err instanceof RegistryUnavailableError) throw err;
+      const down = unavailable(e, this.topic, `looking up ${this.subject}`);
+      if (down) throw down;
       throw new SchemaNotRegisteredError(
         `${this.record} in schemas/ is not registered under ${this.subject}: run \`feedlog schemas register\` (${(e as Error).message})`,
         this.topic,
@@ -111,22 +90,17 @@ export class Serde<R extends RecordName> {
 
   async encode(value: RecordTypes[R]): Promise<Buffer> {
     const id = await this.schemaId();
+    const paths: string[] = [];
+    if (!this.type.isValid(value, { errorHook: (path) => paths.push(path.join('.') || '(root)') })) {
+      throw new RecordEncodeError(
+        `${this.record} for ${this.topic} does not match its schema at ${paths.join(', ')}`,
+        this.topic,
+        paths,
+      );
+    }
     try {
-      return await this.registry.encode(id, value);
+      return writeFrame(id, this.type.toBuffer(value));
     } catch (e) {
-      // An invalid value: the client reports the offending paths (ConfluentSchemaRegistryValidationError).
-      const invalid = (e as { paths?: string[][] }).paths;
-      if (Array.isArray(invalid)) {
-        const paths = invalid.map((p) => p.join('.') || '(root)');
-        throw new RecordEncodeError(
-          `${this.record} for ${this.topic} does not match its schema at ${paths.join(', ')}`,
-          this.topic,
-          paths,
-          { cause: e },
-        );
-      }
-      const err = registryError(e, this.topic, `encoding with schema ${id}`);
-      if (err instanceof RegistryUnavailableError) throw err;
       throw new RecordEncodeError(`${this.record} for ${this.topic}: ${(e as Error).message}`, this.topic, [], {
         cause: e,
       });
@@ -134,17 +108,10 @@ export class Serde<R extends RecordName> {
   }
 
   async decode(message: Buffer): Promise<RecordTypes[R]> {
-    if (!Buffer.isBuffer(message) || message.length < HEADER_BYTES) {
-      throw new TruncatedMessageError(
-        `message on ${this.topic} has ${message?.length ?? 0} bytes, fewer than the ${HEADER_BYTES}-byte Confluent header`,
-        this.topic,
-      );
-    }
-    if (message[0] !== MAGIC_BYTE) throw new WrongMagicByteError(message[0]!, this.topic);
-    const id = message.readInt32BE(1);
+    const { schemaId: id, payload } = readFrame(message, this.topic);
     const reader = await this.readerFor(id);
     try {
-      return this.type.fromBuffer(message.subarray(HEADER_BYTES), reader.resolver) as RecordTypes[R];
+      return this.type.fromBuffer(payload, reader.resolver) as RecordTypes[R];
     } catch (e) {
       throw new PayloadDecodeError(
         `message on ${this.topic} (schema id ${id}) does not decode as ${this.record}: ${(e as Error).message}`,
@@ -157,17 +124,26 @@ export class Serde<R extends RecordName> {
   private async readerFor(id: number): Promise<{ resolver?: avro.Resolver }> {
     const hit = this.readers.get(id);
     if (hit) return hit;
-    let writer: unknown;
+    let found: { schema: string; schemaType?: string };
     try {
-      writer = await this.registry.getSchema(id);
+      found = await this.registry.schemaById(id);
     } catch (e) {
-      const err = registryError(e, this.topic, `fetching schema ${id}`);
-      if (err instanceof RegistryUnavailableError) throw err;
-      if ((e as ResponseErrorLike).status === 404) throw new UnknownSchemaIdError(id, this.topic, { cause: e });
+      const down = unavailable(e, this.topic, `fetching schema ${id}`);
+      if (down) throw down;
+      if (e instanceof RegistryHttpError && e.status === 404)
+        throw new UnknownSchemaIdError(id, this.topic, { cause: e });
       throw new IncompatibleSchemaError(`schema id ${id}: ${(e as Error).message}`, this.topic, { cause: e });
     }
-    if (!(writer instanceof avro.Type)) {
+    if ((found.schemaType ?? 'AVRO') !== 'AVRO') {
       throw new IncompatibleSchemaError(`schema id ${id} is not an Avro schema`, this.topic);
+    }
+    let writer: avro.Type;
+    try {
+      writer = avro.Type.forSchema(JSON.parse(found.schema) as avro.Schema);
+    } catch (e) {
+      throw new IncompatibleSchemaError(`schema id ${id} does not parse as Avro: ${(e as Error).message}`, this.topic, {
+        cause: e,
+      });
     }
     let entry: { resolver?: avro.Resolver };
     if (writer.equals(this.type)) {

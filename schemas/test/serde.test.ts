@@ -13,7 +13,12 @@ describe('Serde without a registry', () => {
   it('rejects a wrong magic byte as a non-retriable typed error', async () => {
     const err = await serde.decode(Buffer.from([1, 0, 0, 0, 1, 2, 3])).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WrongMagicByteError);
-    expect(err).toMatchObject({ retriable: false, code: 'wrong-magic-byte', magicByte: 1, topic: 'raw-headlines' });
+    expect(err).toMatchObject({
+      retriable: false,
+      code: 'FEEDLOG_WIRE_BAD_MAGIC_BYTE',
+      magicByte: 1,
+      topic: 'raw-headlines',
+    });
   });
 
   it('rejects a message shorter than the header', async () => {

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { errorCodeOf } from '@feedlog/common';
 import { canonicalUrl, itemId, type RawHeadline } from '@feedlog/schemas';
 import type { ErrorObject } from 'ajv';
 import { callerOf } from '../auth.ts';
@@ -130,10 +131,13 @@ export const itemsRoutes: FastifyPluginAsyncTypebox<ItemsRouteOptions> = async (
           })),
         );
       } catch (e) {
-        req.log.error({ err: e }, 'encoding RawHeadline failed');
+        const code = errorCodeOf(e);
+        req.log.error({ err: e, code }, 'encoding RawHeadline failed');
         reply.header('retry-after', '5');
         throw errors.unavailable(
-          'the schema registry is unavailable or RawHeadline is not registered; nothing was accepted',
+          code === 'FEEDLOG_SCHEMA_NOT_REGISTERED'
+            ? 'RawHeadline is not registered in the schema registry; nothing was accepted'
+            : 'the schema registry is unavailable; nothing was accepted',
         );
       }
 

@@ -1,5 +1,16 @@
 export { ConfigError, type EnvName, envSpec, type FeedlogConfig, loadConfig, repoRoot } from './config.ts';
 export { CsvFileError, parseCsvFile } from './csv.ts';
+export {
+  type ErrorCode,
+  type ErrorCodeSpec,
+  errorCodeOf,
+  errorCodes,
+  errorCodesMarkdown,
+  FeedlogError,
+  findErrorBy,
+  isErrorCode,
+  isRetriable,
+} from './errors.ts';
 export { eventLoopResolutionMs, fetchMaxWaitOverride } from './idle.ts';
 export { createKafka, type KafkaFactoryOptions } from './kafka.ts';
 export { applyKafkajsIdleFix } from './kafkajs-idle.ts';

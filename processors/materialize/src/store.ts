@@ -1,3 +1,4 @@
+import { FeedlogError } from '@feedlog/common';
 import type pg from 'pg';
 import { parkBlocksParams, parkBlocksSql, parkUnserved, servingGenerations } from './generations.ts';
 import type { FailureRow, ItemRow, StepRow } from './rows.ts';
@@ -143,9 +144,10 @@ export function insertFailuresParams(rows: FailureRow[]): unknown[][] {
 }
 
 /** The stored position moved under us (another instance, or a commit whose outcome we did not see). */
-export class StaleOffsetError extends Error {
-  override name = 'StaleOffsetError';
-  readonly retriable = true;
+export class StaleOffsetError extends FeedlogError {
+  constructor(message: string) {
+    super('FEEDLOG_STALE_OFFSET', message);
+  }
 }
 
 export interface PartitionKey {

@@ -289,6 +289,7 @@ describe('materializer', () => {
         failures: [],
       }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(StaleOffsetError);
+      expect(err).toMatchObject({ code: 'FEEDLOG_STALE_OFFSET', retriable: true });
       const leaked = await client.query("SELECT count(*)::int AS n FROM jobs WHERE id = 'stale-job'");
       expect(leaked.rows[0].n).toBe(0);
     } finally {

@@ -1,5 +1,10 @@
-import { createRegistryClient, HEADER_BYTES, MAGIC_BYTE } from '@feedlog/schemas';
-import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import {
+  type ConfluentFrame,
+  createRegistryClient,
+  type RegistryRestClient,
+  readFrame,
+  WrongMagicByteError,
+} from '@feedlog/schemas';
 import avro from 'avsc';
 
 /** A value decoded with the schema that wrote it (whatever its version), or why it could not be. */
@@ -15,20 +20,24 @@ const HEX_PREFIX = 16;
  * fields a newer version added. Never throws for bad bytes: a tail must go on past them.
  */
 export class RecordDecoder {
-  private readonly registry: SchemaRegistry;
+  private readonly registry: RegistryRestClient;
   private readonly types = new Map<number, Promise<avro.Type>>();
 
-  constructor(opts: { registry?: SchemaRegistry; registryUrl?: string } = {}) {
+  constructor(opts: { registry?: RegistryRestClient; registryUrl?: string } = {}) {
     this.registry = opts.registry ?? createRegistryClient(opts.registryUrl);
   }
 
   async decode(value: Buffer | null): Promise<Decoded> {
     if (value === null) return undecodable(Buffer.alloc(0), 'null value (tombstone)');
-    if (value.length < HEADER_BYTES)
-      return undecodable(value, `${value.length} bytes: shorter than the Confluent header`);
-    if (value[0] !== MAGIC_BYTE)
-      return undecodable(value, `magic byte ${value[0]}, not ${MAGIC_BYTE}: not Confluent wire format`);
-    const id = value.readInt32BE(1);
+    let frame: ConfluentFrame;
+    try {
+      frame = readFrame(value);
+    } catch (e) {
+      if (e instanceof WrongMagicByteError)
+        return undecodable(value, `magic byte ${e.magicByte}, not 0: not Confluent wire format`);
+      return undecodable(value, (e as Error).message);
+    }
+    const id = frame.schemaId;
     let type: avro.Type;
     try {
       type = await this.typeOf(id);
@@ -40,7 +49,7 @@ export class RecordDecoder {
         ok: true,
         schemaId: id,
         record: type.name ?? type.typeName,
-        value: type.fromBuffer(value.subarray(HEADER_BYTES)),
+        value: type.fromBuffer(frame.payload),
       };
     } catch (e) {
       return undecodable(value, `does not decode with schema id ${id}: ${(e as Error).message}`);
@@ -50,9 +59,9 @@ export class RecordDecoder {
   private typeOf(id: number): Promise<avro.Type> {
     let hit = this.types.get(id);
     if (!hit) {
-      hit = this.registry.getSchema(id).then((s) => {
-        if (!(s instanceof avro.Type)) throw new Error('not an Avro schema');
-        return s;
+      hit = this.registry.schemaById(id).then((s) => {
+        if ((s.schemaType ?? 'AVRO') !== 'AVRO') throw new Error('not an Avro schema');
+        return avro.Type.forSchema(JSON.parse(s.schema) as avro.Schema);
       });
       // a registry outage is not cached: the next record asks again
       hit.catch(() => this.types.delete(id));

@@ -1,3 +1,5 @@
+import { FeedlogError, type ErrorCode as FeedlogErrorCode } from '@feedlog/common';
+
 /**
  * Confluent Schema Registry error codes and messages, taken from
  * io.confluent.kafka.schemaregistry.rest.exceptions.Errors (and the Rest*Exception classes beside it)
@@ -28,14 +30,23 @@ export const ErrorCode = {
   STORE_ERROR: 50001,
 } as const;
 
-export class RegistryError extends Error {
+/** The feedlog code of a registry answer, by its HTTP status (the Confluent error_code stays on the wire). */
+function feedlogCode(status: number): FeedlogErrorCode {
+  if (status === 401) return 'FEEDLOG_REGISTRY_UNAUTHORIZED';
+  if (status === 404) return 'FEEDLOG_REGISTRY_NOT_FOUND';
+  if (status === 409) return 'FEEDLOG_REGISTRY_CONFLICT';
+  if (status >= 500) return 'FEEDLOG_REGISTRY_STORE';
+  return 'FEEDLOG_REGISTRY_INVALID';
+}
+
+export class RegistryError extends FeedlogError {
   override name = 'RegistryError';
   constructor(
     readonly status: number,
     readonly errorCode: number,
     message: string,
   ) {
-    super(message);
+    super(feedlogCode(status), message);
   }
   toJSON(): { error_code: number; message: string } {
     return { error_code: this.errorCode, message: this.message };

@@ -18,13 +18,3 @@ export {
 export { ErrorCode, Errors, RegistryError } from './errors.ts';
 export { migrate } from './migrate.ts';
 export { RegistryService } from './service.ts';
-export {
-  type ConfluentFrame,
-  classifyRegistryError,
-  decodeConfluentFrame,
-  decodeWith,
-  encodeConfluentFrame,
-  RegistryUnavailableError,
-  UnknownSchemaError,
-  WireFormatError,
-} from './wire.ts';

@@ -58,3 +58,15 @@ describe('registry routes without storage', () => {
     expect(r.json.message).toMatch(/backend data store/);
   });
 });
+
+describe('registry errors carry the feedlog codes', () => {
+  it('maps each Confluent answer to a FEEDLOG_REGISTRY_* code with its retriable flag', async () => {
+    const { Errors } = await import('../src/errors.ts');
+    expect(Errors.schemaNotFound(3)).toMatchObject({ code: 'FEEDLOG_REGISTRY_NOT_FOUND', retriable: false });
+    expect(Errors.incompatible('s', [])).toMatchObject({ code: 'FEEDLOG_REGISTRY_CONFLICT', retriable: false });
+    expect(Errors.invalidSchema('x')).toMatchObject({ code: 'FEEDLOG_REGISTRY_INVALID', errorCode: 42201 });
+    expect(Errors.unauthorized()).toMatchObject({ code: 'FEEDLOG_REGISTRY_UNAUTHORIZED' });
+    expect(Errors.store('down')).toMatchObject({ code: 'FEEDLOG_REGISTRY_STORE', retriable: true });
+    expect(Errors.store('down').toJSON()).toEqual({ error_code: 50001, message: 'down' });
+  });
+});

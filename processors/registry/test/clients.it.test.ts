@@ -6,19 +6,19 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { AvroDeserializer, AvroSerializer, SchemaRegistryClient, SerdeType } from '@confluentinc/schemaregistry';
 import { createKafka, loadConfig } from '@feedlog/common';
+import {
+  classifyRegistryError,
+  decodeWith,
+  readFrame,
+  UnknownSchemaIdError,
+  WrongMagicByteError,
+  writeFrame,
+} from '@feedlog/schemas';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { FastifyInstance } from 'fastify';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRegistryApp } from '../src/app.ts';
-import {
-  classifyRegistryError,
-  decodeConfluentFrame,
-  decodeWith,
-  encodeConfluentFrame,
-  UnknownSchemaError,
-  WireFormatError,
-} from '../src/wire.ts';
 import { databaseUrl, dropPgSchema, uniquePgSchema } from './helpers.ts';
 
 const pgSchema = uniquePgSchema('reg_clients');
@@ -117,7 +117,7 @@ describe('real clients through the real broker', () => {
     const id = await confluent.register(subject, { schemaType: 'AVRO', schema: JSON.stringify(headlineSchema) });
     const serializer = new AvroSerializer(confluent, SerdeType.VALUE, { useLatestVersion: true });
     const frames = await Promise.all(records.map((r) => serializer.serialize(topic, r)));
-    for (const f of frames) expect(decodeConfluentFrame(f).schemaId).toBe(id);
+    for (const f of frames) expect(readFrame(f).schemaId).toBe(id);
     await produce(topic, frames);
 
     const kjs = new SchemaRegistry({ host: url });
@@ -163,7 +163,7 @@ describe('real clients through the real broker', () => {
     const [got] = await consume(topic, 1);
     const kjs = new SchemaRegistry({ host: url });
     expect({ ...(await kjs.decode(got as Buffer)) }).toEqual(msg);
-    expect(await kjs.getLatestSchemaId(`${topic}-value`)).toBe(decodeConfluentFrame(frame).schemaId);
+    expect(await kjs.getLatestSchemaId(`${topic}-value`)).toBe(readFrame(frame).schemaId);
   });
 
   it('an incompatible schema is refused to both clients with the reason', async () => {
@@ -192,18 +192,18 @@ describe('real clients through the real broker', () => {
     const { id } = await kjs.register({ type: SchemaType.AVRO, schema: JSON.stringify(headlineSchema) }, { subject });
     const good = await kjs.encode(id, records[0]);
     const unknownId = 2_000_000_000;
-    const unknown = encodeConfluentFrame(unknownId, good.subarray(5));
+    const unknown = writeFrame(unknownId, good.subarray(5));
     await produce(topic, [Buffer.from(JSON.stringify(records[0])), unknown, good]);
     const [json, unk, ok] = await consume(topic, 3);
 
     const fetchType = (schemaId: number) => kjs.getSchema(schemaId);
     await expect(decodeWith(json as Buffer, fetchType)).rejects.toMatchObject({
-      name: 'WireFormatError',
-      code: 'BAD_MAGIC_BYTE',
+      name: 'WrongMagicByteError',
+      code: 'FEEDLOG_WIRE_BAD_MAGIC_BYTE',
       retriable: false,
     });
     const err = await decodeWith(unk as Buffer, fetchType).catch((e) => e);
-    expect(err).toBeInstanceOf(UnknownSchemaError);
+    expect(err).toBeInstanceOf(UnknownSchemaIdError);
     expect(err).toMatchObject({ schemaId: unknownId, retriable: false });
     expect({ ...(await decodeWith(ok as Buffer, fetchType)).value }).toEqual(records[0]);
 
@@ -211,7 +211,7 @@ describe('real clients through the real broker', () => {
     const deserializer = new AvroDeserializer(new SchemaRegistryClient({ baseURLs: [url] }), SerdeType.VALUE, {});
     const restErr = await deserializer.deserialize(topic, unk as Buffer).catch((e) => e);
     expect(restErr).toMatchObject({ status: 404, errorCode: 40403 });
-    expect(classifyRegistryError(restErr, unknownId)).toBeInstanceOf(UnknownSchemaError);
-    expect(() => decodeConfluentFrame(json as Buffer)).toThrow(WireFormatError);
+    expect(classifyRegistryError(restErr, unknownId)).toBeInstanceOf(UnknownSchemaIdError);
+    expect(() => readFrame(json as Buffer)).toThrow(WrongMagicByteError);
   });
 });

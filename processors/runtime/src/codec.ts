@@ -1,4 +1,5 @@
-import { BadMagicByteError, DecodeError, EncodeError, UnknownSchemaError } from './errors.ts';
+import { readFrame, UnknownSchemaIdError, writeFrame } from '@feedlog/schemas';
+import { DecodeError, EncodeError } from './errors.ts';
 
 /**
  * The serde seam. The runtime only ever calls these two methods, so an Avro serde over a
@@ -46,22 +47,6 @@ export function jsonCodec<T>(validate?: (v: unknown) => T): Codec<T> {
   };
 }
 
-export const MAGIC_BYTE = 0;
-
-/** Split a Confluent wire-format frame: magic byte 0, big-endian int32 schema id, payload. */
-export function readFrame(buf: Buffer): { schemaId: number; payload: Buffer } {
-  if (buf.length < 5) throw new BadMagicByteError(`frame too short (${buf.length} bytes)`);
-  if (buf[0] !== MAGIC_BYTE) throw new BadMagicByteError(`bad magic byte ${buf[0]} (expected ${MAGIC_BYTE})`);
-  return { schemaId: buf.readInt32BE(1), payload: buf.subarray(5) };
-}
-
-export function writeFrame(schemaId: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head[0] = MAGIC_BYTE;
-  head.writeInt32BE(schemaId, 1);
-  return Buffer.concat([head, payload]);
-}
-
 /** What a framed codec needs from a registry: subject → id, and whether an id exists. */
 export interface SchemaIds {
   idFor(subject: string): Promise<number>;
@@ -82,8 +67,9 @@ export function staticSchemaIds(table: Record<string, number>): SchemaIds {
 }
 
 /**
- * Confluent wire format with a JSON payload: the same framing (and the same failure modes: bad
- * magic byte, unknown schema id) as the Avro serde, without needing Avro. Used by the runtime's
+ * Confluent wire format with a JSON payload: the same framing (@feedlog/schemas' wire.ts) and the
+ * same typed failures (WrongMagicByteError, TruncatedMessageError, UnknownSchemaIdError) as the
+ * Avro serde, without needing Avro. Used by the runtime's
  * own tests; production stages use the schemas package's Avro serde behind the same interface.
  */
 export function confluentJsonCodec<T>(ids: SchemaIds): Codec<T> {
@@ -91,7 +77,7 @@ export function confluentJsonCodec<T>(ids: SchemaIds): Codec<T> {
   return {
     async decode(buf) {
       const { schemaId, payload } = readFrame(buf);
-      if (!(await ids.exists(schemaId))) throw new UnknownSchemaError(schemaId);
+      if (!(await ids.exists(schemaId))) throw new UnknownSchemaIdError(schemaId, '');
       return inner.decode(payload);
     },
     async encode(value, subject) {

@@ -1,5 +1,6 @@
 // The dead letter is the DeadLetter Avro record itself (schemas/DeadLetter.avsc), via its
 // generated type, so the runtime and the Avro serde cannot drift apart.
+import { errorCodeOf } from '@feedlog/common';
 import type { DeadLetter } from '@feedlog/schemas';
 import type { Codec } from './codec.ts';
 import type { Stage } from './define-stage.ts';
@@ -90,15 +91,20 @@ export const deadLetterJsonCodec: Codec<DeadLetter> = {
 
 /**
  * The Kafka message for a dead letter: keyed like the original, the original headers kept
- * (traceparent included) plus `feedlog-error-*` headers so a DLQ is readable without decoding.
+ * (traceparent included) plus `feedlog-error-*` headers so a DLQ is readable without decoding;
+ * `feedlog-error-code` is the FEEDLOG_* code of the error when it has one.
  */
 export async function deadLetterMessage(
   d: DeadLetter,
   rec: RawRecord,
   codec: Codec<DeadLetter>,
   subject: string,
+  error?: unknown,
 ): Promise<OutMessage> {
-  return { key: rec.key, value: await codec.encode(d, subject), headers: deadLetterHeaders(d, rec.headers) };
+  const headers = deadLetterHeaders(d, rec.headers);
+  const code = errorCodeOf(error);
+  if (code) headers['feedlog-error-code'] = code;
+  return { key: rec.key, value: await codec.encode(d, subject), headers };
 }
 
 /** The headers of a dead-letter message: the original's plus `feedlog-error-*` (the materializer's too). */

@@ -1,15 +1,18 @@
+import { type ErrorCode, FeedlogError, isRetriable } from '@feedlog/common';
+
+export { isRetriable };
+
 /**
- * Typed stage errors. `retriable` decides what the runtime does with a failed record:
+ * Typed stage errors, coded from @feedlog/common's list. `retriable` (the code's flag) decides
+ * what the runtime does with a failed record:
  * retriable → retried with exponential backoff and jitter (then dead-lettered when attempts run out);
  * not retriable → dead-lettered at once. Unknown errors (a TypeError from a bug…) are treated as
  * not retriable for the record that caused them; the runtime isolates that record by bisecting.
  */
-export class StageError extends Error {
-  readonly retriable: boolean;
-  constructor(message: string, opts: { retriable?: boolean; cause?: unknown } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.name = new.target.name;
-    this.retriable = opts.retriable ?? false;
+export class StageError extends FeedlogError {
+  constructor(message: string, opts: { retriable?: boolean; cause?: unknown; code?: ErrorCode } = {}) {
+    const code = opts.code ?? (opts.retriable ? 'FEEDLOG_RETRIABLE' : 'FEEDLOG_POISON_RECORD');
+    super(code, message, opts.cause === undefined ? undefined : { cause: opts.cause });
   }
 }
 
@@ -30,27 +33,14 @@ export class PoisonRecordError extends StageError {
 /** The bytes could not be decoded into the stage's input type. */
 export class DecodeError extends StageError {
   constructor(message: string, opts: { cause?: unknown } = {}) {
-    super(message, { ...opts, retriable: false });
-  }
-}
-
-/** Confluent wire format: the first byte is not the magic byte 0. */
-export class BadMagicByteError extends DecodeError {}
-
-/** Confluent wire format: the schema id in bytes 1..4 is unknown to the registry. */
-export class UnknownSchemaError extends DecodeError {
-  constructor(
-    readonly schemaId: number,
-    message = `unknown schema id ${schemaId}`,
-  ) {
-    super(message);
+    super(message, { ...opts, code: 'FEEDLOG_PAYLOAD_DECODE' });
   }
 }
 
 /** The output value could not be encoded for the output topic. */
 export class EncodeError extends StageError {
   constructor(message: string, opts: { cause?: unknown } = {}) {
-    super(message, { ...opts, retriable: false });
+    super(message, { ...opts, code: 'FEEDLOG_RECORD_ENCODE' });
   }
 }
 
@@ -64,22 +54,15 @@ export class BreakerOpenError extends StageError {
     readonly breaker: string,
     readonly retryAfterMs: number,
   ) {
-    super(`circuit breaker ${breaker} is open; retry in ${retryAfterMs} ms`, { retriable: true });
+    super(`circuit breaker ${breaker} is open; retry in ${retryAfterMs} ms`, { code: 'FEEDLOG_BREAKER_OPEN' });
   }
 }
 
 /** The Kafka side failed in a way that invalidates the open transaction (fenced, timed out…). */
 export class TransactionError extends StageError {
   constructor(message: string, opts: { cause?: unknown } = {}) {
-    super(message, { ...opts, retriable: true });
+    super(message, { ...opts, code: 'FEEDLOG_TRANSACTION' });
   }
-}
-
-export function isRetriable(e: unknown): boolean {
-  if (e instanceof StageError) return e.retriable;
-  // kafkajs errors, fetch/undici errors and friends carry their own flag
-  if (typeof e === 'object' && e !== null && 'retriable' in e) return Boolean((e as { retriable: unknown }).retriable);
-  return false;
 }
 
 export function errorClass(e: unknown): string {

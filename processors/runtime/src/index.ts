@@ -1,3 +1,5 @@
+// the one wire framing lives in @feedlog/schemas; re-exported for stage code and tests
+export { readFrame, writeFrame } from '@feedlog/schemas';
 export { singleMemberAssigner } from './assigner.ts';
 export { Breaker, type BreakerOptions, type BreakerState } from './breaker.ts';
 export {
@@ -5,11 +7,9 @@ export {
   type Codec,
   confluentJsonCodec,
   jsonCodec,
-  readFrame,
   type SchemaIds,
   staticSchemaIds,
   stringCodec,
-  writeFrame,
 } from './codec.ts';
 export {
   type AssignedPartition,
@@ -41,7 +41,6 @@ export {
 } from './dlq.ts';
 export { transactionalIdFor } from './eos.ts';
 export {
-  BadMagicByteError,
   BreakerOpenError,
   DecodeError,
   EncodeError,
@@ -50,7 +49,6 @@ export {
   RetriableError,
   StageError,
   TransactionError,
-  UnknownSchemaError,
 } from './errors.ts';
 export { type StageHealth, type StageStatus, serveHealth } from './health.ts';
 export { inputGenerationFromEnv, onlyInputGeneration } from './input-generation.ts';

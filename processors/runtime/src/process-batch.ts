@@ -87,7 +87,7 @@ export async function processBatch<I, O>(
     const letter = deadLetter(stage, record, error, attempts);
     slots[i] = {
       kind: 'dead',
-      entry: { record, letter, message: await deadLetterMessage(letter, record, dlqCodec, stage.dlq.subject) },
+      entry: { record, letter, message: await deadLetterMessage(letter, record, dlqCodec, stage.dlq.subject, error) },
     };
   };
 

@@ -83,10 +83,10 @@ describe('poison records on the real broker', () => {
       expect(dlq).toHaveLength(3);
       const letters: DeadLetter[] = await Promise.all(dlq.map((m) => deadLetterJsonCodec.decode(m.value as Buffer)));
       const byKey = new Map(letters.map((d) => [d.original_key?.toString(), d]));
-      expect(byKey.get('bad-magic')?.error_class).toBe('BadMagicByteError');
+      expect(byKey.get('bad-magic')?.error_class).toBe('WrongMagicByteError');
       expect(byKey.get('bad-magic')?.original_value).toEqual(bad[0]?.value);
       expect(byKey.get('bad-magic')?.headers).toEqual([{ key: 'origin', value: Buffer.from('test') }]);
-      expect(byKey.get('bad-schema-id')?.error_class).toBe('UnknownSchemaError');
+      expect(byKey.get('bad-schema-id')?.error_class).toBe('UnknownSchemaIdError');
       expect(byKey.get('bad-schema-id')?.error_message).toMatch(/4242/);
       expect(byKey.get('bad-title')?.error_class).toBe('PoisonRecordError');
       expect(byKey.get('bad-title')?.error_message).toBe('empty title');
@@ -99,9 +99,14 @@ describe('poison records on the real broker', () => {
       // the offsets are where the records were produced: after good-100, good-150 (+1), good-200 (+2)
       expect(letters.map((d) => d.source_offset).sort((a, b) => a - b)).toEqual([101, 152, 203]);
       expect(dlq.map((m) => m.headers?.['feedlog-error-class']?.toString()).sort()).toEqual([
-        'BadMagicByteError',
         'PoisonRecordError',
-        'UnknownSchemaError',
+        'UnknownSchemaIdError',
+        'WrongMagicByteError',
+      ]);
+      expect(dlq.map((m) => m.headers?.['feedlog-error-code']?.toString()).sort()).toEqual([
+        'FEEDLOG_POISON_RECORD',
+        'FEEDLOG_UNKNOWN_SCHEMA_ID',
+        'FEEDLOG_WIRE_BAD_MAGIC_BYTE',
       ]);
       // and the stage committed past them: nothing will be re-processed
       const admin = kafka.admin();

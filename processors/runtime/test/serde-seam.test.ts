@@ -1,7 +1,6 @@
 // The schemas package's Avro Serde is the production Codec: check that it fits the seam (at
 // compile time) and that its typed decode errors reach the DLQ under their own names.
-import { type DeadLetter as AvroDeadLetter, type RawHeadline, Serde } from '@feedlog/schemas';
-import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { type DeadLetter as AvroDeadLetter, type RawHeadline, type RegistryRestClient, Serde } from '@feedlog/schemas';
 import { describe, expect, it } from 'vitest';
 import { type Codec, type DeadLetter, defineStage, runInMemory, stringCodec } from '../src/index.ts';
 
@@ -12,7 +11,7 @@ const sameDeadLetter = (d: AvroDeadLetter): DeadLetter => d;
 
 describe('the schemas Serde behind the Codec seam', () => {
   it('dead-letters frames the Serde rejects before any registry call, with the Serde error class', async () => {
-    const noRegistry = new Proxy({} as SchemaRegistry, {
+    const noRegistry = new Proxy({} as RegistryRestClient, {
       get() {
         throw new Error('the registry must not be called for a bad frame');
       },

@@ -1,6 +1,6 @@
+import { WrongMagicByteError } from '@feedlog/schemas';
 import { describe, expect, it } from 'vitest';
 import {
-  BadMagicByteError,
   Breaker,
   BreakerOpenError,
   backoffSchedule,
@@ -182,8 +182,8 @@ describe('the in-memory driver (the runtime batch path without a broker)', () =>
       ['good2', { title: 'world!', n: 6 }],
     ]);
     expect(r.dead.map((d) => [d.original_key?.toString(), d.error_class])).toEqual([
-      ['magic', 'BadMagicByteError'],
-      ['unknown', 'UnknownSchemaError'],
+      ['magic', 'WrongMagicByteError'],
+      ['unknown', 'UnknownSchemaIdError'],
       ['garbage', 'DecodeError'],
     ]);
     expect(r.dead[1]?.error_message).toMatch(/99/);
@@ -378,7 +378,7 @@ describe('backoff and trace context', () => {
     expect(parseTraceparent('00-00000000000000000000000000000000-b7ad6b7169203331-01')).toBeUndefined();
     expect(parseTraceparent('ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01')).toBeUndefined();
     expect(parseTraceparent('garbage')).toBeUndefined();
-    expect(new BadMagicByteError('x').retriable).toBe(false);
+    expect(new WrongMagicByteError(1, 'in').retriable).toBe(false);
   });
 });
 
