@@ -12,5 +12,6 @@ export {
   isRetriable,
 } from './errors.ts';
 export { eventLoopResolutionMs, fetchMaxWaitOverride } from './idle.ts';
+export { type EncodedRecord, type IngestSink, KafkaIngestSink } from './ingest-sink.ts';
 export { createKafka, type KafkaFactoryOptions } from './kafka.ts';
 export { applyKafkajsIdleFix } from './kafkajs-idle.ts';

@@ -1,6 +1,7 @@
+import { KafkaIngestSink } from '@feedlog/common';
 import { type RawHeadline, serdeFor } from '@feedlog/schemas';
 import { topicNames } from '@feedlog/topics';
-import type { Kafka, Producer } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { FeedItem } from './parse/index.ts';
 
 /** A feed item as the API writes it to raw-headlines (same fields, same id, same key). */
@@ -36,13 +37,10 @@ export interface KafkaRawSinkOptions {
 
 /**
  * RawHeadline Avro (Confluent wire format, the registry's id) to raw-headlines keyed by item
- * id, through an idempotent producer with acks=all: the path POST /v1/items takes.
+ * id, through the same coalescing idempotent producer (acks=all) POST /v1/items uses.
  */
 export class KafkaRawSink implements RawSink {
-  private readonly producer: Producer;
-  private connected: Promise<void> | undefined;
-  private inFlight = false;
-  private queue: { records: readonly RawHeadline[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private readonly sink: KafkaIngestSink;
   private readonly serde;
   readonly topic: string;
 
@@ -53,49 +51,18 @@ export class KafkaRawSink implements RawSink {
       ...(opts.registryUrl ? { registryUrl: opts.registryUrl } : {}),
       autoRegister: opts.autoRegister ?? false,
     });
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.sink = new KafkaIngestSink(kafka, this.topic);
   }
 
-  /**
-   * Concurrent calls are coalesced: while one producer.send is in flight the next calls' records
-   * queue and go together in the following send (the idempotent producer allows one request in
-   * flight; many small concurrent sends would each wait a round trip).
-   */
-  send(records: readonly RawHeadline[]): Promise<void> {
-    if (!records.length) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ records, resolve, reject });
-      if (!this.inFlight) void this.drain();
-    });
+  async send(records: readonly RawHeadline[]): Promise<void> {
+    if (!records.length) return;
+    const encoded = await Promise.all(
+      records.map(async (r) => ({ key: r.item_id, value: await this.serde.encode(r) })),
+    );
+    await this.sink.send(encoded);
   }
 
-  private async drain(): Promise<void> {
-    this.inFlight = true;
-    try {
-      while (this.queue.length) {
-        const batch = this.queue;
-        this.queue = [];
-        try {
-          this.connected ??= this.producer.connect().catch((e: unknown) => {
-            this.connected = undefined;
-            throw e;
-          });
-          await this.connected;
-          const messages = await Promise.all(
-            batch.flatMap((b) => b.records).map(async (r) => ({ key: r.item_id, value: await this.serde.encode(r) })),
-          );
-          await this.producer.send({ topic: this.topic, acks: -1, messages });
-          for (const b of batch) b.resolve();
-        } catch (e) {
-          for (const b of batch) b.reject(e);
-        }
-      }
-    } finally {
-      this.inFlight = false;
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.connected) await this.producer.disconnect();
+  close(): Promise<void> {
+    return this.sink.close();
   }
 }
