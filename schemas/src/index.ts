@@ -15,7 +15,7 @@ export {
 export { readSchemaFiles, type SchemaFile, schemasDir } from './files.ts';
 export { sampleRecords } from './fixtures.ts';
 export * from './generated.ts';
-export { canonicalUrl, itemId } from './ids.ts';
+export { canonicalUrl, itemId, type PushedItem, rawHeadlineOf } from './ids.ts';
 export { type LoadedSchemas, loadSchemas, type SubjectBinding } from './load.ts';
 export {
   type CompatibilityResult,

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { errorCodeOf } from '@feedlog/common';
-import { canonicalUrl, itemId, type RawHeadline } from '@feedlog/schemas';
+import { type RawHeadline, rawHeadlineOf } from '@feedlog/schemas';
 import type { ErrorObject } from 'ajv';
 import { callerOf } from '../auth.ts';
 import { errors } from '../errors.ts';
@@ -85,24 +85,11 @@ export const itemsRoutes: FastifyPluginAsyncTypebox<ItemsRouteOptions> = async (
       const accepted: { index: number; item_id: string; record: RawHeadline }[] = [];
       items.forEach((it, index) => {
         if (bad.has(index)) return;
-        const guid = it.guid?.trim() || null;
-        const id = itemId({ source: it.source, guid, url: it.url });
+        const record = rawHeadlineOf(it, jobId, ingestedAt);
         accepted.push({
           index,
-          item_id: id,
-          record: {
-            item_id: id,
-            job_id: jobId,
-            headline: {
-              source: it.source.trim(),
-              guid,
-              url: canonicalUrl(it.url),
-              title: it.title.trim(),
-              summary: it.summary ?? null,
-              published_at: it.published_at ? Date.parse(it.published_at) : null,
-              ingested_at: ingestedAt,
-            },
-          },
+          item_id: record.item_id,
+          record,
         });
       });
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createKafka, loadConfig } from '@feedlog/common';
 import { KafkaRawSink } from '@feedlog/poller/producer';
-import { canonicalUrl, itemId, type RawHeadline } from '@feedlog/schemas';
+import { itemId, type RawHeadline, rawHeadlineOf } from '@feedlog/schemas';
 import { SingleBar } from 'cli-progress';
 import { type FeedItemInput, FeedlogClient } from './client.ts';
 import { type ColumnMap, readSource, type SourceRow, sourceKind } from './sources.ts';
@@ -53,31 +53,9 @@ export interface ProduceSummary {
   itemsPerSecond: number;
 }
 
-/** A feed item as POST /v1/items turns it into a RawHeadline (api/src/routes/items.ts). */
+/** A feed item as POST /v1/items turns it into a RawHeadline (the one mapping, in @feedlog/schemas). */
 export function toRawHeadline(it: FeedItemInput, jobId: string, ingestedAt: number): RawHeadline {
-  const guid = it.guid?.trim() || null;
-  const p = it.published_at;
-  const id = itemId({ source: it.source, guid, url: it.url });
-  return {
-    item_id: id,
-    job_id: jobId,
-    headline: {
-      source: it.source.trim(),
-      guid,
-      url: canonicalUrl(it.url),
-      title: it.title.trim(),
-      summary: it.summary ?? null,
-      published_at:
-        p === null || p === undefined
-          ? null
-          : p instanceof Date
-            ? p.getTime()
-            : typeof p === 'number'
-              ? p
-              : Date.parse(p),
-      ingested_at: ingestedAt,
-    },
-  };
+  return rawHeadlineOf(it, jobId, ingestedAt);
 }
 
 interface Pending {
