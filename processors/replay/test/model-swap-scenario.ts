@@ -9,6 +9,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EmbeddingClient, embeddingSettings, embeddingText } from '@feedlog/embed';
+import { waitFor } from '@feedlog/test';
 import { expect } from 'vitest';
 import { stageNameFor } from '../src/types.ts';
 import {
@@ -101,9 +102,19 @@ export async function modelSwapScenario(
   expect(started.generation).toBe(2);
   const done = await waitReplay(s, started.id, (r) => r.status === 'serving' || r.status === 'aborted');
   expect(done.status).toBe('serving');
-  // the new generation's processes now run as the stages (the launcher's PID file names)
-  const run = readdirSync(join(s.home, 'run')).sort();
-  expect(run).toEqual([`${stageNameFor('embed', s.prefix)}.pid`, `${stageNameFor('index', s.prefix)}.pid`].sort());
+  // the new generation's processes then run as the stages (the launcher's PID file names). The
+  // replay reads `serving` once the flip committed in PostgreSQL; the alias flip and this adoption
+  // follow it (ReplayController.afterFlip), which on Qdrant are HTTP round trips: wait for them.
+  const want = [`${stageNameFor('embed', s.prefix)}.pid`, `${stageNameFor('index', s.prefix)}.pid`].sort();
+  const run = await waitFor(
+    'the replay processes adopted as the stages',
+    () => {
+      const names = readdirSync(join(s.home, 'run')).sort();
+      return names.join() === want.join() ? names : undefined;
+    },
+    15_000,
+  ).catch(() => readdirSync(join(s.home, 'run')).sort());
+  expect(run).toEqual(want);
   // keep searching a while after the flip
   await new Promise((r) => setTimeout(r, 2_000));
   await load.stop();
