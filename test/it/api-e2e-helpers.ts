@@ -9,7 +9,7 @@ import { runClusterStage } from '@feedlog/cluster/run-cluster';
 import { clusterStage } from '@feedlog/cluster/stage';
 import type { FeedlogConfig } from '@feedlog/common';
 import { embeddingSettings, embedStage } from '@feedlog/embed';
-import { EmbeddedIndex } from '@feedlog/index';
+import { EmbeddedIndex, type VectorIndex } from '@feedlog/index';
 import { indexStage } from '@feedlog/index/stage';
 import { startMaterializer } from '@feedlog/materialize';
 import { groupIdFor, onlyInputGeneration, runStage, subscribe } from '@feedlog/runtime';
@@ -140,12 +140,16 @@ export interface PipelineOptions {
   /** the materializer's pool (search_path set to the test's schema, migrated) */
   pool: pg.Pool;
   indexDir: string;
+  /** the index stage's backend (default: an EmbeddedIndex in indexDir), e.g. a QdrantIndex */
+  index?: VectorIndex;
+  /** the alias generation 1 is served under (default `headlines`) */
+  alias?: string;
   log?: (line: string) => void;
 }
 
 export interface RunningPipeline {
   /** the index stage's writer (generation 1) */
-  index: EmbeddedIndex;
+  index: VectorIndex;
   /** dead letters reported by this run's stages */
   deadLetters: () => number;
   /** materializer errors seen */
@@ -158,7 +162,7 @@ export interface RunningPipeline {
 /**
  * classify → cluster → embed → index and the materializer, in this process, on the prefixed
  * topics; each stage its own consumer group (named after the prefix). The index stage serves
- * generation 1 under the `headlines` alias once it wrote something, as its main.ts does.
+ * generation 1 under the `headlines` alias (o.alias) once it wrote something, as its main.ts does.
  */
 export async function startPipeline(o: PipelineOptions): Promise<RunningPipeline> {
   const { kafka, prefix, registryUrl } = o;
@@ -170,12 +174,12 @@ export async function startPipeline(o: PipelineOptions): Promise<RunningPipeline
   });
   const stops: (() => Promise<unknown>)[] = [];
   const byStage = new Map<string, () => Promise<unknown>>();
-  const index = new EmbeddedIndex({ dir: o.indexDir });
+  const index = o.index ?? new EmbeddedIndex({ dir: o.indexDir });
   let aliased = false;
   const offBatch = subscribe('batch', (b) => {
     if (aliased || b.recordsOut === 0 || b.stage !== stageNames[3]) return;
     aliased = true;
-    index.flipAlias('headlines', 1).catch(() => (aliased = false));
+    index.flipAlias(o.alias ?? 'headlines', 1).catch(() => (aliased = false));
   });
   const materializerErrors: string[] = [];
   try {

@@ -14,6 +14,10 @@ export const SKIP_ALLOW_LIST: readonly { file: string; why: string }[] = [
     why: 'a real Qdrant server: runs only with QDRANT_URL (no Qdrant ships with the stack)',
   },
   {
+    file: 'processors/replay/test/model-swap-qdrant.it.test.ts',
+    why: 'the model-swap replay on a real Qdrant server: runs only with QDRANT_URL (no Qdrant ships with the stack)',
+  },
+  {
     file: 'test/it/api-e2e.it.test.ts',
     why: 'the UCI dataset (/work/shared/data/uci/stories-dev.csv) lives outside the repository',
   },

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildApp, createServices, PgApiKeyStore } from '@feedlog/api';
 import { loadConfig } from '@feedlog/common';
+import type { VectorIndex } from '@feedlog/index';
 import { migrate } from '@feedlog/migrations';
 import { testSchema, waitFor } from '@feedlog/test';
 import { parse } from 'csv-parse/sync';
@@ -70,6 +71,8 @@ export function headlines(max = 300): FeedItem[] {
 
 export interface ReplayStack {
   prefix: string;
+  /** the serving alias (`headlines`, or the test's own on Qdrant) */
+  alias: string;
   schema: Awaited<ReturnType<typeof testSchema>>;
   indexDir: string;
   home: string;
@@ -123,8 +126,25 @@ export async function slowEmbedder(delayMs: number): Promise<{ url: string; serv
   return { url: `http://127.0.0.1:${port}${target.pathname}`, server };
 }
 
-/** `replayEmbeddingBaseUrl`: the endpoint the replay's processes use (default: the embedder). */
-export async function startReplayStack(name: string, replayEmbeddingBaseUrl = embeddingBaseUrl): Promise<ReplayStack> {
+/** Where the stack's index lives: the embedded index in a temp directory (default) or a Qdrant server. */
+export interface QdrantBackend {
+  url: string;
+  /** the serving alias: unique per run, as the server may hold other aliases */
+  alias: string;
+  /** the in-process pipeline's writer on that server (generation 1) */
+  index: VectorIndex;
+}
+
+/**
+ * `replayEmbeddingBaseUrl`: the endpoint the replay's processes use (default: the embedder).
+ * `qdrant`: the in-process pipeline's index, the API's and the replay's index processes all on
+ * that Qdrant server (createServices picks Qdrant when it has a QDRANT_URL).
+ */
+export async function startReplayStack(
+  name: string,
+  replayEmbeddingBaseUrl = embeddingBaseUrl,
+  qdrant?: QdrantBackend,
+): Promise<ReplayStack> {
   const log = (s: string) => process.stderr.write(`[${name}] ${s}\n`);
   const turn = await takeTurn(log);
   const kafka = testKafka(name);
@@ -144,6 +164,7 @@ export async function startReplayStack(name: string, replayEmbeddingBaseUrl = em
     pool: schema.pool,
     indexDir,
     log,
+    ...(qdrant ? { index: qdrant.index, alias: qdrant.alias } : {}),
   });
   const url = new URL(config.postgres.url);
   url.searchParams.set('options', `-c search_path=${schema.schema}`);
@@ -159,6 +180,7 @@ export async function startReplayStack(name: string, replayEmbeddingBaseUrl = em
       INDEX_DIR: indexDir,
       EMBEDDING_BASE_URL: replayEmbeddingBaseUrl,
       EMBEDDING_MODEL: MODEL_A,
+      ...(qdrant ? { QDRANT_URL: qdrant.url, INDEX_ALIAS: qdrant.alias } : {}),
     },
   );
   const { settings: _s, replays, ...opts } = services;
@@ -174,6 +196,7 @@ export async function startReplayStack(name: string, replayEmbeddingBaseUrl = em
   };
   return {
     prefix,
+    alias: qdrant?.alias ?? 'headlines',
     schema,
     indexDir,
     home,
