@@ -204,6 +204,7 @@ function printJourney(j: ItemJourney, json: boolean): void {
       ]);
     out(`stage_failures:\n${ft.toString()}`);
   }
+  if (j.databaseNote) out(`PostgreSQL: ${j.databaseNote}`);
   if (row === undefined) return;
   if (row === null) {
     out('no row in PostgreSQL items (not materialized yet?)');

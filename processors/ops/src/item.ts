@@ -20,6 +20,8 @@ export interface ItemJourney {
   row?: Record<string, unknown> | null;
   /** per-stage failures recorded by the materializer (stage_failures) */
   failures?: Record<string, unknown>[];
+  /** why the PostgreSQL part is missing when the database has no feedlog tables */
+  databaseNote?: string;
 }
 
 export interface ItemOptions {
@@ -137,6 +139,13 @@ export async function itemJourney(o: ItemOptions): Promise<ItemJourney> {
     incomplete: [...pending],
   };
   if (o.pool) {
+    // a database feedlog never migrated (or a wrong DATABASE_URL) is an answer, not a crash: the
+    // journey through Kafka above stands on its own
+    const tables = await o.pool.query<{ items: string | null }>("SELECT to_regclass('items')::text AS items");
+    if (!tables.rows[0]?.items) {
+      journey.databaseNote = 'this database has no feedlog tables (run `feedlog migrate`, or check DATABASE_URL)';
+      return journey;
+    }
     const row = await o.pool.query('SELECT * FROM items WHERE item_id = $1', [o.itemId]);
     journey.row = (row.rows[0] as Record<string, unknown> | undefined) ?? null;
     const failures = await o.pool.query(
