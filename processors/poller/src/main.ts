@@ -10,22 +10,18 @@
  *   POLLER_MAX_REDIRECTS redirects followed (default 5)
  *   POLLER_MIGRATE=0     do not apply migrations at start
  *   FEEDLOG_TOPIC_PREFIX topic-name prefix (isolated environments)
- *   HEALTH_PORT, METRICS_PORT  /healthz + /readyz, /metrics
+ *   HEALTH_PORT, METRICS_PORT  /healthz + /readyz + /metrics, /metrics (life cycle: runProcess of @feedlog/telemetry)
  */
-import { createKafka, loadConfig } from '@feedlog/common';
+import { createKafka } from '@feedlog/common';
 import { migrate } from '@feedlog/migrations';
-import { onShutdown, type StageHealth, serveHealth } from '@feedlog/runtime';
-import { intEnv, processLog, setupTelemetry } from '@feedlog/telemetry';
+import { intEnv, runProcess } from '@feedlog/telemetry';
 import pg from 'pg';
 import { pollerMetrics } from './metrics.ts';
 import { Poller } from './poller.ts';
 import { KafkaRawSink } from './producer.ts';
 import { FeedStore } from './store.ts';
 
-const log = processLog('poller');
-const main = async () => {
-  const config = loadConfig();
-  const telemetry = await setupTelemetry({ serviceName: 'feedlog-poller' });
+runProcess('poller', async ({ config, telemetry, log }) => {
   const concurrency = intEnv('POLLER_CONCURRENCY', 8) || 8;
   const pool = new pg.Pool({
     connectionString: config.postgres.url,
@@ -33,13 +29,18 @@ const main = async () => {
     connectionTimeoutMillis: 5_000,
   });
   pool.on('error', (e) => log('error', { where: 'idle connection', error: e.message }));
-  if (process.env.POLLER_MIGRATE !== '0') await migrate(pool);
+  try {
+    if (process.env.POLLER_MIGRATE !== '0') await migrate(pool);
+  } catch (e) {
+    await pool.end().catch(() => {});
+    throw e;
+  }
   const sink = new KafkaRawSink(createKafka(config, { clientId: `${config.kafka.clientId}-poller` }), {
     prefix: process.env.FEEDLOG_TOPIC_PREFIX ?? '',
     registryUrl: config.registry.url,
   });
   const record = pollerMetrics(telemetry.registry);
-  let status: StageHealth['status'] = 'starting';
+  let stopping = false;
   let lastError: string | undefined;
   const poller = new Poller({
     store: new FeedStore(pool),
@@ -66,37 +67,24 @@ const main = async () => {
       });
     },
   });
-  const healthPort = process.env.HEALTH_PORT;
-  if (healthPort)
-    await serveHealth(
-      () => ({
-        stage: 'poller',
-        groupId: poller.owner,
-        status,
-        live: status !== 'failed',
-        ready: status === 'ready',
-        partitions: [],
-        breakers: {},
-        ...(lastError ? { error: lastError } : {}),
-      }),
-      Number.parseInt(healthPort, 10),
-      '127.0.0.1',
-    );
   poller.start(intEnv('POLLER_IDLE_MS', 1_000), (e) => {
     lastError = String(e);
     log('error', { where: 'drain', error: lastError });
   });
-  status = 'ready';
-  log('ready', { owner: poller.owner, concurrency, metricsPort: telemetry.metricsPort });
-  onShutdown(async () => {
-    status = 'stopping';
-    await poller.stop();
-    await sink.close();
-    await pool.end();
-    await telemetry.shutdown();
-  });
-};
-main().catch((e: unknown) => {
-  log('failed', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
-  process.exit(1);
+  return {
+    health: () => ({
+      status: stopping ? 'stopping' : 'ready',
+      live: true,
+      ready: !stopping,
+      owner: poller.owner,
+      ...(lastError ? { error: lastError } : {}),
+    }),
+    describe: () => ({ owner: poller.owner, concurrency, metricsPort: telemetry.metricsPort }),
+    async stop() {
+      stopping = true;
+      await poller.stop();
+      await sink.close();
+      await pool.end();
+    },
+  };
 });

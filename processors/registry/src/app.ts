@@ -40,6 +40,8 @@ export interface RegistryAppOptions {
   maxSchemaDepth?: number;
   /** credentials writes need (basic users and/or bearer tokens); absent: writes are open as before */
   auth?: RegistryAuth;
+  /** served on GET /metrics (a prom-client Registry: the process's telemetry) */
+  metrics?: { contentType: string; metrics(): Promise<string> };
 }
 
 declare module 'fastify' {
@@ -155,6 +157,19 @@ export async function buildRegistryApp(opts: RegistryAppOptions = {}): Promise<F
     await pool.query('SELECT 1');
     return { status: 'ok' };
   });
+  // readiness: the store answers (what `feedlog up`/`status` and an orchestrator wait on)
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await pool.query('SELECT 1');
+      return { status: 'ready' };
+    } catch (e) {
+      reply.log.warn({ err: e }, 'readiness: store unreachable');
+      return reply.code(503).send({ status: 'unavailable', error: 'the backend data store does not answer' });
+    }
+  });
+  const metrics = opts.metrics;
+  if (metrics)
+    app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
   app.get('/schemas/types', async () => ['AVRO']);
 
   app.get<{ Params: P }>('/schemas/ids/:id', async (req) => svc.schemaById(schemaId(req.params.id)));

@@ -1,55 +1,40 @@
-import { loadConfig } from '@feedlog/common';
+import { runProcess } from '@feedlog/telemetry';
 import { buildRegistryApp } from './app.ts';
 import { registryAuthFromEnv } from './auth.ts';
 
 /**
  * The registry service `feedlog up` starts: `node --import tsx processors/registry/src/main.ts`.
- * Applies its storage migration, listens on SCHEMA_REGISTRY_PORT, exits cleanly on SIGTERM/SIGINT.
+ * Applies its storage migration, listens on SCHEMA_REGISTRY_HOST:SCHEMA_REGISTRY_PORT (loopback by
+ * default) with /healthz, /readyz (the store answers) and /metrics. Life cycle (validated config,
+ * telemetry, graceful shutdown with SHUTDOWN_DEADLINE_MS): `runProcess` of @feedlog/telemetry.
  */
-const config = loadConfig();
-const host = process.env.SCHEMA_REGISTRY_HOST ?? '127.0.0.1';
-const pgSchema = process.env.SCHEMA_REGISTRY_PG_SCHEMA ?? 'registry';
-
-let app: Awaited<ReturnType<typeof buildRegistryApp>>;
-try {
-  app = await buildRegistryApp({
-    databaseUrl: config.postgres.url,
-    pgSchema,
-    logger: { level: config.logLevel },
-    logRequests: config.logLevel === 'debug',
-    ...(process.env.REGISTRY_MAX_SCHEMA_BYTES ? { maxSchemaBytes: Number(process.env.REGISTRY_MAX_SCHEMA_BYTES) } : {}),
-    auth: registryAuthFromEnv(process.env),
-  });
-} catch (err) {
-  // storage unreachable or migration failed: say so on one line and exit non-zero
-  const where = config.postgres.url.replace(/\/\/[^@/]*@/, '//***@');
-  process.stderr.write(`schema registry failed to start: PostgreSQL ${where}: ${(err as Error).message}\n`);
-  process.exit(1);
-}
-
-let closing = false;
-const shutdown = (signal: string) => {
-  if (closing) return;
-  closing = true;
-  app.log.info({ signal }, 'schema registry shutting down');
-  const force = setTimeout(() => process.exit(1), 10_000);
-  force.unref();
-  app.close().then(
-    () => process.exit(0),
-    (err) => {
-      app.log.error({ err }, 'error while closing');
-      process.exit(1);
-    },
-  );
-};
-process.on('SIGTERM', () => shutdown('SIGTERM'));
-process.on('SIGINT', () => shutdown('SIGINT'));
-
-try {
-  const address = await app.listen({ port: config.registry.port, host });
-  app.log.info({ address, pgSchema }, `schema registry ready on ${address}`);
-} catch (err) {
-  app.log.error({ err }, 'schema registry failed to start');
-  await app.close().catch(() => {});
-  process.exit(1);
-}
+runProcess('registry', async ({ config, telemetry, log }) => {
+  const host = process.env.SCHEMA_REGISTRY_HOST ?? '127.0.0.1';
+  const pgSchema = process.env.SCHEMA_REGISTRY_PG_SCHEMA ?? 'registry';
+  let app: Awaited<ReturnType<typeof buildRegistryApp>>;
+  try {
+    app = await buildRegistryApp({
+      databaseUrl: config.postgres.url,
+      pgSchema,
+      logger: { level: config.logLevel },
+      logRequests: config.logLevel === 'debug',
+      ...(process.env.REGISTRY_MAX_SCHEMA_BYTES
+        ? { maxSchemaBytes: Number(process.env.REGISTRY_MAX_SCHEMA_BYTES) }
+        : {}),
+      auth: registryAuthFromEnv(process.env),
+      metrics: telemetry.registry,
+    });
+  } catch (err) {
+    // storage unreachable or migration failed: say where (without the password) on one line
+    const where = config.postgres.url.replace(/\/\/[^@/]*@/, '//***@');
+    throw new Error(`schema registry failed to start: PostgreSQL ${where}: ${(err as Error).message}`);
+  }
+  try {
+    const address = await app.listen({ port: config.registry.port, host });
+    log('listening', { address, pgSchema });
+  } catch (err) {
+    await app.close().catch(() => {});
+    throw err;
+  }
+  return { stop: () => app.close() };
+});

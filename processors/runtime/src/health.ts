@@ -14,29 +14,62 @@ export interface PartitionHealth {
   lastCommitAt: number | null;
 }
 
-export interface StageHealth {
-  stage: string;
-  groupId: string;
+/** What every feedlog process says of itself on /healthz and /readyz (a stage says more: StageHealth). */
+export interface ServiceHealth {
   status: StageStatus;
   /** the process is worth keeping (not failed) */
   live: boolean;
-  /** joined its group and consuming */
+  /** ready for work: joined its group, or listening with its dependencies answering */
   ready: boolean;
-  partitions: PartitionHealth[];
-  breakers: Record<string, string>;
   error?: string;
 }
 
-/** `/healthz` (liveness) and `/readyz` (readiness) for an orchestrator; JSON bodies. Loopback unless told otherwise. */
-export function serveHealth(health: () => StageHealth, port: number, host = '127.0.0.1'): Promise<Server> {
+export interface StageHealth extends ServiceHealth {
+  stage: string;
+  groupId: string;
+  partitions: PartitionHealth[];
+  breakers: Record<string, string>;
+}
+
+export interface HealthServerOptions {
+  /** loopback unless told otherwise */
+  host?: string;
+  /** GET /metrics on the same port (e.g. a prom-client registry's text format) */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
+}
+
+/**
+ * `/healthz` (liveness), `/readyz` (readiness), JSON bodies, 200 or 503; with `metrics`, `/metrics`
+ * too. Loopback unless told otherwise (a health port is for the local orchestrator, not the network).
+ */
+export function serveHealth(
+  health: () => ServiceHealth | Promise<ServiceHealth>,
+  port: number,
+  hostOrOpts: string | HealthServerOptions = {},
+): Promise<Server> {
+  const opts = typeof hostOrOpts === 'string' ? { host: hostOrOpts } : hostOrOpts;
   const server = createServer((req, res) => {
-    const h = health();
-    const ok = req.url === '/readyz' ? h.ready : req.url === '/healthz' ? h.live : undefined;
-    if (ok === undefined) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(h));
+    const answer = async () => {
+      if (req.url === '/metrics' && opts.metrics) {
+        const m = await opts.metrics();
+        res.writeHead(200, { 'content-type': m.contentType }).end(m.body);
+        return;
+      }
+      if (req.url !== '/readyz' && req.url !== '/healthz') {
+        res.writeHead(404).end();
+        return;
+      }
+      const h = await health();
+      const ok = req.url === '/readyz' ? h.ready : h.live;
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(h));
+    };
+    answer().catch((e: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(String((e as Error)?.message ?? e));
+    });
   });
-  return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, opts.host ?? '127.0.0.1', () => resolve(server));
+  });
 }

@@ -50,7 +50,13 @@ export {
   StageError,
   TransactionError,
 } from './errors.ts';
-export { type StageHealth, type StageStatus, serveHealth } from './health.ts';
+export {
+  type HealthServerOptions,
+  type ServiceHealth,
+  type StageHealth,
+  type StageStatus,
+  serveHealth,
+} from './health.ts';
 export { inputGenerationFromEnv, onlyInputGeneration } from './input-generation.ts';
 export { type ChannelMessages, channelNames, publish, subscribe } from './instrumentation.ts';
 export { type BatchResult, processBatch } from './process-batch.ts';

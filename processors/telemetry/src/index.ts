@@ -1,12 +1,15 @@
 export { LATENCY_BUCKETS, type StageMetrics, type StageMetricsOptions, serveMetrics, stageMetrics } from './metrics.ts';
-export { setupTelemetry, type Telemetry, type TelemetryOptions } from './sdk.ts';
 export {
+  DEFAULT_SHUTDOWN_DEADLINE_MS,
   intEnv,
+  type ProcessContext,
   type ProcessLog,
   processLog,
+  type RunProcessOptions,
   runProcess,
-  runStageProcess,
   type ServiceHandle,
   type StageProcessContext,
-} from './stage-process.ts';
+} from './process.ts';
+export { setupTelemetry, type Telemetry, type TelemetryOptions } from './sdk.ts';
+export { runStageProcess } from './stage-process.ts';
 export { MAX_LINKS, type OtelTracerOptions, otelStageTracer, TRACER_NAME } from './tracer.ts';
