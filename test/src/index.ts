@@ -61,6 +61,7 @@ export async function testSchema(
 }
 
 export { refCodec } from './codec.ts';
+export { externalAddress, freePort, httpGet, type Spawned, spawnTs, waitHttpOk } from './process.ts';
 export { registryUrl } from './registry.ts';
 export { tempDirs } from './temp.ts';
 export {

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '@feedlog/common';
 import pg from 'pg';
+import { freePort } from './process.ts';
 
 /**
  * The schema registry every integration test talks to. The global setup always provides one
@@ -16,15 +16,6 @@ export function registryUrl(): string {
   const url = process.env.SCHEMA_REGISTRY_URL;
   if (!url) throw new Error('SCHEMA_REGISTRY_URL is unset: integration tests run under test/src/global-setup.ts');
   return url;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer().listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const addr = srv.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 export interface StartedRegistry {
