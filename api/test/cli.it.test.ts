@@ -1,25 +1,12 @@
 import { migrate } from '@feedlog/migrations';
-import { testSchema } from '@feedlog/test';
+import { databaseUrlOnSchema } from '@feedlog/test';
 import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { hashApiKey } from '../src/auth.ts';
 import { registerApiCommands } from '../src/cli.ts';
 
 describe('feedlog apikey create (real PostgreSQL)', () => {
-  let s: Awaited<ReturnType<typeof testSchema>>;
-  const before = process.env.DATABASE_URL;
-
-  beforeAll(async () => {
-    s = await testSchema('apicli');
-    await migrate(s.pool);
-    const url = new URL(before ?? 'postgres://feedlog@127.0.0.1:55432/feedlog');
-    url.searchParams.set('options', `-c search_path=${s.schema}`);
-    process.env.DATABASE_URL = url.toString();
-  });
-  afterAll(async () => {
-    process.env.DATABASE_URL = before;
-    await s?.drop();
-  });
+  const schema = databaseUrlOnSchema('apicli', migrate);
 
   async function run(...args: string[]): Promise<{ out: string[]; code: number }> {
     const out: string[] = [];
@@ -44,7 +31,7 @@ describe('feedlog apikey create (real PostgreSQL)', () => {
     expect(code).toBe(0);
     const created = JSON.parse(out[0]!);
     expect(created.key).toMatch(/^fl_[A-Za-z0-9_-]{32}$/);
-    const rows = (await s.pool.query('SELECT name, key_hash, key_prefix, scopes FROM api_keys')).rows;
+    const rows = (await schema().pool.query('SELECT name, key_hash, key_prefix, scopes FROM api_keys')).rows;
     expect(rows).toEqual([
       {
         name: 'ingest-bot',
@@ -54,7 +41,7 @@ describe('feedlog apikey create (real PostgreSQL)', () => {
       },
     ]);
     // the key itself is nowhere in the table
-    const dump = JSON.stringify((await s.pool.query('SELECT * FROM api_keys')).rows);
+    const dump = JSON.stringify((await schema().pool.query('SELECT * FROM api_keys')).rows);
     expect(dump).not.toContain(created.key);
   });
 

@@ -18,7 +18,7 @@ import { KafkaIngestSink } from '../src/plugins/kafka.ts';
 import { serdeEncoder } from '../src/services.ts';
 import { contractArbitrary, type OpenApiDoc, responseValidators } from './contract-fuzz.ts';
 import { fuzzArbitrary } from './fuzz.ts';
-import { item } from './helpers.ts';
+import { item, seedServingIndex } from './helpers.ts';
 
 // Property-based run over the OpenAPI document against buildApp with real PostgreSQL, Kafka and
 // the registry: no request may answer 5xx, and every answer must match the schema documented for
@@ -56,22 +56,11 @@ describe('contract fuzz over the OpenAPI document', () => {
        VALUES ('i1', 'job-1', 'reuters', 'https://example.com/1', 'Fed holds rates', '2024-01-01Z', now(), 'b', 's1');
        REFRESH MATERIALIZED VIEW job_progress; REFRESH MATERIALIZED VIEW story_summary;`,
     );
-    await index.ensureGeneration(1, 4, 'cosine');
-    await index.upsert(1, [
-      {
-        itemId: 'i1',
-        vector: Float32Array.from([1, 0, 0, 0]),
-        payload: {
-          title: 'Fed holds rates',
-          url: 'https://example.com/1',
-          source: 'reuters',
-          category: 'b',
-          story_id: 's1',
-          published_at: Date.parse('2024-01-01T00:00:00Z'),
-        },
-      },
-    ]);
-    await index.flipAlias('headlines', 1);
+    await seedServingIndex(index, {
+      title: 'Fed holds rates',
+      url: 'https://example.com/1',
+      publishedAt: '2024-01-01T00:00:00Z',
+    });
     app = await buildApp({
       sink: new KafkaIngestSink(kafka, topic),
       encoder: serdeEncoder(config, prefix, true),

@@ -14,7 +14,7 @@ import { buildApp } from '../src/app.ts';
 import { PgApiKeyStore } from '../src/auth.ts';
 import { KafkaIngestSink } from '../src/plugins/kafka.ts';
 import { serdeEncoder } from '../src/services.ts';
-import { item } from './helpers.ts';
+import { item, seedServingIndex } from './helpers.ts';
 
 // Issue 12's defects that need the real PostgreSQL (and Kafka + registry for the duplicate batch).
 const config = loadConfig();
@@ -59,22 +59,11 @@ describe('API hardening against real PostgreSQL, Kafka and the registry', () => 
     await pool.query(
       `INSERT INTO generations (stage, generation, model_name, status, serving) VALUES ('embed', 1, 'fixed-test', 'serving', true)`,
     );
-    await index.ensureGeneration(1, 4, 'cosine');
-    await index.upsert(1, [
-      {
-        itemId: 'i1',
-        vector: Float32Array.from([1, 0, 0, 0]),
-        payload: {
-          title: 'Fed',
-          url: 'https://example.com/fed',
-          source: 'reuters',
-          category: 'b',
-          story_id: 's1',
-          published_at: Date.parse('2017-01-01T00:00:00Z'),
-        },
-      },
-    ]);
-    await index.flipAlias('headlines', 1);
+    await seedServingIndex(index, {
+      title: 'Fed',
+      url: 'https://example.com/fed',
+      publishedAt: '2017-01-01T00:00:00Z',
+    });
     app = await make(pool);
   });
 

@@ -1,3 +1,4 @@
+import type { VectorIndex } from '@feedlog/index';
 import { loadSchemas, type RawHeadline } from '@feedlog/schemas';
 import type { FastifyInstance } from 'fastify';
 import { type AppOptions, buildApp } from '../src/app.ts';
@@ -43,4 +44,30 @@ export function item(i: number, over: Record<string, unknown> = {}): Record<stri
     published_at: '2024-05-01T12:00:00Z',
     ...over,
   };
+}
+
+/**
+ * One serving generation (1, 4 dimensions, cosine) holding item `i1` at [1, 0, 0, 0], aliased as
+ * `headlines`: what a search over a seeded database finds.
+ */
+export async function seedServingIndex(
+  index: VectorIndex,
+  doc: { title: string; url: string; publishedAt: string },
+): Promise<void> {
+  await index.ensureGeneration(1, 4, 'cosine');
+  await index.upsert(1, [
+    {
+      itemId: 'i1',
+      vector: Float32Array.from([1, 0, 0, 0]),
+      payload: {
+        title: doc.title,
+        url: doc.url,
+        source: 'reuters',
+        category: 'b',
+        story_id: 's1',
+        published_at: Date.parse(doc.publishedAt),
+      },
+    },
+  ]);
+  await index.flipAlias('headlines', 1);
 }

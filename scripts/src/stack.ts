@@ -280,6 +280,7 @@ export function stageServices(config: FeedlogConfig): NodeServiceSpec[] {
       entry: 'processors/poller/src/main.ts',
       port: base + 6,
       health: '/readyz',
+      readyTimeoutMs: 120_000,
       env: { HEALTH_PORT: String(base + 6), METRICS_PORT: String(base + 106) },
     },
   ];
@@ -336,7 +337,7 @@ export function nodeServices(config: FeedlogConfig): NodeServiceSpec[] {
     },
     // The pipeline: each stage a consumer group of its own (generation 1), health on its own port.
     ...stageServices(config),
-    { name: 'api', entry: 'api/src/server.ts', port: config.api.port, health: '/readyz' },
+    { name: 'api', entry: 'api/src/server.ts', port: config.api.port, health: '/readyz', readyTimeoutMs: 120_000 },
   ];
 }
 

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createKafka, loadConfig } from '@feedlog/common';
 import type { Kafka } from 'kafkajs';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 
 /** A name no other test, worker or earlier run uses: topics and groups never collide. */
 export function uniqueName(prefix: string): string {
@@ -34,29 +35,61 @@ export async function waitFor<T>(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
+export interface TestSchema {
+  pool: pg.Pool;
+  schema: string;
+  /** DATABASE_URL with search_path set to the schema: hand it to a child process or a CLI */
+  url: string;
+  drop: () => Promise<void>;
+}
+
 /** A PostgreSQL schema of its own for one test; dropped by the returned cleanup. */
-export async function testSchema(
-  prefix: string,
-): Promise<{ pool: pg.Pool; schema: string; drop: () => Promise<void> }> {
+export async function testSchema(prefix: string): Promise<TestSchema> {
   const schema = uniqueName(prefix)
     .replace(/[^a-z0-9_]/gi, '_')
     .toLowerCase();
-  const url = process.env.DATABASE_URL ?? loadConfig().postgres.url;
-  const admin = new pg.Client({ connectionString: url });
+  const base = process.env.DATABASE_URL ?? loadConfig().postgres.url;
+  const admin = new pg.Client({ connectionString: base });
   await admin.connect();
   await admin.query(`CREATE SCHEMA "${schema}"`);
   await admin.end();
-  const pool = new pg.Pool({ connectionString: url, max: 5, options: `-c search_path=${schema}` });
+  const pool = new pg.Pool({ connectionString: base, max: 5, options: `-c search_path=${schema}` });
+  const url = new URL(base);
+  url.searchParams.set('options', `-c search_path=${schema}`);
   return {
     pool,
     schema,
+    url: url.toString(),
     drop: async () => {
       await pool.end();
-      const c = new pg.Client({ connectionString: url });
+      const c = new pg.Client({ connectionString: base });
       await c.connect();
       await c.query(`DROP SCHEMA "${schema}" CASCADE`);
       await c.end();
     },
+  };
+}
+
+/**
+ * For one describe block: a schema of its own, prepared by `prepare` (e.g. `migrate`), with
+ * DATABASE_URL pointing at it from beforeAll to afterAll (for code that reads the environment,
+ * such as CLI commands). Returns the schema once beforeAll ran.
+ */
+export function databaseUrlOnSchema(name: string, prepare: (pool: pg.Pool) => Promise<unknown>): () => TestSchema {
+  let s: TestSchema | undefined;
+  const before = process.env.DATABASE_URL;
+  beforeAll(async () => {
+    s = await testSchema(name);
+    await prepare(s.pool);
+    process.env.DATABASE_URL = s.url;
+  });
+  afterAll(async () => {
+    process.env.DATABASE_URL = before;
+    await s?.drop();
+  });
+  return () => {
+    if (!s) throw new Error('databaseUrlOnSchema: the schema exists from beforeAll on');
+    return s;
   };
 }
 

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { migrate, refreshViews } from '@feedlog/migrations';
 import { type RecordName, type Serde, serdeFor } from '@feedlog/schemas';
-import { testKafka, testSchema, uniqueName, waitFor } from '@feedlog/test';
+import { type TestSchema, testKafka, testSchema, uniqueName, waitFor } from '@feedlog/test';
 import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
 import type { FixtureRecord } from '../src/fixtures.ts';
@@ -47,15 +47,13 @@ export async function produceFixture(kafka: Kafka, prefix: string, records: Fixt
   }
 }
 
-export type TestDb = Awaited<ReturnType<typeof testSchema>> & { url: string };
+export type TestDb = TestSchema;
 
 /** A PostgreSQL schema of its own, migrated; `url` points a child process at it. */
 export async function migratedSchema(name: string): Promise<TestDb> {
   const db = await testSchema(name);
   await migrate(db.pool);
-  const base = new URL(process.env.DATABASE_URL!);
-  base.searchParams.set('options', `-c search_path=${db.schema}`);
-  return { ...db, url: base.toString() };
+  return db;
 }
 
 /** High watermark of every partition the materializer reads. */

@@ -1,23 +1,11 @@
 import { migrate } from '@feedlog/migrations';
-import { testSchema } from '@feedlog/test';
+import { databaseUrlOnSchema } from '@feedlog/test';
 import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { registerFeedCommands } from '../src/cli.ts';
 
 describe('feedlog feeds (real PostgreSQL)', () => {
-  let s: Awaited<ReturnType<typeof testSchema>>;
-  const before = process.env.DATABASE_URL;
-  beforeAll(async () => {
-    s = await testSchema('feedscli');
-    await migrate(s.pool);
-    const url = new URL(before ?? 'postgres://feedlog@127.0.0.1:55432/feedlog');
-    url.searchParams.set('options', `-c search_path=${s.schema}`);
-    process.env.DATABASE_URL = url.toString();
-  });
-  afterAll(async () => {
-    process.env.DATABASE_URL = before;
-    await s?.drop();
-  });
+  databaseUrlOnSchema('feedscli', migrate);
 
   async function run(...args: string[]): Promise<{ out: string; err: string; code: number }> {
     let out = '';
