@@ -15,6 +15,7 @@ import {
   segmentKey,
   storyIdFor,
 } from './state-format.ts';
+import { type HeapEntry, heapLess, type ItemValue, newStory, readChangelog, type Story } from './story.ts';
 import { entities, features } from './tokenize.ts';
 
 export {
@@ -29,47 +30,6 @@ export {
   SEGMENT_MAX_ITEMS,
   storyIdFor,
 } from './state-format.ts';
-
-interface Story {
-  id: string;
-  seq: number;
-  opener: string;
-  /** Event time of the opening item (fixed: bounds the story's lifetime). */
-  firstTs: number;
-  lastTs: number;
-  size: number;
-  category: string | undefined;
-  /** term → number of member items containing it. */
-  terms: Map<string, number>;
-  /** Σ count² over terms: squared norm of the count vector (an exact integer). */
-  sq: number;
-  members: string[];
-  /** segments written to the changelog (keys s/<id>/0 … s/<id>/<segs.length − 1>): items, token counts */
-  segs: { n: number; terms: Map<string, number>; vec: QVector | undefined; ents: Map<string, number> }[];
-  /** index in `members` of the first item not written to the changelog yet */
-  written: number;
-  /** token counts added by the members from `written` on */
-  fresh: Map<string, number>;
-  /** Σ of the members' quantised embeddings (semantic mode), its squared norm, and the part not yet written */
-  vec: QVector | undefined;
-  vsq: number;
-  freshVec: QVector | undefined;
-  /** entity mode: entity token → members naming it, and the part not yet written */
-  ents: Map<string, number>;
-  freshEnts: Map<string, number>;
-}
-
-interface ItemValue {
-  s: string;
-  sim: number;
-  new: boolean;
-}
-
-interface HeapEntry {
-  ts: number;
-  seq: number;
-  id: string;
-}
 
 /**
  * Online, incremental story clustering over a stream of headlines.
@@ -143,26 +103,7 @@ export class ClusterState {
       isNew = false;
     } else {
       const id = storyIdFor(rec.itemId);
-      story = {
-        id,
-        seq: this.seq++,
-        opener: rec.itemId,
-        firstTs: rec.publishedAt,
-        lastTs: rec.publishedAt,
-        size: 0,
-        category: rec.category,
-        terms: new Map(),
-        sq: 0,
-        members: [],
-        segs: [],
-        written: 0,
-        fresh: new Map(),
-        vec: undefined,
-        vsq: 0,
-        freshVec: undefined,
-        ents: new Map(),
-        freshEnts: new Map(),
-      };
+      story = newStory(id, this.seq++, rec.itemId, rec.publishedAt, rec.publishedAt, rec.category);
       this.stories.set(id, story);
       isNew = true;
     }
@@ -269,44 +210,11 @@ export class ClusterState {
    */
   static restore(entries: Iterable<ChangelogEntry>, options: Partial<ClusterOptions> = {}): ClusterState {
     const st = new ClusterState(options);
-    const latest = new Map<string, string>();
-    for (const e of entries) {
-      if (e.value === null) latest.delete(e.key);
-      else latest.set(e.key, e.value);
-    }
-    const metaRaw = latest.get(META_KEY);
-    if (metaRaw === undefined) {
-      if (latest.size > 0) throw new Error('changelog has entries but no meta record');
-      return st;
-    }
-    const meta = JSON.parse(metaRaw) as MetaValue;
-    if (meta.v !== 2) {
-      throw new Error(
-        `unsupported changelog version ${String(meta.v)} (this build writes 2): replay into a new generation`,
-      );
-    }
-    if (meta.cfg !== st.cfg) {
-      throw new Error(`changelog was written with options ${meta.cfg}, not ${st.cfg}`);
-    }
-    st.clock = meta.clock;
-    st.seq = meta.seq;
-
-    const segments = new Map<string, SegmentValue[]>();
-    for (const [key, raw] of latest) {
-      if (key === META_KEY) continue;
-      const slash = key.lastIndexOf('/');
-      const k = Number(key.slice(slash + 1));
-      if (!key.startsWith('s/') || slash < 3 || !Number.isInteger(k) || k < 0) {
-        throw new Error(`unexpected changelog key ${key}`);
-      }
-      const id = key.slice(2, slash);
-      let segs = segments.get(id);
-      if (!segs) {
-        segs = [];
-        segments.set(id, segs);
-      }
-      segs[k] = JSON.parse(raw) as SegmentValue;
-    }
+    const log = readChangelog(entries, st.cfg);
+    if (!log) return st;
+    st.clock = log.meta.clock;
+    st.seq = log.meta.seq;
+    const segments = log.segments;
     for (const [id, segs] of segments) {
       const head = segs[0];
       if (!head || head.q === undefined || head.f === undefined || head.i.length === 0) {
@@ -314,26 +222,7 @@ export class ClusterState {
       }
       const opener = head.i[0]![0];
       if (storyIdFor(opener) !== id) throw new Error(`story ${id} is opened by ${opener}`);
-      const s: Story = {
-        id,
-        seq: head.q,
-        opener,
-        firstTs: head.f,
-        lastTs: head.l,
-        size: 0,
-        category: head.c,
-        terms: new Map(),
-        sq: 0,
-        members: [],
-        segs: [],
-        written: 0,
-        fresh: new Map(),
-        vec: undefined,
-        vsq: 0,
-        freshVec: undefined,
-        ents: new Map(),
-        freshEnts: new Map(),
-      };
+      const s = newStory(id, head.q, opener, head.f, head.l, head.c);
       for (let k = 0; k < segs.length; k++) {
         const seg = segs[k];
         if (!seg) throw new Error(`story ${id} lacks segment ${k} of ${segs.length}`);
@@ -535,8 +424,4 @@ export class ClusterState {
     for (const m of s.members) this.items.delete(m);
     this.liveItems -= s.size;
   }
-}
-
-function heapLess(a: HeapEntry, b: HeapEntry): boolean {
-  return a.ts < b.ts || (a.ts === b.ts && a.seq < b.seq);
 }

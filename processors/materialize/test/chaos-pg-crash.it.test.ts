@@ -19,16 +19,8 @@ import {
   stopPostgres,
 } from '../../../scripts/src/launch/postgres.ts';
 import { type FixtureRecord, pipelineFixture } from '../src/fixtures.ts';
-import {
-  chaosEnv,
-  eventsOf,
-  expectEqualsCleanRun,
-  finishChaos,
-  growLog,
-  killChild,
-  runChaos,
-  storedProgress,
-} from './chaos-helpers.ts';
+// the chaos kit (child, disturbances, comparison with a clean run), shared with the other chaos test
+import * as kit from './chaos-helpers.ts';
 import { canonicalDump, deleteTopics, isolatedTopics, migratedSchema, type TestDb, testKafka } from './helpers.ts';
 
 const ITEMS = Number(process.env.CHAOS_PG_ITEMS ?? 1_200);
@@ -114,17 +106,17 @@ describe('materializer under SIGKILL and PostgreSQL crashes (a cluster of its ow
 
   it('ends with exactly the tables of a clean run', async () => {
     const recoveriesBefore = recoveries();
-    const producing = await growLog(kafka, prefix, fixture);
-    const { group, env } = chaosEnv(url, prefix, 'matpgcrash');
+    const producing = await kit.growLog(kafka, prefix, fixture);
+    const { group, env } = kit.chaosEnv(url, prefix, 'matpgcrash');
     const log: string[] = [`dedicated PostgreSQL on port ${spec.port}, data ${dataDir}`];
-    const { handle, counts } = await runChaos({
+    const { handle, counts } = await kit.runChaos({
       env,
       log,
       deadlineMs: 150_000,
       disturbances: {
         SIGKILL: {
           min: MIN_KILLS,
-          act: async (h) => `${await killChild(h)} at stored sum ${await storedProgress(pool, group)}`,
+          act: async (h) => `${await kit.killChild(h)} at stored sum ${await kit.storedProgress(pool, group)}`,
         },
         'postgres crash': {
           min: MIN_CRASHES,
@@ -135,26 +127,26 @@ describe('materializer under SIGKILL and PostgreSQL crashes (a cluster of its ow
             const down = Math.round(300 + Math.random() * 1_500); // the child meets a dead server meanwhile
             await sleep(down);
             await startPostgres(spec, (s) => launcherLog.push(s));
-            return `postmaster ${pid} stopped -m immediate, down ${down} ms, restarted by the launcher; stored sum ${await storedProgress(pool, group)}`;
+            return `postmaster ${pid} stopped -m immediate, down ${down} ms, restarted by the launcher; stored sum ${await kit.storedProgress(pool, group)}`;
           },
         },
       },
     });
     log.push(
-      `chaos over at stored sum ${await storedProgress(pool, group)} of ${fixture.length} records; letting the last child finish`,
+      `chaos over at stored sum ${await kit.storedProgress(pool, group)} of ${fixture.length} records; letting the last child finish`,
     );
     await producing;
-    await finishChaos(handle, kafka, { pool }, prefix, group, log);
+    await kit.finishChaos(handle, kafka, { pool }, prefix, group, log);
     expect(counts.SIGKILL).toBe(MIN_KILLS);
     expect(counts['postgres crash']).toBe(MIN_CRASHES);
     // every restart really was a crash recovery (the server log says so), not a clean start
     expect(recoveries() - recoveriesBefore).toBe(MIN_CRASHES);
     // and the materializer met them: batches retried or connections lost, not a crash while idle
-    expect(eventsOf(handle, 'retry') + eventsOf(handle, 'error')).toBeGreaterThan(0);
+    expect(kit.eventsOf(handle, 'retry') + kit.eventsOf(handle, 'error')).toBeGreaterThan(0);
     const actual = await canonicalDump(pool, group);
 
     // the reference: one undisturbed run over the same, now complete, log
-    await expectEqualsCleanRun(actual, kafka, clean, prefix, ITEMS);
+    await kit.expectEqualsCleanRun(actual, kafka, clean, prefix, ITEMS);
   }, 240_000);
 
   /** Starts after a crash, as counted in the server's log. */

@@ -2,15 +2,8 @@ import type { Kafka } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FixtureRecord, pipelineFixture } from '../src/fixtures.ts';
-import {
-  chaosEnv,
-  expectEqualsCleanRun,
-  finishChaos,
-  growLog,
-  killChild,
-  runChaos,
-  storedProgress,
-} from './chaos-helpers.ts';
+// the chaos kit (child, disturbances, comparison with a clean run), shared with the other chaos test
+import * as kit from './chaos-helpers.ts';
 import { canonicalDump, deleteTopics, isolatedTopics, migratedSchema, type TestDb, testKafka } from './helpers.ts';
 
 const ITEMS = Number(process.env.CHAOS_ITEMS ?? 2_000);
@@ -49,17 +42,17 @@ describe('materializer under SIGKILL and lost PostgreSQL connections', () => {
   });
 
   it('ends with exactly the tables of a clean run', async () => {
-    const producing = await growLog(kafka, prefix, fixture);
-    const { group, appName, env } = chaosEnv(chaos.url, prefix, 'matchaos');
+    const producing = await kit.growLog(kafka, prefix, fixture);
+    const { group, appName, env } = kit.chaosEnv(chaos.url, prefix, 'matchaos');
     const log: string[] = [];
     let terminatedBackends = 0;
-    const { handle, counts } = await runChaos({
+    const { handle, counts } = await kit.runChaos({
       env,
       log,
       disturbances: {
         SIGKILL: {
           min: MIN_KILLS,
-          act: async (h) => `${await killChild(h)} at stored sum ${await storedProgress(chaos.pool, group)}`,
+          act: async (h) => `${await kit.killChild(h)} at stored sum ${await kit.storedProgress(chaos.pool, group)}`,
         },
         pg_terminate_backend: {
           min: MIN_TERMINATIONS,
@@ -69,22 +62,22 @@ describe('materializer under SIGKILL and lost PostgreSQL connections', () => {
               [appName],
             );
             terminatedBackends += r.rows[0].n;
-            return `${r.rows[0].n} connection(s) at stored sum ${await storedProgress(chaos.pool, group)}`;
+            return `${r.rows[0].n} connection(s) at stored sum ${await kit.storedProgress(chaos.pool, group)}`;
           },
         },
       },
     });
     log.push(
-      `chaos over at stored sum ${await storedProgress(chaos.pool, group)} of ${fixture.length} records; letting the last child finish`,
+      `chaos over at stored sum ${await kit.storedProgress(chaos.pool, group)} of ${fixture.length} records; letting the last child finish`,
     );
     await producing;
-    await finishChaos(handle, kafka, chaos, prefix, group, log);
+    await kit.finishChaos(handle, kafka, chaos, prefix, group, log);
     expect(counts.SIGKILL).toBe(MIN_KILLS);
     expect(counts.pg_terminate_backend).toBe(MIN_TERMINATIONS);
     expect(terminatedBackends).toBeGreaterThan(0);
     const actual = await canonicalDump(chaos.pool, group);
 
     // the reference: one undisturbed run over the same, now complete, log
-    await expectEqualsCleanRun(actual, kafka, clean, prefix, ITEMS);
+    await kit.expectEqualsCleanRun(actual, kafka, clean, prefix, ITEMS);
   }, 600_000);
 });
