@@ -1,3 +1,6 @@
+import { envVar, readEnvVar } from './define-env.ts';
+import { commonEnv } from './env.ts';
+
 /**
  * Sampling resolution of the event-loop delay histogram behind the default process metrics
  * (prom-client's `eventLoopMonitoringPrecision`, default 10 ms). At 10 ms the monitor is a timer
@@ -8,9 +11,7 @@
  * (bench/idle.ts sets 10 to measure the old cost in the same run).
  */
 export function eventLoopResolutionMs(env: NodeJS.ProcessEnv = process.env): number {
-  const v = env.FEEDLOG_EVENT_LOOP_RESOLUTION_MS;
-  const n = v ? Number.parseInt(v, 10) : Number.NaN;
-  return Number.isInteger(n) && n > 0 ? n : 1_000;
+  return readEnvVar(envVar(commonEnv, 'FEEDLOG_EVENT_LOOP_RESOLUTION_MS'), env);
 }
 
 /**
@@ -18,7 +19,5 @@ export function eventLoopResolutionMs(env: NodeJS.ProcessEnv = process.env): num
  * the stage or materializer chose (bench/idle.ts measures settings side by side with it).
  */
 export function fetchMaxWaitOverride(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const v = env.FEEDLOG_FETCH_MAX_WAIT_MS;
-  const n = v ? Number.parseInt(v, 10) : Number.NaN;
-  return Number.isInteger(n) && n > 0 ? n : undefined;
+  return readEnvVar(envVar(commonEnv, 'FEEDLOG_FETCH_MAX_WAIT_MS'), env);
 }

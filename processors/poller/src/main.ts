@@ -8,15 +8,17 @@
  *   POLLER_TIMEOUT_MS    one fetch, headers to last byte (default 20000)
  *   POLLER_MAX_BYTES     decoded body cap (default 10 MiB)
  *   POLLER_MAX_REDIRECTS redirects followed (default 5)
- *   POLLER_MIGRATE=0     do not apply migrations at start
+ *   POLLER_MIGRATE=false do not apply migrations at start
  *   FEEDLOG_TOPIC_PREFIX topic-name prefix (isolated environments)
- *   HEALTH_PORT, METRICS_PORT  /healthz + /readyz, /metrics
+ *   STAGE_HEALTH_PORT, METRICS_PORT  /healthz + /readyz, /metrics
  */
 import { createKafka, loadConfig } from '@feedlog/common';
 import { migrate } from '@feedlog/migrations';
 import { onShutdown, type StageHealth, serveHealth } from '@feedlog/runtime';
-import { intEnv, processLog, setupTelemetry } from '@feedlog/telemetry';
+import { processLog, setupTelemetry } from '@feedlog/telemetry';
+import { telemetryEnv } from '@feedlog/telemetry/env';
 import pg from 'pg';
+import { pollerEnv } from './env.ts';
 import { pollerMetrics } from './metrics.ts';
 import { Poller } from './poller.ts';
 import { KafkaRawSink } from './producer.ts';
@@ -24,18 +26,20 @@ import { FeedStore } from './store.ts';
 
 const log = processLog('poller');
 const main = async () => {
+  const env = pollerEnv.parse();
+  const processEnv = telemetryEnv.parse();
   const config = loadConfig();
   const telemetry = await setupTelemetry({ serviceName: 'feedlog-poller' });
-  const concurrency = intEnv('POLLER_CONCURRENCY', 8) || 8;
+  const concurrency = env.POLLER_CONCURRENCY;
   const pool = new pg.Pool({
     connectionString: config.postgres.url,
     max: concurrency + 2,
     connectionTimeoutMillis: 5_000,
   });
   pool.on('error', (e) => log('error', { where: 'idle connection', error: e.message }));
-  if (process.env.POLLER_MIGRATE !== '0') await migrate(pool);
+  if (env.POLLER_MIGRATE) await migrate(pool);
   const sink = new KafkaRawSink(createKafka(config, { clientId: `${config.kafka.clientId}-poller` }), {
-    prefix: process.env.FEEDLOG_TOPIC_PREFIX ?? '',
+    prefix: env.FEEDLOG_TOPIC_PREFIX,
     registryUrl: config.registry.url,
   });
   const record = pollerMetrics(telemetry.registry);
@@ -47,9 +51,9 @@ const main = async () => {
     sink,
     concurrency,
     fetch: {
-      timeoutMs: intEnv('POLLER_TIMEOUT_MS', 20_000),
-      maxBytes: intEnv('POLLER_MAX_BYTES', 10 * 1024 * 1024),
-      maxRedirects: intEnv('POLLER_MAX_REDIRECTS', 5),
+      timeoutMs: env.POLLER_TIMEOUT_MS,
+      maxBytes: env.POLLER_MAX_BYTES,
+      maxRedirects: env.POLLER_MAX_REDIRECTS,
     },
     onError: (e, feed) => log('error', { where: 'poll', feed: feed.id, url: feed.url, error: String(e) }),
     onPoll: (r) => {
@@ -66,8 +70,7 @@ const main = async () => {
       });
     },
   });
-  const healthPort = process.env.HEALTH_PORT;
-  if (healthPort)
+  if (processEnv.STAGE_HEALTH_PORT !== undefined)
     await serveHealth(
       () => ({
         stage: 'poller',
@@ -79,10 +82,10 @@ const main = async () => {
         breakers: {},
         ...(lastError ? { error: lastError } : {}),
       }),
-      Number.parseInt(healthPort, 10),
-      '127.0.0.1',
+      processEnv.STAGE_HEALTH_PORT,
+      processEnv.STAGE_HEALTH_HOST,
     );
-  poller.start(intEnv('POLLER_IDLE_MS', 1_000), (e) => {
+  poller.start(env.POLLER_IDLE_MS, (e) => {
     lastError = String(e);
     log('error', { where: 'drain', error: lastError });
   });

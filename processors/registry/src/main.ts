@@ -1,14 +1,16 @@
 import { loadConfig } from '@feedlog/common';
 import { buildRegistryApp } from './app.ts';
 import { registryAuthFromEnv } from './auth.ts';
+import { registryEnv } from './env.ts';
 
 /**
  * The registry service `feedlog up` starts: `node --import tsx processors/registry/src/main.ts`.
  * Applies its storage migration, listens on SCHEMA_REGISTRY_PORT, exits cleanly on SIGTERM/SIGINT.
  */
 const config = loadConfig();
-const host = process.env.SCHEMA_REGISTRY_HOST ?? '127.0.0.1';
-const pgSchema = process.env.SCHEMA_REGISTRY_PG_SCHEMA ?? 'registry';
+const env = registryEnv.parse();
+const host = env.SCHEMA_REGISTRY_HOST;
+const pgSchema = env.SCHEMA_REGISTRY_PG_SCHEMA;
 
 let app: Awaited<ReturnType<typeof buildRegistryApp>>;
 try {
@@ -17,8 +19,8 @@ try {
     pgSchema,
     logger: { level: config.logLevel },
     logRequests: config.logLevel === 'debug',
-    ...(process.env.REGISTRY_MAX_SCHEMA_BYTES ? { maxSchemaBytes: Number(process.env.REGISTRY_MAX_SCHEMA_BYTES) } : {}),
-    auth: registryAuthFromEnv(process.env),
+    maxSchemaBytes: env.SCHEMA_REGISTRY_MAX_SCHEMA_BYTES,
+    auth: registryAuthFromEnv(),
   });
 } catch (err) {
   // storage unreachable or migration failed: say so on one line and exit non-zero

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { onShutdown, runStage, type Stage, type StageHealth, serveHealth, subscribe } from '@feedlog/runtime';
+import { telemetryEnv } from './env.ts';
 import { setupTelemetry, type Telemetry } from './sdk.ts';
 
 export type ProcessLog = (event: string, fields?: Record<string, unknown>) => void;
@@ -10,6 +11,7 @@ export function processLog(stage: string): ProcessLog {
     process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), stage, event, ...fields })}\n`);
 }
 
+/** @deprecated declare the variable in the package's env.ts (defineEnv) and read the parsed value */
 export function intEnv(name: string, fallback: number): number {
   const v = process.env[name];
   if (v === undefined || v === '') return fallback;
@@ -21,7 +23,7 @@ export function intEnv(name: string, fallback: number): number {
 export interface StageProcessContext {
   telemetry: Telemetry;
   generation: number;
-  /** topic-name prefix (TOPIC_PREFIX), for isolated environments */
+  /** topic-name prefix (FEEDLOG_TOPIC_PREFIX), for isolated environments */
   prefix: string;
   log: ProcessLog;
 }
@@ -41,7 +43,7 @@ export interface ServiceHandle {
 /**
  * The life of every feedlog consumer process, in one place: telemetry first (tracing, /metrics on
  * METRICS_PORT), the service built by `start`, runtime events logged (LOG_BATCHES=1 adds one line
- * per batch), /healthz and /readyz on HEALTH_PORT (127.0.0.1 unless HEALTH_HOST), and one graceful
+ * per batch), /healthz and /readyz on STAGE_HEALTH_PORT (127.0.0.1 unless STAGE_HEALTH_HOST), and one graceful
  * shutdown on SIGTERM/SIGINT or a fatal error (the runtime's `onShutdown`, close-with-grace): stop
  * the service, flush telemetry, exit; past SHUTDOWN_DEADLINE_MS (default 30 s) or on a second
  * signal it exits 1.
@@ -53,6 +55,14 @@ export function runProcess(
   opts: { serviceName?: string } = {},
 ): void {
   const log = processLog(name);
+  // every variable of the process life cycle, validated before anything starts (see env.ts)
+  let env: ReturnType<typeof telemetryEnv.parse>;
+  try {
+    env = telemetryEnv.parse();
+  } catch (e) {
+    log('failed', { error: (e as Error).message });
+    process.exit(1);
+  }
   let handle: ServiceHandle | undefined;
   let telemetry: Telemetry | undefined;
   let health: Server | undefined;
@@ -62,11 +72,11 @@ export function runProcess(
     await new Promise<void>((r) => (health ? health.close(() => r()) : r()));
   };
   const uninstall = onShutdown(closeAll, {
-    deadlineMs: intEnv('SHUTDOWN_DEADLINE_MS', 30_000),
+    deadlineMs: env.SHUTDOWN_DEADLINE_MS,
     log: (line) => log('shutdown', { detail: line }),
   });
   const main = async () => {
-    const generation = intEnv('STAGE_GENERATION', 1);
+    const generation = env.STAGE_GENERATION;
     telemetry = await setupTelemetry({ serviceName: opts.serviceName ?? `feedlog-${name}` });
     if (telemetry.metricsPort !== undefined)
       log('metrics', { port: telemetry.metricsPort, tracing: telemetry.tracing });
@@ -78,14 +88,14 @@ export function runProcess(
     subscribe('dlq', (e) =>
       log('dlq', { partition: e.partition, offset: e.offset, error: e.errorClass, message: e.message }),
     );
-    if (process.env.LOG_BATCHES === '1')
+    if (env.LOG_BATCHES)
       subscribe('batch', (e) =>
         log('batch', { records: e.recordsIn, out: e.recordsOut, dlq: e.dlq, ms: Math.round(e.batchMs) }),
       );
-    handle = await start({ telemetry, generation, prefix: process.env.TOPIC_PREFIX ?? '', log });
+    handle = await start({ telemetry, generation, prefix: env.FEEDLOG_TOPIC_PREFIX, log });
     const h = handle;
-    const healthPort = process.env.HEALTH_PORT;
-    if (healthPort) health = await serveHealth(h.health, intEnv('HEALTH_PORT', 0), process.env.HEALTH_HOST);
+    if (env.STAGE_HEALTH_PORT !== undefined)
+      health = await serveHealth(h.health, env.STAGE_HEALTH_PORT, env.STAGE_HEALTH_HOST);
     await h.ready();
     log('ready', h.describe?.() ?? {});
     await h.done;
