@@ -16,7 +16,7 @@ interface ConfigOptions {
 }
 
 /** The rows `feedlog config` prints: every variable of every package, secrets masked. */
-export function configRows(env: NodeJS.ProcessEnv = process.env) {
+export function configRows(env?: NodeJS.ProcessEnv) {
   return envRegistry.entries.map((e) => ({
     name: e.name,
     default: e.default,

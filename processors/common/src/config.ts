@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ConfigError } from './define-env.ts';
+import { ConfigError, envVar, readEnvVar } from './define-env.ts';
 import { commonEnv } from './env.ts';
 
 export { ConfigError } from './define-env.ts';
@@ -29,12 +29,12 @@ export interface FeedlogConfig {
 }
 
 /** The repository root: FEEDLOG_ROOT when the CLI set it, else two levels above this package. */
-export function repoRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.FEEDLOG_ROOT || resolve(import.meta.dirname, '../../..');
+export function repoRoot(env?: NodeJS.ProcessEnv): string {
+  return readEnvVar(envVar(commonEnv, 'FEEDLOG_ROOT'), env) ?? resolve(import.meta.dirname, '../../..');
 }
 
 /** Read and validate configuration once; throws ConfigError naming every bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeedlogConfig {
+export function loadConfig(env?: NodeJS.ProcessEnv): FeedlogConfig {
   const e = commonEnv.parse(env);
   const controllerPort = e.KAFKA_CONTROLLER_PORT ?? e.KAFKA_PORT + 100;
   if (controllerPort > 65535)
@@ -44,7 +44,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeedlogConfig 
     );
   return {
     home: e.FEEDLOG_HOME ?? join(repoRoot(env), '.feedlog'),
-    cache: e.FEEDLOG_CACHE ?? join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'feedlog'),
+    cache: e.FEEDLOG_CACHE ?? join(e.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'feedlog'),
     kafka: {
       version: e.KAFKA_VERSION,
       port: e.KAFKA_PORT,

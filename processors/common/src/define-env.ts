@@ -129,7 +129,8 @@ export function defineEnv<S extends Record<string, Input>>(pkg: string, spec: S)
     }
     return Object.freeze({ ...s, name, owner: pkg });
   });
-  const run = (env: NodeJS.ProcessEnv) => {
+  // the process's environment unless told otherwise: the one place a schema reads process.env
+  const run = (env: NodeJS.ProcessEnv = process.env) => {
     const values: Record<string, unknown> = {};
     const issues: EnvIssue[] = [];
     for (const v of vars) {
@@ -142,7 +143,7 @@ export function defineEnv<S extends Record<string, Input>>(pkg: string, spec: S)
   return {
     package: pkg,
     vars,
-    parse(env = process.env) {
+    parse(env) {
       const { values, issues } = run(env);
       if (issues.length)
         throw new ConfigError(
@@ -151,7 +152,7 @@ export function defineEnv<S extends Record<string, Input>>(pkg: string, spec: S)
         );
       return values as EnvValues<S>;
     },
-    check: (env = process.env) => run(env).issues,
+    check: (env) => run(env).issues,
   };
 }
 
@@ -163,8 +164,8 @@ export function envVar<T, K extends keyof T & string>(schema: EnvSchema<T>, name
 }
 
 /** One variable's typed value; throws ConfigError naming it (for a library that reads one setting). */
-export function readEnvVar<T>(v: EnvVarSpec<T> & EnvVar<T>, env: NodeJS.ProcessEnv = process.env): T {
-  const r = parseOne(v, env);
+export function readEnvVar<T>(v: EnvVarSpec<T> & EnvVar<T>, env?: NodeJS.ProcessEnv): T {
+  const r = parseOne(v, env ?? process.env);
   if (!r.ok) throw new ConfigError(`invalid configuration (${v.owner}):\n  ${r.issue.message}`, [r.issue]);
   return r.value as T;
 }

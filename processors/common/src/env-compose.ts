@@ -80,7 +80,7 @@ export function composeEnv(schemas: readonly EnvSchema<unknown>[]): ComposedEnv 
   return {
     entries,
     conflicts,
-    check(env = process.env) {
+    check(env?: NodeJS.ProcessEnv) {
       const issues = new Map<string, EnvIssue>();
       for (const s of schemas) for (const i of s.check(env)) issues.set(i.name, i);
       return [...issues.values()];
@@ -89,8 +89,8 @@ export function composeEnv(schemas: readonly EnvSchema<unknown>[]): ComposedEnv 
 }
 
 /** The current value as it may be printed: secrets masked, the deprecated name it came from said. */
-export function currentValue(e: EnvEntry, env: NodeJS.ProcessEnv = process.env): string {
-  const { value, from } = rawValue(e.def, env);
+export function currentValue(e: EnvEntry, env?: NodeJS.ProcessEnv): string {
+  const { value, from } = rawValue(e.def, env ?? process.env);
   if (value === undefined) return '';
   const shown = showValue(e.def, value);
   return from === e.name ? shown : `${shown} (from ${from})`;

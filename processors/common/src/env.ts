@@ -23,6 +23,11 @@ export const commonEnv = defineEnv('@feedlog/common', {
     default: '${XDG_CACHE_HOME:-~/.cache}/feedlog',
     doc: 'Downloaded artifacts (Kafka jars, models), shared by clones so the second start is offline.',
   },
+  XDG_CACHE_HOME: {
+    schema: str().optional(),
+    default: '~/.cache',
+    doc: 'Base of FEEDLOG_CACHE when that is unset (the XDG convention).',
+  },
   KAFKA_VERSION: {
     schema: str()
       .regex(/^\d+\.\d+\.\d+$/, 'expected a version like 3.9.2')

@@ -10,7 +10,7 @@ import { commonEnv } from './env.ts';
  * an idle process wakes once a second for it. FEEDLOG_EVENT_LOOP_RESOLUTION_MS overrides it
  * (bench/idle.ts sets 10 to measure the old cost in the same run).
  */
-export function eventLoopResolutionMs(env: NodeJS.ProcessEnv = process.env): number {
+export function eventLoopResolutionMs(env?: NodeJS.ProcessEnv): number {
   return readEnvVar(envVar(commonEnv, 'FEEDLOG_EVENT_LOOP_RESOLUTION_MS'), env);
 }
 
@@ -18,6 +18,6 @@ export function eventLoopResolutionMs(env: NodeJS.ProcessEnv = process.env): num
  * FEEDLOG_FETCH_MAX_WAIT_MS when set: how long an idle fetch parks on the broker, overriding what
  * the stage or materializer chose (bench/idle.ts measures settings side by side with it).
  */
-export function fetchMaxWaitOverride(env: NodeJS.ProcessEnv = process.env): number | undefined {
+export function fetchMaxWaitOverride(env?: NodeJS.ProcessEnv): number | undefined {
   return readEnvVar(envVar(commonEnv, 'FEEDLOG_FETCH_MAX_WAIT_MS'), env);
 }

@@ -77,7 +77,7 @@ function scheduleRequestTimeoutCheck(this: RequestQueueLike): void {
 let applied: boolean | undefined;
 
 /** Patch kafkajs' RequestQueue (idempotent). True when the patch is in place. */
-export function applyKafkajsIdleFix(env: NodeJS.ProcessEnv = process.env): boolean {
+export function applyKafkajsIdleFix(env?: NodeJS.ProcessEnv): boolean {
   if (applied !== undefined) return applied;
   if (!readEnvVar(envVar(commonEnv, 'FEEDLOG_KAFKAJS_IDLE_FIX'), env)) {
     applied = false;

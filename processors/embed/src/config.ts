@@ -43,7 +43,7 @@ export interface EmbeddingSettings {
 }
 
 /** Settings from the environment (see env.ts); throws ConfigError naming every bad variable. */
-export function embeddingSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): EmbeddingSettings {
+export function embeddingSettingsFromEnv(env?: NodeJS.ProcessEnv): EmbeddingSettings {
   const e = embedEnv.parse(env);
   return {
     baseUrl: e.EMBEDDING_BASE_URL ?? `http://127.0.0.1:${e.EMBEDDER_PORT}/v1`,

@@ -17,7 +17,7 @@ export const REFERENCE_SCRIPT = resolve(import.meta.dirname, 'reference.py');
 export const REQUIREMENTS = resolve(import.meta.dirname, 'requirements.txt');
 
 /** /work/shared/data or $FEEDLOG_SHARED_DATA: real data sets, absent on some machines. */
-export function sharedData(env: NodeJS.ProcessEnv = process.env): string {
+export function sharedData(env?: NodeJS.ProcessEnv): string {
   return embedderEnv.parse(env).FEEDLOG_SHARED_DATA ?? resolve(import.meta.dirname, '../../../../shared/data');
 }
 
@@ -29,7 +29,7 @@ export const stsDevCsv = () => join(sharedData(), 'stsbenchmark/sts-dev.csv');
  * found. Looks at $EMBEDDER_REFERENCE_PYTHON, then the venv made by reference/setup-venv.sh
  * ($FEEDLOG_CACHE/reference-venv), then python3.
  */
-export function findReferencePython(env: NodeJS.ProcessEnv = process.env): { python?: string; reason?: string } {
+export function findReferencePython(env?: NodeJS.ProcessEnv): { python?: string; reason?: string } {
   const candidates = [
     embedderEnv.parse(env).EMBEDDER_REFERENCE_PYTHON,
     join(loadConfig(env).cache, 'reference-venv/bin/python'),

@@ -40,6 +40,6 @@ export function onlyInputGeneration<I, O>(
 }
 
 /** INPUT_GENERATION from the environment: the upstream generation a replayed stage reads (unset: every record). */
-export function inputGenerationFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+export function inputGenerationFromEnv(env?: NodeJS.ProcessEnv): number | undefined {
   return runtimeEnv.parse(env).INPUT_GENERATION;
 }
