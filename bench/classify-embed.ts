@@ -6,6 +6,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { envVar, readEnvVar } from '@feedlog/common/define-env';
+import { commonEnv } from '@feedlog/common/env';
 import {
   buildXY,
   evaluate,
@@ -26,7 +28,7 @@ import { loadModels } from '../processors/embedder/src/index.ts';
 const root = process.env.FEEDLOG_SHARED_DATA ?? fileURLToPath(new URL('../../shared/data', import.meta.url));
 const AG = `${root}/ag_news/ag_news-dev.csv`;
 const SEED = 42;
-const MODEL = process.env.EMBED_MODEL ?? 'all-MiniLM-L6-v2-int8';
+const MODEL = readEnvVar(envVar(commonEnv, 'EMBEDDING_MODEL'));
 if (!existsSync(AG)) {
   console.log(`SKIPPED: ${AG} not found`);
   process.exit(0);

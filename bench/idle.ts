@@ -1,6 +1,6 @@
 /**
  * Idle CPU of the long-running processes: each is started as the stack starts it (its main.ts, in
- * a child node process) on topics of its own (a unique TOPIC_PREFIX / FEEDLOG_TOPIC_PREFIX), waits
+ * a child node process) on topics of its own (a unique FEEDLOG_TOPIC_PREFIX), waits
  * until it is ready and nothing flows, then its CPU (utime + stime from /proc/<pid>/stat) is
  * sampled over --seconds and printed as % of one core. Then one record is produced and the time
  * until the process has handled it is the first-record latency after idle.
@@ -226,7 +226,6 @@ interface Result {
 async function measure(proc: Proc, variant: Variant, e: Env): Promise<Result> {
   const group = `bench-idle-${proc}-${randomUUID().slice(0, 8)}`;
   const common: Record<string, string> = {
-    TOPIC_PREFIX: e.prefix,
     FEEDLOG_TOPIC_PREFIX: e.prefix,
     DATABASE_URL: e.dbUrl,
     ...EXTRA_ENV,

@@ -6,7 +6,7 @@ import { apiLogger } from './log.ts';
 import { createServices } from './services.ts';
 
 /** Build the API from the environment and listen on API_HOST:API_PORT (default 127.0.0.1:8080). */
-export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise<FastifyInstance> {
+export async function startServer(env?: NodeJS.ProcessEnv): Promise<FastifyInstance> {
   const config = loadConfig(env);
   const { settings, ...opts } = createServices(config, env);
   const app = await buildApp({

@@ -7,59 +7,32 @@ import { RegistryRestClient, serdeFor } from '@feedlog/schemas';
 import { topicNames } from '@feedlog/topics';
 import pg from 'pg';
 import type { AppOptions } from './app.ts';
+import { apiEnv } from './env.ts';
 import { OpenAIEmbedder } from './plugins/embedder.ts';
 import { KafkaIngestSink, type RawEncoder } from './plugins/kafka.ts';
 
-/** Environment the API reads on top of @feedlog/common's (see README). */
-export interface ApiEnv {
-  API_PORT?: string;
-  API_HOST?: string;
-  API_MAX_BATCH?: string;
-  API_BODY_LIMIT?: string;
-  API_ANON_RATE_LIMIT?: string;
-  API_CORS_ORIGINS?: string;
-  API_PUBLIC_READS?: string;
-  API_LOG_FILE?: string;
-  EMBEDDER_PORT?: string;
-  EMBEDDING_BASE_URL?: string;
-  EMBEDDING_MODEL?: string;
-  QDRANT_URL?: string;
-  QDRANT_API_KEY?: string;
-  INDEX_DIR?: string;
-  INDEX_ALIAS?: string;
-  FEEDLOG_TOPIC_PREFIX?: string;
-  API_LAG_GROUPS?: string;
-  API_LAG_INTERVAL_MS?: string;
-}
-
-const int = (v: string | undefined, d: number) => {
-  const n = v === undefined || v === '' ? d : Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got ${v}`);
-  return n;
-};
-
-export function apiSettings(env: NodeJS.ProcessEnv = process.env) {
-  const e = env as ApiEnv;
+/** The API's settings from the environment (see env.ts); throws ConfigError naming every bad variable. */
+export function apiSettings(env?: NodeJS.ProcessEnv) {
+  const e = apiEnv.parse(env);
   return {
-    port: int(e.API_PORT, 8080),
-    host: e.API_HOST || '127.0.0.1',
-    maxBatch: int(e.API_MAX_BATCH, 500),
-    bodyLimit: int(e.API_BODY_LIMIT, 2 * 1024 * 1024),
-    anonymousPerMinute: int(e.API_ANON_RATE_LIMIT, 120),
-    publicReads:
-      e.API_PUBLIC_READS === undefined || e.API_PUBLIC_READS === '' || /^(1|true|yes)$/i.test(e.API_PUBLIC_READS),
-    logFile: e.API_LOG_FILE || undefined,
-    corsOrigins: e.API_CORS_ORIGINS ? e.API_CORS_ORIGINS.split(',').map((s) => s.trim()) : [],
-    embeddingBaseUrl: e.EMBEDDING_BASE_URL || `http://127.0.0.1:${int(e.EMBEDDER_PORT, 8090)}/v1`,
-    embeddingModel: e.EMBEDDING_MODEL || 'all-MiniLM-L6-v2-int8',
+    port: e.API_PORT,
+    host: e.API_HOST,
+    maxBatch: e.API_MAX_BATCH,
+    bodyLimit: e.API_BODY_LIMIT,
+    anonymousPerMinute: e.API_ANON_RATE_LIMIT,
+    publicReads: e.API_PUBLIC_READS,
+    logFile: e.API_LOG_FILE,
+    corsOrigins: e.API_CORS_ORIGINS ?? [],
+    embeddingBaseUrl: e.EMBEDDING_BASE_URL ?? `http://127.0.0.1:${e.EMBEDDER_PORT}/v1`,
+    embeddingModel: e.EMBEDDING_MODEL,
     qdrantUrl: e.QDRANT_URL,
     qdrantApiKey: e.QDRANT_API_KEY,
     indexDir: e.INDEX_DIR,
-    indexAlias: e.INDEX_ALIAS || 'headlines',
-    topicPrefix: e.FEEDLOG_TOPIC_PREFIX ?? '',
+    indexAlias: e.INDEX_ALIAS,
+    topicPrefix: e.FEEDLOG_TOPIC_PREFIX,
     // groups GET /v1/lag and the gauges report: comma-separated, a trailing * matches a prefix; all when unset
-    lagGroups: e.API_LAG_GROUPS ? e.API_LAG_GROUPS.split(',').map((g) => g.trim()) : undefined,
-    lagIntervalMs: int(e.API_LAG_INTERVAL_MS, 5000),
+    lagGroups: e.API_LAG_GROUPS,
+    lagIntervalMs: e.API_LAG_INTERVAL_MS,
   };
 }
 
@@ -89,7 +62,7 @@ export function deploymentGroups(prefix: string): GroupFilter {
 /** The production dependencies of buildApp, from the environment. */
 export function createServices(
   config: FeedlogConfig = loadConfig(),
-  env: NodeJS.ProcessEnv = process.env,
+  env?: NodeJS.ProcessEnv,
   over: { lag?: Partial<LagMonitorOptions> } = {},
 ): AppOptions & { settings: ReturnType<typeof apiSettings>; replays: ReplayController } {
   const s = apiSettings(env);

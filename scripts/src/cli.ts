@@ -1,9 +1,13 @@
-import { ConfigError, CsvFileError, envSpec, type FeedlogConfig, loadConfig } from '@feedlog/common';
+import { ConfigError, CsvFileError, deprecatedEnvChannel, type FeedlogConfig, loadConfig } from '@feedlog/common';
 import { Command, Option } from 'commander';
+import { registerConfigCommand } from './config-command.ts';
 import { runKafkaDemo } from './demo.ts';
 import { LaunchError } from './launch/errors.ts';
 import { log, printRows } from './output.ts';
 import { stackComponents, stackDown, stackStatus, stackUp } from './stack.ts';
+
+// a deprecated variable name: one line on stderr (defineEnv publishes it once per name)
+deprecatedEnvChannel.subscribe((m) => log(`warning: ${(m as { message: string }).message}`));
 
 const program = new Command('feedlog')
   .description('feedlog: a replayable, measured news pipeline on Apache Kafka')
@@ -106,27 +110,7 @@ program
     }
   });
 
-program
-  .command('config')
-  .description('the environment variables feedlog reads, their defaults and current values')
-  .addOption(jsonOpt)
-  .option('--env', 'print `export` lines for the client addresses, for eval in a shell')
-  .action((opts: { json?: boolean; env?: boolean }) => {
-    if (opts.env) {
-      const c = config();
-      process.stdout.write(
-        `export KAFKA_BROKERS=${c.kafka.brokers.join(',')}\nexport DATABASE_URL=${c.postgres.url}\nexport SCHEMA_REGISTRY_URL=${c.registry.url}\nexport EMBEDDING_BASE_URL=${c.embedder.baseUrl}\n`,
-      );
-      return;
-    }
-    const rows = Object.entries(envSpec).map(([name, s]) => ({
-      name,
-      default: s.default,
-      set: process.env[name] !== undefined ? 'yes' : '',
-      doc: s.doc,
-    }));
-    printRows(rows, opts);
-  });
+registerConfigCommand(program, config);
 
 // Each package owns its subcommands; this file only assembles them. They are imported only when
 // named (or for help), so `feedlog status` does not load the API, the models and native indexes.

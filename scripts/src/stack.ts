@@ -242,8 +242,9 @@ async function servingStageEnv(config: FeedlogConfig, stage: string): Promise<Re
     );
     const env = r.rows[0]?.config.env;
     if (!env) return first;
-    // the stack's own health and metrics ports apply, not the replay's (none)
-    const { HEALTH_PORT: _h, STAGE_HEALTH_PORT: _s, METRICS_PORT: _m, ...rest } = env;
+    // the stack's own health and metrics ports apply, not the replay's (none); rows written before
+    // the names were unified also hold the deprecated HEALTH_PORT and TOPIC_PREFIX copies
+    const { HEALTH_PORT: _h, STAGE_HEALTH_PORT: _s, METRICS_PORT: _m, TOPIC_PREFIX: _p, ...rest } = env;
     return rest;
   } catch {
     return first;
@@ -263,7 +264,6 @@ export function stageServices(config: FeedlogConfig): NodeServiceSpec[] {
     readyTimeoutMs: 120_000,
     startEnv: () => servingStageEnv(config, name),
     env: {
-      HEALTH_PORT: String(base + i),
       STAGE_HEALTH_PORT: String(base + i),
       METRICS_PORT: String(base + 100 + i),
       ...extra,
@@ -274,14 +274,14 @@ export function stageServices(config: FeedlogConfig): NodeServiceSpec[] {
     stage(2, 'cluster', 'processors/cluster/src/main.ts'),
     stage(3, 'embed', 'processors/embed/src/main.ts'),
     stage(4, 'index', 'processors/index/src/main.ts'),
-    stage(5, 'materialize', 'processors/materialize/src/main.ts', { MATERIALIZE_QUIET: '1' }),
+    stage(5, 'materialize', 'processors/materialize/src/main.ts', { MATERIALIZE_QUIET: 'true' }),
     {
       name: 'poller',
       entry: 'processors/poller/src/main.ts',
       port: base + 6,
       health: '/readyz',
       readyTimeoutMs: 120_000,
-      env: { HEALTH_PORT: String(base + 6), METRICS_PORT: String(base + 106) },
+      env: { STAGE_HEALTH_PORT: String(base + 6), METRICS_PORT: String(base + 106) },
     },
   ];
 }

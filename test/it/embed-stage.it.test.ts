@@ -96,7 +96,7 @@ describe('embed stage on the real broker, registry and local embedder', () => {
         cwd: root,
         env: {
           ...process.env,
-          TOPIC_PREFIX: prefix,
+          FEEDLOG_TOPIC_PREFIX: prefix,
           STAGE_GENERATION: '3',
           EMBEDDING_BASE_URL: embedder.baseUrl,
           EMBEDDING_MODEL: MODEL,

@@ -12,6 +12,7 @@ import { type ClassifiedHeadline, type RawHeadline, type SerdeOptions, serdeFor 
 import { declareFeedlog, topicNames } from '@feedlog/topics';
 import { classifyBatch } from './batch.ts';
 import { ensureDefaultModel } from './default-model.ts';
+import { classifyEnv } from './env.ts';
 import { type ClassifierModel, loadModel } from './model.ts';
 
 /** Header with the item's event time (published_at, else ingested_at; epoch ms) on every classified record. */
@@ -39,7 +40,7 @@ export interface ClassifyStageOptions {
  * default model trained from the bundled fixture (built into `<FEEDLOG_HOME>/models` on first use).
  */
 export function loadClassifyModel(
-  path: string | undefined = process.env.CLASSIFY_MODEL || undefined,
+  path: string | undefined = classifyEnv.parse().CLASSIFY_MODEL,
   log: (line: string) => void = () => {},
 ): ClassifierModel {
   if (path) return loadModel(path);

@@ -6,26 +6,28 @@
  * Environment (besides the stage process's, see @feedlog/telemetry runStageProcess):
  *   INPUT_GENERATION  cluster only `classified` records of this classify generation (a replay sets it); default every record
  *   CLUSTER_MAX_IDLE_MS  how long the partition merge waits for unfetched records (default 10000)
- *   CLUSTER_PIPELINE=0   commit each batch before preparing the next (default: prepare while committing)
+ *   CLUSTER_PIPELINE=false  commit each batch before preparing the next (default: prepare while committing)
  *   STAGE_MAX_RECORDS / STAGE_LINGER_MS  batch bounds (default 2000 / 50: one instance does all partitions,
  *                     so larger catch-up batches amortise the transaction; the linger bounds live-tail latency)
  *   STAGE_SESSION_TIMEOUT_MS  consumer group session timeout (default 10000)
  *
- *   CLUSTER_SEMANTIC=1  ask the embedder (EMBEDDING_* / EMBED_* variables, EMBED_CACHE) for each batch's
+ *   CLUSTER_SEMANTIC=true  ask the embedder (EMBEDDING_* / EMBED_* variables, EMBED_CACHE) for each batch's
  *                     vectors and cluster on meaning + words + time decay (SEMANTIC_PRESET, chosen by
  *                     cross-validation grouped by story); a new generation when switched (other options)
  *
  * Run: `node --import tsx processors/cluster/src/main.ts`
  */
 import { inputGenerationFromEnv, onlyInputGeneration } from '@feedlog/runtime';
-import { intEnv, runStageProcess } from '@feedlog/telemetry';
+import { runStageProcess } from '@feedlog/telemetry';
 import { openEmbedder } from './embedder.ts';
+import { clusterEnv } from './env.ts';
 import { SEMANTIC_PRESET } from './semantic.ts';
 import { clusterStage } from './stage.ts';
 
+const env = clusterEnv.parse();
+
 runStageProcess('cluster', async ({ generation, prefix, telemetry, log }) => {
-  const semantic = process.env.CLUSTER_SEMANTIC === '1';
-  const embedder = semantic ? await openEmbedder({ log: (m) => log(m) }) : undefined;
+  const embedder = env.CLUSTER_SEMANTIC ? await openEmbedder({ log: (m) => log(m) }) : undefined;
   if (embedder) log('semantic clustering', { model: embedder.client.settings.model, cache: embedder.cache });
   const parts = clusterStage({
     ...(embedder
@@ -34,11 +36,11 @@ runStageProcess('cluster', async ({ generation, prefix, telemetry, log }) => {
     generation,
     prefix,
     config: {
-      batch: { maxRecords: intEnv('STAGE_MAX_RECORDS', 2000), lingerMs: intEnv('STAGE_LINGER_MS', 50) },
-      sessionTimeoutMs: intEnv('STAGE_SESSION_TIMEOUT_MS', 10_000),
+      batch: { maxRecords: env.STAGE_MAX_RECORDS, lingerMs: env.STAGE_LINGER_MS },
+      sessionTimeoutMs: env.STAGE_SESSION_TIMEOUT_MS,
     },
-    maxIdleMs: intEnv('CLUSTER_MAX_IDLE_MS', 10_000),
-    pipeline: process.env.CLUSTER_PIPELINE !== '0',
+    maxIdleMs: env.CLUSTER_MAX_IDLE_MS,
+    pipeline: env.CLUSTER_PIPELINE,
     log,
     ...(telemetry.tracer ? { tracer: telemetry.tracer } : {}),
   });

@@ -37,14 +37,14 @@ function spawnCluster(prefix: string): Proc {
   const child = spawn(process.execPath, ['--import', 'tsx', main], {
     env: {
       ...process.env,
-      TOPIC_PREFIX: prefix,
+      FEEDLOG_TOPIC_PREFIX: prefix,
       STAGE_GENERATION: '1',
       STAGE_MAX_RECORDS: '300',
       STAGE_LINGER_MS: '10',
       STAGE_SESSION_TIMEOUT_MS: '6000',
       LOG_BATCHES: '1',
       METRICS_PORT: '',
-      HEALTH_PORT: '',
+      STAGE_HEALTH_PORT: '',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -26,8 +26,23 @@ describe('loadConfig', () => {
     try {
       loadConfig({ KAFKA_PORT: '70000', KAFKA_HEAP: 'lots' });
     } catch (e) {
-      expect(String(e)).toMatch(/kafka\.port/);
-      expect(String(e)).toMatch(/KAFKA_HEAP/);
+      expect(String(e)).toMatch(/KAFKA_PORT="70000": expected an integer from 1 to 65535/);
+      expect(String(e)).toMatch(/KAFKA_HEAP="lots"/);
     }
+  });
+
+  it('refuses an empty KAFKA_BROKERS or DATABASE_URL instead of falling back to the local stack', () => {
+    expect(() => loadConfig({ KAFKA_BROKERS: '' })).toThrowError(/KAFKA_BROKERS is set but empty/);
+    expect(() => loadConfig({ KAFKA_BROKERS: 'a:1,,' })).not.toThrow();
+    expect(() => loadConfig({ KAFKA_BROKERS: 'a' })).toThrowError(/each entry must be host:port: a/);
+    expect(() => loadConfig({ DATABASE_URL: 'http://x' })).toThrowError(
+      /DATABASE_URL="http:\/\/x": expected a postgres\/postgresql URL/,
+    );
+  });
+
+  it('reads the topic prefix under its one name, and the old TOPIC_PREFIX when alone', () => {
+    expect(loadConfig({ FEEDLOG_TOPIC_PREFIX: 'it-a-' }).topicPrefix).toBe('it-a-');
+    expect(loadConfig({ TOPIC_PREFIX: 'it-b-' }).topicPrefix).toBe('it-b-');
+    expect(() => loadConfig({ FEEDLOG_TOPIC_PREFIX: 'a b' })).toThrowError(/FEEDLOG_TOPIC_PREFIX="a b"/);
   });
 });

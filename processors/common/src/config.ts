@@ -1,141 +1,72 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { z } from 'zod';
+import { ConfigError, envVar, readEnvVar } from './define-env.ts';
+import { commonEnv } from './env.ts';
 
-/**
- * Every environment variable feedlog reads, with its default and meaning.
- * This table is the single source for `loadConfig`, for README's configuration section
- * (`feedlog config --docs`) and for the test that keeps docker-compose.kafka.yml in step.
- */
-export const envSpec = {
-  FEEDLOG_HOME: { default: '<repo>/.feedlog', doc: 'State of the local stack: data directories, logs, PID files.' },
-  FEEDLOG_CACHE: {
-    default: '~/.cache/feedlog',
-    doc: 'Downloaded artifacts (Kafka jars, models), shared by clones so the second start is offline.',
-  },
-  KAFKA_VERSION: { default: '3.9.2', doc: 'Apache Kafka version the local launcher fetches from Maven Central.' },
-  KAFKA_PORT: {
-    default: '9092',
-    doc: 'Client port of the local broker (broker i of a cluster listens on KAFKA_PORT+i).',
-  },
-  KAFKA_CONTROLLER_PORT: {
-    default: 'KAFKA_PORT + 100',
-    doc: 'KRaft controller port of the local broker (node i: +i).',
-  },
-  KAFKA_NODES: {
-    default: '1',
-    doc: 'Brokers in the local KRaft cluster (`feedlog up --brokers 3`: node i on KAFKA_PORT+i, one controller quorum).',
-  },
-  KAFKA_HEAP: { default: '768m', doc: 'Maximum heap of each local broker JVM.' },
-  KAFKA_BROKERS: {
-    default: '127.0.0.1:${KAFKA_PORT}',
-    doc: 'Comma-separated bootstrap servers every client uses (with KAFKA_NODES > 1: every local node).',
-  },
-  KAFKA_CLIENT_ID: { default: 'feedlog', doc: 'Kafka client id prefix.' },
-  POSTGRES_PORT: {
-    default: '55432',
-    doc: 'Port of the local PostgreSQL cluster (kept off 5432 so a system server does not collide).',
-  },
-  DATABASE_URL: {
-    default: 'postgres://feedlog@127.0.0.1:${POSTGRES_PORT}/feedlog',
-    doc: 'PostgreSQL connection string.',
-  },
-  SCHEMA_REGISTRY_PORT: { default: '8081', doc: 'Port of the local schema registry.' },
-  SCHEMA_REGISTRY_URL: {
-    default: 'http://127.0.0.1:${SCHEMA_REGISTRY_PORT}',
-    doc: 'Confluent-compatible schema registry (ours, Confluent, Karapace, Apicurio).',
-  },
-  EMBEDDER_PORT: { default: '8090', doc: 'Port of the local OpenAI-compatible embedder (processors/embedder).' },
-  EMBEDDING_BASE_URL: {
-    default: 'http://127.0.0.1:${EMBEDDER_PORT}/v1',
-    doc: 'OpenAI-compatible endpoint the embed stage and search call (OpenAI, vLLM, TEI, Ollama, or ours).',
-  },
-  STAGE_PORT_BASE: {
-    default: '9300',
-    doc: 'Local stage processes: health/readiness on base+1 (classify) … base+4 (index), Prometheus /metrics on base+101 … base+104.',
-  },
-  API_PORT: { default: '8080', doc: 'Port of the HTTP API (api/).' },
-  LOG_LEVEL: { default: 'info', doc: 'error | warn | info | debug' },
-} as const satisfies Record<string, { default: string; doc: string }>;
+export { ConfigError } from './define-env.ts';
 
-export type EnvName = keyof typeof envSpec;
-
-const port = z.coerce.number().int().min(1).max(65535);
-
-const schema = z.object({
-  home: z.string().min(1),
-  cache: z.string().min(1),
-  kafka: z.object({
-    version: z.string().regex(/^\d+\.\d+\.\d+$/, 'KAFKA_VERSION must look like 3.9.2'),
-    port,
-    controllerPort: port,
-    heap: z.string().regex(/^\d+[mMgG]$/, 'KAFKA_HEAP must look like 768m or 1g'),
-    nodes: z.coerce.number().int().min(1).max(9),
-    brokers: z.array(z.string().regex(/^[^:\s]+:\d+$/, 'each broker must be host:port')).min(1),
-    clientId: z.string().min(1),
-  }),
-  postgres: z.object({ port, url: z.string().url() }),
-  registry: z.object({ port, url: z.string().url() }),
-  embedder: z.object({ port, baseUrl: z.string().url() }),
-  api: z.object({ port }),
-  stagePortBase: port,
-  logLevel: z.enum(['error', 'warn', 'info', 'debug']),
-});
-
-export type FeedlogConfig = z.infer<typeof schema>;
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  readonly retriable = false;
+/** The shared configuration, parsed from `commonEnv` (see env.ts) with the derived defaults filled in. */
+export interface FeedlogConfig {
+  home: string;
+  cache: string;
+  kafka: {
+    version: string;
+    port: number;
+    controllerPort: number;
+    heap: string;
+    nodes: number;
+    brokers: string[];
+    clientId: string;
+  };
+  postgres: { port: number; url: string };
+  registry: { port: number; url: string };
+  embedder: { port: number; baseUrl: string };
+  api: { port: number };
+  stagePortBase: number;
+  logLevel: 'error' | 'warn' | 'info' | 'debug';
+  /** FEEDLOG_TOPIC_PREFIX (old name TOPIC_PREFIX) */
+  topicPrefix: string;
 }
 
 /** The repository root: FEEDLOG_ROOT when the CLI set it, else two levels above this package. */
-export function repoRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.FEEDLOG_ROOT ?? resolve(import.meta.dirname, '../../..');
-}
-
-/** Every node of the local cluster: 127.0.0.1:port … port+nodes-1. */
-function localBrokers(port: string, nodes: string): string {
-  const p = Number(port);
-  const n = Number(nodes);
-  if (!Number.isInteger(p) || !Number.isInteger(n) || n < 1) return `127.0.0.1:${port}`;
-  return Array.from({ length: n }, (_, i) => `127.0.0.1:${p + i}`).join(',');
+export function repoRoot(env?: NodeJS.ProcessEnv): string {
+  return readEnvVar(envVar(commonEnv, 'FEEDLOG_ROOT'), env) ?? resolve(import.meta.dirname, '../../..');
 }
 
 /** Read and validate configuration once; throws ConfigError naming every bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeedlogConfig {
-  const get = (name: EnvName): string => {
-    const v = env[name];
-    if (v !== undefined && v !== '') return v;
-    return envSpec[name].default.replace(/\$\{(\w+)\}/g, (_, n: string) => get(n as EnvName));
-  };
-  const home = env.FEEDLOG_HOME || join(repoRoot(env), '.feedlog');
-  const cache = env.FEEDLOG_CACHE || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'feedlog');
-  const parsed = schema.safeParse({
-    home,
-    cache,
+export function loadConfig(env?: NodeJS.ProcessEnv): FeedlogConfig {
+  const e = commonEnv.parse(env);
+  const controllerPort = e.KAFKA_CONTROLLER_PORT ?? e.KAFKA_PORT + 100;
+  if (controllerPort > 65535)
+    throw new ConfigError(
+      `invalid configuration: KAFKA_CONTROLLER_PORT (KAFKA_PORT + 100 = ${controllerPort}) > 65535`,
+      [{ name: 'KAFKA_CONTROLLER_PORT', message: 'out of range' }],
+    );
+  return {
+    home: e.FEEDLOG_HOME ?? join(repoRoot(env), '.feedlog'),
+    cache: e.FEEDLOG_CACHE ?? join(e.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'feedlog'),
     kafka: {
-      version: get('KAFKA_VERSION'),
-      port: get('KAFKA_PORT'),
-      controllerPort: env.KAFKA_CONTROLLER_PORT || String(Number(get('KAFKA_PORT')) + 100),
-      heap: get('KAFKA_HEAP'),
-      nodes: get('KAFKA_NODES'),
-      brokers: (env.KAFKA_BROKERS ? get('KAFKA_BROKERS') : localBrokers(get('KAFKA_PORT'), get('KAFKA_NODES')))
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-      clientId: get('KAFKA_CLIENT_ID'),
+      version: e.KAFKA_VERSION,
+      port: e.KAFKA_PORT,
+      controllerPort,
+      heap: e.KAFKA_HEAP,
+      nodes: e.KAFKA_NODES,
+      // every node of the local cluster: 127.0.0.1:port … port+nodes-1
+      brokers: e.KAFKA_BROKERS ?? Array.from({ length: e.KAFKA_NODES }, (_, i) => `127.0.0.1:${e.KAFKA_PORT + i}`),
+      clientId: e.KAFKA_CLIENT_ID,
     },
-    postgres: { port: get('POSTGRES_PORT'), url: get('DATABASE_URL') },
-    registry: { port: get('SCHEMA_REGISTRY_PORT'), url: get('SCHEMA_REGISTRY_URL') },
-    embedder: { port: get('EMBEDDER_PORT'), baseUrl: get('EMBEDDING_BASE_URL') },
-    api: { port: get('API_PORT') },
-    stagePortBase: get('STAGE_PORT_BASE'),
-    logLevel: get('LOG_LEVEL'),
-  });
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
-  }
-  return parsed.data;
+    postgres: {
+      port: e.POSTGRES_PORT,
+      url: e.DATABASE_URL ?? `postgres://feedlog@127.0.0.1:${e.POSTGRES_PORT}/feedlog`,
+    },
+    registry: {
+      port: e.SCHEMA_REGISTRY_PORT,
+      url: e.SCHEMA_REGISTRY_URL ?? `http://127.0.0.1:${e.SCHEMA_REGISTRY_PORT}`,
+    },
+    embedder: { port: e.EMBEDDER_PORT, baseUrl: e.EMBEDDING_BASE_URL ?? `http://127.0.0.1:${e.EMBEDDER_PORT}/v1` },
+    api: { port: e.API_PORT },
+    stagePortBase: e.STAGE_PORT_BASE,
+    logLevel: e.LOG_LEVEL,
+    topicPrefix: e.FEEDLOG_TOPIC_PREFIX,
+  };
 }

@@ -1,3 +1,6 @@
+import { envVar, readEnvVar } from './define-env.ts';
+import { commonEnv } from './env.ts';
+
 /**
  * Sampling resolution of the event-loop delay histogram behind the default process metrics
  * (prom-client's `eventLoopMonitoringPrecision`, default 10 ms). At 10 ms the monitor is a timer
@@ -7,18 +10,14 @@
  * an idle process wakes once a second for it. FEEDLOG_EVENT_LOOP_RESOLUTION_MS overrides it
  * (bench/idle.ts sets 10 to measure the old cost in the same run).
  */
-export function eventLoopResolutionMs(env: NodeJS.ProcessEnv = process.env): number {
-  const v = env.FEEDLOG_EVENT_LOOP_RESOLUTION_MS;
-  const n = v ? Number.parseInt(v, 10) : Number.NaN;
-  return Number.isInteger(n) && n > 0 ? n : 1_000;
+export function eventLoopResolutionMs(env?: NodeJS.ProcessEnv): number {
+  return readEnvVar(envVar(commonEnv, 'FEEDLOG_EVENT_LOOP_RESOLUTION_MS'), env);
 }
 
 /**
  * FEEDLOG_FETCH_MAX_WAIT_MS when set: how long an idle fetch parks on the broker, overriding what
  * the stage or materializer chose (bench/idle.ts measures settings side by side with it).
  */
-export function fetchMaxWaitOverride(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const v = env.FEEDLOG_FETCH_MAX_WAIT_MS;
-  const n = v ? Number.parseInt(v, 10) : Number.NaN;
-  return Number.isInteger(n) && n > 0 ? n : undefined;
+export function fetchMaxWaitOverride(env?: NodeJS.ProcessEnv): number | undefined {
+  return readEnvVar(envVar(commonEnv, 'FEEDLOG_FETCH_MAX_WAIT_MS'), env);
 }

@@ -1,5 +1,27 @@
-export { ConfigError, type EnvName, envSpec, type FeedlogConfig, loadConfig, repoRoot } from './config.ts';
+export { ConfigError, type FeedlogConfig, loadConfig, repoRoot } from './config.ts';
 export { CsvFileError, parseCsvFile } from './csv.ts';
+export {
+  defineEnv,
+  deprecatedEnvChannel,
+  type EnvIssue,
+  type EnvSchema,
+  type EnvVar,
+  type EnvVarSpec,
+  envVar,
+  readEnvVar,
+} from './define-env.ts';
+export { commonEnv } from './env.ts';
+export {
+  type ComposedEnv,
+  composeEnv,
+  currentValue,
+  DOCS_BEGIN,
+  DOCS_END,
+  type EnvEntry,
+  envMarkdown,
+  replaceDocsSection,
+} from './env-compose.ts';
+export * as envParsers from './env-parsers.ts';
 export {
   type ErrorCode,
   type ErrorCodeSpec,

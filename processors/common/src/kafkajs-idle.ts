@@ -18,6 +18,8 @@
  * test fails, so whoever upgrades looks again).
  */
 import { createRequire } from 'node:module';
+import { envVar, readEnvVar } from './define-env.ts';
+import { commonEnv } from './env.ts';
 
 /** The fields and methods of kafkajs' RequestQueue that the patched method uses. */
 interface RequestQueueLike {
@@ -75,9 +77,9 @@ function scheduleRequestTimeoutCheck(this: RequestQueueLike): void {
 let applied: boolean | undefined;
 
 /** Patch kafkajs' RequestQueue (idempotent). True when the patch is in place. */
-export function applyKafkajsIdleFix(env: NodeJS.ProcessEnv = process.env): boolean {
+export function applyKafkajsIdleFix(env?: NodeJS.ProcessEnv): boolean {
   if (applied !== undefined) return applied;
-  if (env.FEEDLOG_KAFKAJS_IDLE_FIX === '0') {
+  if (!readEnvVar(envVar(commonEnv, 'FEEDLOG_KAFKAJS_IDLE_FIX'), env)) {
     applied = false;
     return applied;
   }

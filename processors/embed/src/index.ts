@@ -21,8 +21,8 @@ export {
   type EmbeddingSettings,
   embeddingSettings,
   embeddingSettingsFromEnv,
-  embedEnvDocs,
 } from './config.ts';
+export { embedEnv } from './env.ts';
 export { type EmbedMetrics, embedMetrics } from './metrics.ts';
 export { PgEmbeddingCache, type PgEmbeddingCacheOptions } from './pg-cache.ts';
 export { BREAKER_NAME, type EmbedStageOptions, embedStage, FORWARDED_HEADERS } from './stage.ts';

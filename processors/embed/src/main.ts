@@ -11,9 +11,9 @@
  *   EMBED_CACHE_MAX_ROWS   bound of that table (default 1,000,000; least recently used evicted)
  *   STAGE_GENERATION       generation (consumer group feedlog.embed.g<N>, outputs tagged with it); default 1
  *   INPUT_GENERATION       embed only `clustered` records of this cluster generation (a replay sets it); default every record
- *   TOPIC_PREFIX           prefix of every topic name (isolated environments); default none
+ *   FEEDLOG_TOPIC_PREFIX   prefix of every topic name (isolated environments); default none
  *   METRICS_PORT           serve Prometheus /metrics (embedding_tokens_total{model} and the stage series)
- *   HEALTH_PORT            serve /healthz and /readyz
+ *   STAGE_HEALTH_PORT      serve /healthz and /readyz
  *   OTEL_EXPORTER_OTLP_ENDPOINT  export spans over OTLP
  *
  * Run: `node --import tsx processors/embed/src/main.ts`

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig } from '@feedlog/common';
 import { sampleRankCorrelation } from 'simple-statistics';
+import { embedderEnv } from '../src/env.ts';
 import type { ModelFiles } from '../src/fetch.ts';
 
 const run = promisify(execFile);
@@ -16,8 +17,8 @@ export const REFERENCE_SCRIPT = resolve(import.meta.dirname, 'reference.py');
 export const REQUIREMENTS = resolve(import.meta.dirname, 'requirements.txt');
 
 /** /work/shared/data or $FEEDLOG_SHARED_DATA: real data sets, absent on some machines. */
-export function sharedData(env: NodeJS.ProcessEnv = process.env): string {
-  return env.FEEDLOG_SHARED_DATA ?? resolve(import.meta.dirname, '../../../../shared/data');
+export function sharedData(env?: NodeJS.ProcessEnv): string {
+  return embedderEnv.parse(env).FEEDLOG_SHARED_DATA ?? resolve(import.meta.dirname, '../../../../shared/data');
 }
 
 export const headlinesCsv = () => join(sharedData(), 'uci/stories-dev.csv');
@@ -28,9 +29,9 @@ export const stsDevCsv = () => join(sharedData(), 'stsbenchmark/sts-dev.csv');
  * found. Looks at $EMBEDDER_REFERENCE_PYTHON, then the venv made by reference/setup-venv.sh
  * ($FEEDLOG_CACHE/reference-venv), then python3.
  */
-export function findReferencePython(env: NodeJS.ProcessEnv = process.env): { python?: string; reason?: string } {
+export function findReferencePython(env?: NodeJS.ProcessEnv): { python?: string; reason?: string } {
   const candidates = [
-    env.EMBEDDER_REFERENCE_PYTHON,
+    embedderEnv.parse(env).EMBEDDER_REFERENCE_PYTHON,
     join(loadConfig(env).cache, 'reference-venv/bin/python'),
     'python3',
   ].filter((p): p is string => !!p && (p === 'python3' || existsSync(p)));

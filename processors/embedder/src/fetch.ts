@@ -44,7 +44,7 @@ export interface EnsureModelOptions {
 }
 
 /** `$FEEDLOG_CACHE/models`: where ensureModel puts models by default. */
-export function defaultModelCache(env: NodeJS.ProcessEnv = process.env): string {
+export function defaultModelCache(env?: NodeJS.ProcessEnv): string {
   return join(loadConfig(env).cache, 'models');
 }
 

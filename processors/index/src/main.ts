@@ -7,31 +7,31 @@
 // Environment:
 //   INDEX_BACKEND=embedded|qdrant (default embedded)   QDRANT_URL, QDRANT_API_KEY (qdrant)
 //   STAGE_GENERATION (default 1)    INDEX_ALIAS (default headlines)   INDEX_ENGINE=usearch|hnswlib (embedded)
-//   FEEDLOG_TOPIC_PREFIX (tests); the stage process's HEALTH_PORT, METRICS_PORT… (runProcess of @feedlog/telemetry)
+//   FEEDLOG_TOPIC_PREFIX (tests); the stage process's STAGE_HEALTH_PORT, METRICS_PORT… (runProcess of @feedlog/telemetry)
 //   INPUT_GENERATION: index only `embedded` records of this embed generation (a replay sets it; default every record)
-//   INDEX_SERVE_FIRST=0: never point the alias at this generation by itself (a replay's generation waits for the flip)
+//   INDEX_SERVE_FIRST=false: never point the alias at this generation by itself (a replay's generation waits for the flip)
 import { parseArgs } from 'node:util';
-import { inputGenerationFromEnv, onlyInputGeneration, runStage, subscribe } from '@feedlog/runtime';
+import { ConfigError } from '@feedlog/common/define-env';
+import { onlyInputGeneration, runStage, subscribe } from '@feedlog/runtime';
 import { runProcess } from '@feedlog/telemetry';
 import { EmbeddedIndex } from './embedded.ts';
-import type { EngineKind } from './engines.ts';
+import { indexEnv } from './env.ts';
 import { QdrantIndex } from './qdrant.ts';
 import { rebuildFromTopic } from './rebuild.ts';
 import { indexStage } from './stage.ts';
-import { DEFAULT_ALIAS, type VectorIndex } from './types.ts';
+import type { VectorIndex } from './types.ts';
 
-const env = process.env;
 const say = (o: object) => process.stdout.write(`${JSON.stringify({ pid: process.pid, ...o })}\n`);
 
-export function indexFromEnv(e: NodeJS.ProcessEnv = env, readOnly = false): VectorIndex {
-  const backend = e.INDEX_BACKEND ?? 'embedded';
-  if (backend === 'qdrant') {
-    if (!e.QDRANT_URL) throw new Error('INDEX_BACKEND=qdrant needs QDRANT_URL');
+/** The index the environment names (see env.ts); `env` defaults to the process's. */
+export function indexFromEnv(env?: NodeJS.ProcessEnv, readOnly = false): VectorIndex {
+  const e = indexEnv.parse(env);
+  if (e.INDEX_BACKEND === 'qdrant') {
+    if (!e.QDRANT_URL) throw new ConfigError('invalid configuration: INDEX_BACKEND=qdrant needs QDRANT_URL');
     return new QdrantIndex({ url: e.QDRANT_URL, ...(e.QDRANT_API_KEY ? { apiKey: e.QDRANT_API_KEY } : {}) });
   }
-  if (backend !== 'embedded') throw new Error(`INDEX_BACKEND must be embedded or qdrant, not ${backend}`);
   return new EmbeddedIndex({
-    engine: (e.INDEX_ENGINE as EngineKind | undefined) ?? 'usearch',
+    engine: e.INDEX_ENGINE,
     ...(e.INDEX_DIR ? { dir: e.INDEX_DIR } : {}),
     readOnly,
   });
@@ -46,13 +46,13 @@ async function main(): Promise<void> {
     },
   });
   const command = positionals[0] ?? 'run';
-  const generation = Number(env.STAGE_GENERATION ?? '1');
-  if (!Number.isInteger(generation) || generation < 0) throw new Error('STAGE_GENERATION must be an integer ≥ 0');
-  const alias = env.INDEX_ALIAS ?? DEFAULT_ALIAS;
-  const prefix = env.FEEDLOG_TOPIC_PREFIX ?? '';
+  const env = indexEnv.parse();
+  const generation = env.STAGE_GENERATION;
+  const alias = env.INDEX_ALIAS;
+  const prefix = env.FEEDLOG_TOPIC_PREFIX;
 
   if (command === 'status') {
-    const index = indexFromEnv(env, true);
+    const index = indexFromEnv(undefined, true);
     const serving = await index.servingGeneration(alias);
     const gens = index instanceof EmbeddedIndex ? await index.generations() : [generation];
     const counts: Record<string, number> = {};
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     return;
   }
 
-  const index = indexFromEnv(env);
+  const index = indexFromEnv();
   if (command === 'flip') {
     await index.flipAlias(alias, generation);
     say({ event: 'flipped', alias, generation });
@@ -88,13 +88,12 @@ async function main(): Promise<void> {
   runProcess('index', async () => {
     const stage = onlyInputGeneration(
       indexStage({ index, generation, prefix }),
-      inputGenerationFromEnv(env),
+      env.INPUT_GENERATION,
       (v) => v.embedding.run,
     );
     // first start of a fresh install: once the generation exists, serve it when no generation is
     // served yet (never moves an existing alias: flips after a replay are the replay's decision)
-    let aliased =
-      env.INDEX_SERVE_FIRST === '0' || (await index.servingGeneration(alias).catch(() => undefined)) !== undefined;
+    let aliased = !env.INDEX_SERVE_FIRST || (await index.servingGeneration(alias).catch(() => undefined)) !== undefined;
     const serveFirst = async () => {
       if (aliased) return;
       aliased = true;

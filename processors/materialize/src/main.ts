@@ -1,7 +1,7 @@
 /**
  * The materializer process: `npx tsx processors/materialize/src/main.ts` (or `npm start -w @feedlog/materialize`).
  * Applies pending migrations, then consumes until SIGTERM/SIGINT. One JSON event per line on stdout.
- * Life cycle (telemetry, /metrics on METRICS_PORT, /healthz and /readyz on HEALTH_PORT, graceful
+ * Life cycle (telemetry, /metrics on METRICS_PORT, /healthz and /readyz on STAGE_HEALTH_PORT, graceful
  * shutdown with a deadline): `runProcess` of @feedlog/telemetry.
  *
  * Environment: DATABASE_URL, KAFKA_BROKERS, SCHEMA_REGISTRY_URL (see @feedlog/common), and
@@ -10,35 +10,36 @@
  *   MATERIALIZE_CONCURRENCY  PostgreSQL transactions at once (default 3)
  *   MATERIALIZE_SESSION_TIMEOUT_MS  group session timeout (default 10000)
  *   MATERIALIZE_APP_NAME     PostgreSQL application_name (default feedlog-materialize)
- *   MATERIALIZE_MIGRATE=0    do not apply migrations at start
+ *   MATERIALIZE_MIGRATE=false  do not apply migrations at start
  *   MATERIALIZE_MAX_BYTES_PER_PARTITION  fetch size per partition (default 1 MiB)
  *   MATERIALIZE_MODE=at-least-once  offsets to the Kafka group only (comparison; not for production)
- *   MATERIALIZE_QUIET=1      print only lifecycle events, not one line per batch
+ *   MATERIALIZE_QUIET=true   print only lifecycle events, not one line per batch
  */
 import { createKafka } from '@feedlog/common';
 import { migrate } from '@feedlog/migrations';
-import { intEnv, runProcess } from '@feedlog/telemetry';
+import { runProcess } from '@feedlog/telemetry';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import pg from 'pg';
+import { materializeEnv } from './env.ts';
 import { defaultGroupId, startMaterializer } from './materializer.ts';
 
 runProcess(
   'materialize',
   async ({ config, log }) => {
-    const env = process.env;
-    const quiet = env.MATERIALIZE_QUIET === '1';
-    const concurrency = intEnv('MATERIALIZE_CONCURRENCY', 3);
+    const env = materializeEnv.parse();
+    const quiet = env.MATERIALIZE_QUIET;
+    const concurrency = env.MATERIALIZE_CONCURRENCY;
     const pool = new pg.Pool({
       connectionString: config.postgres.url,
       max: concurrency + 2,
-      application_name: env.MATERIALIZE_APP_NAME ?? 'feedlog-materialize',
+      application_name: env.MATERIALIZE_APP_NAME,
       connectionTimeoutMillis: 5_000,
     });
     // An idle connection killed by the server (restart, pg_terminate_backend): the pool drops it and
     // the next query opens a new one. Without a listener the error would end the process.
     pool.on('error', (e) => log('error', { error: `idle connection: ${e.message}` }));
 
-    if (env.MATERIALIZE_MIGRATE !== '0') {
+    if (env.MATERIALIZE_MIGRATE) {
       // the database may still be starting; an edited or broken migration is not worth retrying
       const policy = retry(
         handleWhen((e) => !e.name.startsWith('Migration')),
@@ -51,15 +52,15 @@ runProcess(
     const running = await startMaterializer({
       pool,
       kafka: createKafka(config, { clientId: `${config.kafka.clientId}-materialize` }),
-      prefix: env.FEEDLOG_TOPIC_PREFIX ?? '',
+      prefix: env.FEEDLOG_TOPIC_PREFIX,
       groupId: env.MATERIALIZE_GROUP ?? defaultGroupId,
       concurrency,
-      sessionTimeout: intEnv('MATERIALIZE_SESSION_TIMEOUT_MS', 10_000),
+      sessionTimeout: env.MATERIALIZE_SESSION_TIMEOUT_MS,
       ...(env.MATERIALIZE_MAX_BYTES_PER_PARTITION
-        ? { maxBytesPerPartition: intEnv('MATERIALIZE_MAX_BYTES_PER_PARTITION', 0) }
+        ? { maxBytesPerPartition: env.MATERIALIZE_MAX_BYTES_PER_PARTITION }
         : {}),
-      ...(env.MATERIALIZE_MAX_BATCH_RECORDS ? { maxBatchRecords: intEnv('MATERIALIZE_MAX_BATCH_RECORDS', 5_000) } : {}),
-      mode: env.MATERIALIZE_MODE === 'at-least-once' ? 'at-least-once' : 'exactly-once',
+      ...(env.MATERIALIZE_MAX_BATCH_RECORDS ? { maxBatchRecords: env.MATERIALIZE_MAX_BATCH_RECORDS } : {}),
+      mode: env.MATERIALIZE_MODE,
       onEvent: ({ event, ...fields }) => {
         if (quiet && (event === 'batch' || event === 'refresh')) return;
         log(event, fields);

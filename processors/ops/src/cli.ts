@@ -5,6 +5,7 @@ import Table from 'cli-table3';
 import { type Command, InvalidArgumentError } from 'commander';
 import pg from 'pg';
 import { RecordDecoder } from './decode.ts';
+import { opsEnv } from './env.ts';
 import { type ItemJourney, itemJourney } from './item.ts';
 import { recordJson, summarize } from './render.ts';
 import { allTopics, startTail } from './tail.ts';
@@ -31,7 +32,7 @@ const positive = (v: string): number => {
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
   return n;
 };
-const prefixDefault = () => process.env.FEEDLOG_TOPIC_PREFIX ?? '';
+const prefixDefault = () => opsEnv.parse().FEEDLOG_TOPIC_PREFIX;
 
 /** `feedlog tail` and `feedlog item`: read the log the way an operator debugging an item needs. */
 export function registerOpsCommands(program: Command): void {

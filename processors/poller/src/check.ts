@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pollerEnv } from './env.ts';
 
 /** One line of the shared feeds folder's CHECK.txt: what a correct parser must find in a file. */
 export interface CheckEntry {
@@ -20,7 +21,7 @@ export interface CheckEntry {
 /** The shared data folder's feeds (../shared/data/feeds from the repository root), when present. */
 export function sharedFeedsDir(): string | undefined {
   const candidates = [
-    process.env.FEEDLOG_FEEDS_DIR,
+    pollerEnv.parse().FEEDLOG_FEEDS_DIR,
     resolve(import.meta.dirname, '../../../../shared/data/feeds'),
     resolve(process.cwd(), '../shared/data/feeds'),
     '/work/shared/data/feeds',

@@ -8,21 +8,23 @@
  *   POLLER_TIMEOUT_MS    one fetch, headers to last byte (default 20000)
  *   POLLER_MAX_BYTES     decoded body cap (default 10 MiB)
  *   POLLER_MAX_REDIRECTS redirects followed (default 5)
- *   POLLER_MIGRATE=0     do not apply migrations at start
+ *   POLLER_MIGRATE=false     do not apply migrations at start
  *   FEEDLOG_TOPIC_PREFIX topic-name prefix (isolated environments)
- *   HEALTH_PORT, METRICS_PORT  /healthz + /readyz + /metrics, /metrics (life cycle: runProcess of @feedlog/telemetry)
+ *   STAGE_HEALTH_PORT, METRICS_PORT  /healthz + /readyz + /metrics, /metrics (life cycle: runProcess of @feedlog/telemetry)
  */
 import { createKafka } from '@feedlog/common';
 import { migrate } from '@feedlog/migrations';
-import { intEnv, runProcess } from '@feedlog/telemetry';
+import { runProcess } from '@feedlog/telemetry';
 import pg from 'pg';
+import { pollerEnv } from './env.ts';
 import { pollerMetrics } from './metrics.ts';
 import { Poller } from './poller.ts';
 import { KafkaRawSink } from './producer.ts';
 import { FeedStore } from './store.ts';
 
 runProcess('poller', async ({ config, telemetry, log }) => {
-  const concurrency = intEnv('POLLER_CONCURRENCY', 8) || 8;
+  const env = pollerEnv.parse();
+  const concurrency = env.POLLER_CONCURRENCY;
   const pool = new pg.Pool({
     connectionString: config.postgres.url,
     max: concurrency + 2,
@@ -30,13 +32,13 @@ runProcess('poller', async ({ config, telemetry, log }) => {
   });
   pool.on('error', (e) => log('error', { where: 'idle connection', error: e.message }));
   try {
-    if (process.env.POLLER_MIGRATE !== '0') await migrate(pool);
+    if (env.POLLER_MIGRATE) await migrate(pool);
   } catch (e) {
     await pool.end().catch(() => {});
     throw e;
   }
   const sink = new KafkaRawSink(createKafka(config, { clientId: `${config.kafka.clientId}-poller` }), {
-    prefix: process.env.FEEDLOG_TOPIC_PREFIX ?? '',
+    prefix: env.FEEDLOG_TOPIC_PREFIX,
     registryUrl: config.registry.url,
   });
   const record = pollerMetrics(telemetry.registry);
@@ -48,9 +50,9 @@ runProcess('poller', async ({ config, telemetry, log }) => {
     sink,
     concurrency,
     fetch: {
-      timeoutMs: intEnv('POLLER_TIMEOUT_MS', 20_000),
-      maxBytes: intEnv('POLLER_MAX_BYTES', 10 * 1024 * 1024),
-      maxRedirects: intEnv('POLLER_MAX_REDIRECTS', 5),
+      timeoutMs: env.POLLER_TIMEOUT_MS,
+      maxBytes: env.POLLER_MAX_BYTES,
+      maxRedirects: env.POLLER_MAX_REDIRECTS,
     },
     onError: (e, feed) => log('error', { where: 'poll', feed: feed.id, url: feed.url, error: String(e) }),
     onPoll: (r) => {
@@ -67,7 +69,7 @@ runProcess('poller', async ({ config, telemetry, log }) => {
       });
     },
   });
-  poller.start(intEnv('POLLER_IDLE_MS', 1_000), (e) => {
+  poller.start(env.POLLER_IDLE_MS, (e) => {
     lastError = String(e);
     log('error', { where: 'drain', error: lastError });
   });

@@ -1,3 +1,4 @@
+import { loadConfig } from '@feedlog/common/config';
 import { jsonDepth } from '@feedlog/common/json-depth';
 import Fastify, {
   type FastifyError,
@@ -78,7 +79,7 @@ export async function buildRegistryApp(opts: RegistryAppOptions = {}): Promise<F
   const pool =
     opts.pool ??
     new pg.Pool({
-      connectionString: opts.databaseUrl ?? process.env.DATABASE_URL,
+      connectionString: opts.databaseUrl ?? loadConfig().postgres.url,
       max: 10,
       application_name: 'feedlog-registry',
     });

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { registryEnv } from './env.ts';
 import { Errors } from './errors.ts';
 
 /**
@@ -18,23 +19,16 @@ const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 /** equal-time comparison of hashes, so timing tells nothing about how much of a secret matched */
 const same = (a: string, b: string) => timingSafeEqual(digest(a), digest(b));
 
-/** SCHEMA_REGISTRY_AUTH_USERS="user:pass,…", SCHEMA_REGISTRY_AUTH_TOKENS="t1,…", SCHEMA_REGISTRY_AUTH_READS=true */
-export function registryAuthFromEnv(env: NodeJS.ProcessEnv): RegistryAuth | undefined {
-  const users = (env.SCHEMA_REGISTRY_AUTH_USERS ?? '')
-    .split(',')
-    .map((p) => p.trim())
-    .filter(Boolean)
-    .map((p) => {
-      const at = p.indexOf(':');
-      if (at <= 0) throw new Error('SCHEMA_REGISTRY_AUTH_USERS entries must be user:password');
-      return [p.slice(0, at), p.slice(at + 1)] as const;
-    });
-  const tokens = (env.SCHEMA_REGISTRY_AUTH_TOKENS ?? '')
-    .split(',')
-    .map((t) => t.trim())
-    .filter(Boolean);
+/** SCHEMA_REGISTRY_AUTH_USERS="user:pass,…", SCHEMA_REGISTRY_AUTH_TOKENS="t1,…", SCHEMA_REGISTRY_AUTH_READS=true (env.ts) */
+export function registryAuthFromEnv(env?: NodeJS.ProcessEnv): RegistryAuth | undefined {
+  const e = registryEnv.parse(env);
+  const users = (e.SCHEMA_REGISTRY_AUTH_USERS ?? []).map((p) => {
+    const at = p.indexOf(':');
+    return [p.slice(0, at), p.slice(at + 1)] as const;
+  });
+  const tokens = e.SCHEMA_REGISTRY_AUTH_TOKENS ?? [];
   if (!users.length && !tokens.length) return undefined;
-  return { users: Object.fromEntries(users), tokens, reads: env.SCHEMA_REGISTRY_AUTH_READS === 'true' };
+  return { users: Object.fromEntries(users), tokens, reads: e.SCHEMA_REGISTRY_AUTH_READS };
 }
 
 export function authorized(auth: RegistryAuth, header: string | undefined): boolean {

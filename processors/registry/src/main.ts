@@ -1,6 +1,7 @@
 import { runProcess } from '@feedlog/telemetry';
 import { buildRegistryApp } from './app.ts';
 import { registryAuthFromEnv } from './auth.ts';
+import { registryEnv } from './env.ts';
 
 /**
  * The registry service `feedlog up` starts: `node --import tsx processors/registry/src/main.ts`.
@@ -9,8 +10,9 @@ import { registryAuthFromEnv } from './auth.ts';
  * telemetry, graceful shutdown with SHUTDOWN_DEADLINE_MS): `runProcess` of @feedlog/telemetry.
  */
 runProcess('registry', async ({ config, telemetry, log }) => {
-  const host = process.env.SCHEMA_REGISTRY_HOST ?? '127.0.0.1';
-  const pgSchema = process.env.SCHEMA_REGISTRY_PG_SCHEMA ?? 'registry';
+  const env = registryEnv.parse();
+  const host = env.SCHEMA_REGISTRY_HOST;
+  const pgSchema = env.SCHEMA_REGISTRY_PG_SCHEMA;
   let app: Awaited<ReturnType<typeof buildRegistryApp>>;
   try {
     app = await buildRegistryApp({
@@ -18,10 +20,8 @@ runProcess('registry', async ({ config, telemetry, log }) => {
       pgSchema,
       logger: { level: config.logLevel },
       logRequests: config.logLevel === 'debug',
-      ...(process.env.REGISTRY_MAX_SCHEMA_BYTES
-        ? { maxSchemaBytes: Number(process.env.REGISTRY_MAX_SCHEMA_BYTES) }
-        : {}),
-      auth: registryAuthFromEnv(process.env),
+      maxSchemaBytes: env.SCHEMA_REGISTRY_MAX_SCHEMA_BYTES,
+      auth: registryAuthFromEnv(),
       metrics: telemetry.registry,
     });
   } catch (err) {

@@ -15,7 +15,7 @@ export interface SchemaRequest {
 }
 
 export interface SchemaLimits {
-  /** UTF-8 bytes of a schema string (REGISTRY_MAX_SCHEMA_BYTES) */
+  /** UTF-8 bytes of a schema string (SCHEMA_REGISTRY_MAX_SCHEMA_BYTES) */
   maxSchemaBytes: number;
   /** JSON nesting of a schema string: the Avro parser and the canonical form recurse per level */
   maxSchemaDepth: number;

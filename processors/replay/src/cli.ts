@@ -8,6 +8,7 @@ import Table from 'cli-table3';
 import { type Command, Option } from 'commander';
 import pg from 'pg';
 import { ReplayController } from './controller.ts';
+import { replayEnv } from './env.ts';
 import { collectGarbage, parseAge } from './gc.ts';
 import { parseFrom } from './position.ts';
 import { activeReplay, getReplay, listGenerations, listReplays } from './store.ts';
@@ -21,6 +22,7 @@ interface Ctx {
 
 function context(opts: { lagBound?: number; stableMs?: number } = {}): Ctx {
   const config = loadConfig();
+  const env = replayEnv.parse();
   const pool = new pg.Pool({ connectionString: config.postgres.url, max: 4 });
   pool.on('error', () => undefined);
   let index: VectorIndex | undefined;
@@ -29,20 +31,20 @@ function context(opts: { lagBound?: number; stableMs?: number } = {}): Ctx {
     kafka: createKafka(config, { clientId: 'feedlog-replay' }),
     home: config.home,
     root: repoRoot(),
-    prefix: process.env.FEEDLOG_TOPIC_PREFIX ?? process.env.TOPIC_PREFIX ?? '',
+    prefix: env.FEEDLOG_TOPIC_PREFIX,
     index: () => {
-      index ??= indexFromEnv(process.env, true);
+      index ??= indexFromEnv(undefined, true);
       return index;
     },
-    alias: process.env.INDEX_ALIAS || 'headlines',
+    alias: env.INDEX_ALIAS,
     // stored with the generation, so any controller restarts its processes against the same index
     // (keys and tokens are not: a process gets those from its own environment)
     env: Object.fromEntries(
-      ['INDEX_BACKEND', 'INDEX_DIR', 'INDEX_ENGINE', 'QDRANT_URL', 'EMBEDDING_BASE_URL']
-        .filter((k) => process.env[k])
-        .map((k) => [k, process.env[k] as string]),
+      (['INDEX_BACKEND', 'INDEX_DIR', 'INDEX_ENGINE', 'QDRANT_URL', 'EMBEDDING_BASE_URL'] as const).flatMap((k) =>
+        env[k] === undefined ? [] : [[k, env[k]]],
+      ),
     ),
-    currentModels: { embed: process.env.EMBEDDING_MODEL || 'all-MiniLM-L6-v2-int8' },
+    currentModels: { embed: env.EMBEDDING_MODEL },
     ...(opts.lagBound !== undefined ? { lagBound: opts.lagBound } : {}),
     ...(opts.stableMs !== undefined ? { stableMs: opts.stableMs } : {}),
     log: (l) => process.stderr.write(`feedlog: ${l}\n`),

@@ -198,10 +198,9 @@ export class ReplayController {
     const env: Record<string, string> = {
       ...this.opts.env,
       STAGE_GENERATION: String(generation),
-      TOPIC_PREFIX: this.prefix,
       FEEDLOG_TOPIC_PREFIX: this.prefix,
-      // the stack's health/metrics ports belong to the serving processes
-      HEALTH_PORT: '',
+      // the stack's health/metrics ports belong to the serving processes (present though empty, the
+      // new name also overrides a deprecated HEALTH_PORT the child would inherit)
       STAGE_HEALTH_PORT: '',
       METRICS_PORT: '',
     };
@@ -209,7 +208,7 @@ export class ReplayController {
     if (stage === 'embed' && model) env.EMBEDDING_MODEL = model;
     if (stage === 'classify' && model) env.CLASSIFY_MODEL = model;
     if (stage === 'index') {
-      env.INDEX_SERVE_FIRST = '0';
+      env.INDEX_SERVE_FIRST = 'false';
       if (this.opts.alias) env.INDEX_ALIAS = this.opts.alias;
     }
     return env;

@@ -1,4 +1,5 @@
 import type { RecordResult, Stage, StageRecord, StageRun } from './define-stage.ts';
+import { runtimeEnv } from './env.ts';
 
 /**
  * Generations share the stage topics (see the README, "Replay"): generation N+1 of a stage writes
@@ -39,10 +40,6 @@ export function onlyInputGeneration<I, O>(
 }
 
 /** INPUT_GENERATION from the environment: the upstream generation a replayed stage reads (unset: every record). */
-export function inputGenerationFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const v = env.INPUT_GENERATION;
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`INPUT_GENERATION=${v} is not a non-negative integer`);
-  return n;
+export function inputGenerationFromEnv(env?: NodeJS.ProcessEnv): number | undefined {
+  return runtimeEnv.parse(env).INPUT_GENERATION;
 }

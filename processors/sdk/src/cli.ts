@@ -1,5 +1,6 @@
 import { loadConfig } from '@feedlog/common';
 import type { Command } from 'commander';
+import { sdkEnv } from './env.ts';
 import { type ProduceSummary, produceInput } from './produce.ts';
 import { type ColumnMap, parseColumnMap } from './sources.ts';
 
@@ -62,18 +63,19 @@ export function registerProduceCommand(program: Command): void {
       }
       let summary: ProduceSummary;
       try {
+        const env = sdkEnv.parse();
         summary = await produceInput(input, {
           mode: raw.direct ? 'direct' : 'api',
           dryRun: raw.dryRun ?? false,
-          url: raw.url ?? process.env.FEEDLOG_API_URL ?? `http://127.0.0.1:${process.env.API_PORT ?? 8080}`,
-          ...(raw.apiKey || process.env.FEEDLOG_API_KEY ? { apiKey: raw.apiKey ?? process.env.FEEDLOG_API_KEY } : {}),
+          url: raw.url ?? env.FEEDLOG_API_URL ?? `http://127.0.0.1:${env.API_PORT}`,
+          ...(raw.apiKey || env.FEEDLOG_API_KEY ? { apiKey: raw.apiKey ?? env.FEEDLOG_API_KEY } : {}),
           batch: raw.batch ?? 500,
           concurrency: raw.concurrency ?? 2,
           partial: raw.partial ?? true,
           ...(raw.rate ? { rate: raw.rate } : {}),
           ...(map ? { map } : {}),
           ...(raw.source ? { source: raw.source } : {}),
-          prefix: process.env.FEEDLOG_TOPIC_PREFIX ?? '',
+          prefix: env.FEEDLOG_TOPIC_PREFIX,
           progress: !raw.json && process.stderr.isTTY === true,
         });
       } catch (e) {

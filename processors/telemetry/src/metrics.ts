@@ -1,8 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { eventLoopResolutionMs } from '@feedlog/common';
+import { envVar, readEnvVar } from '@feedlog/common/define-env';
 import { subscribe } from '@feedlog/runtime';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { telemetryEnv } from './env.ts';
 
 /** Latency buckets in seconds: 0.5 ms … 10 s (a batch commit is ~5–50 ms on a local broker). */
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -165,7 +167,7 @@ export function stageMetrics(opts: StageMetricsOptions = {}): StageMetrics {
 export async function serveMetrics(
   registry: Registry,
   port: number,
-  host = process.env.METRICS_HOST || '127.0.0.1',
+  host = readEnvVar(envVar(telemetryEnv, 'METRICS_HOST')),
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { ConfigError, type FeedlogConfig, loadConfig } from '@feedlog/common';
 import { onShutdown, type ServiceHealth, type StageStatus, serveHealth, subscribe } from '@feedlog/runtime';
+import { telemetryEnv } from './env.ts';
 import { setupTelemetry, type Telemetry } from './sdk.ts';
 
 export type ProcessLog = (event: string, fields?: Record<string, unknown>) => void;
@@ -11,6 +12,7 @@ export function processLog(stage: string): ProcessLog {
     process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), stage, event, ...fields })}\n`);
 }
 
+/** @deprecated declare the variable in the package's env.ts (defineEnv) and read the parsed value */
 export function intEnv(name: string, fallback: number): number {
   const v = process.env[name];
   if (v === undefined || v === '') return fallback;
@@ -27,7 +29,7 @@ export interface ProcessContext {
   config: FeedlogConfig;
   telemetry: Telemetry;
   generation: number;
-  /** topic-name prefix (TOPIC_PREFIX), for isolated environments */
+  /** topic-name prefix (FEEDLOG_TOPIC_PREFIX), for isolated environments */
   prefix: string;
   log: ProcessLog;
 }
@@ -61,7 +63,7 @@ export interface RunProcessOptions {
  *  1. configuration validated (`loadConfig`; a bad variable is one line and exit 1, no stack);
  *  2. telemetry (tracing, Prometheus /metrics on METRICS_PORT, loopback);
  *  3. the service built by `start`; runtime events logged (LOG_BATCHES=1 adds one line per batch);
- *  4. /healthz, /readyz and /metrics on HEALTH_PORT (127.0.0.1 unless HEALTH_HOST);
+ *  4. /healthz, /readyz and /metrics on STAGE_HEALTH_PORT (127.0.0.1 unless STAGE_HEALTH_HOST);
  *  5. one graceful shutdown on SIGTERM/SIGINT or a fatal error (close-with-grace through the
  *     runtime's `onShutdown`): stop the service, flush telemetry, close the health port, exit 0;
  *     past SHUTDOWN_DEADLINE_MS (default 10 s) or on a second signal, exit 1.
@@ -89,14 +91,18 @@ export function runProcess(
     // the last line of a clean stop (close-with-grace exits 0 right after): `feedlog down` and the tests read it
     log('stopped', { ms: Math.round(performance.now() - t0) });
   };
-  let deadlineMs = DEFAULT_SHUTDOWN_DEADLINE_MS;
+  // every variable of the process life cycle, validated before anything starts (see env.ts)
+  let env: ReturnType<typeof telemetryEnv.parse>;
   try {
-    deadlineMs = intEnv('SHUTDOWN_DEADLINE_MS', DEFAULT_SHUTDOWN_DEADLINE_MS);
+    env = telemetryEnv.parse();
   } catch (e) {
     log('failed', { error: (e as Error).message });
     process.exit(1);
   }
-  const uninstall = onShutdown(closeAll, { deadlineMs, log: (line) => log('shutdown', { detail: line }) });
+  const uninstall = onShutdown(closeAll, {
+    deadlineMs: env.SHUTDOWN_DEADLINE_MS,
+    log: (line) => log('shutdown', { detail: line }),
+  });
   const fail = (e: unknown) => {
     uninstall();
     status = 'failed';
@@ -109,7 +115,7 @@ export function runProcess(
   };
   const main = async () => {
     const config = loadConfig();
-    const generation = intEnv('STAGE_GENERATION', 1);
+    const generation = env.STAGE_GENERATION;
     telemetry = await setupTelemetry({
       serviceName: opts.serviceName ?? `feedlog-${name}`,
       ...(opts.defaultMetrics === undefined ? {} : { defaultMetrics: opts.defaultMetrics }),
@@ -124,19 +130,19 @@ export function runProcess(
     subscribe('dlq', (e) =>
       log('dlq', { partition: e.partition, offset: e.offset, error: e.errorClass, message: e.message }),
     );
-    if (process.env.LOG_BATCHES === '1')
+    if (env.LOG_BATCHES)
       subscribe('batch', (e) =>
         log('batch', { records: e.recordsIn, out: e.recordsOut, dlq: e.dlq, ms: Math.round(e.batchMs) }),
       );
-    handle = await start({ config, telemetry, generation, prefix: process.env.TOPIC_PREFIX ?? '', log });
+    handle = await start({ config, telemetry, generation, prefix: env.FEEDLOG_TOPIC_PREFIX, log });
     const h = handle;
     const registry = telemetry.registry;
-    if (process.env.HEALTH_PORT)
+    if (env.STAGE_HEALTH_PORT !== undefined)
       health = await serveHealth(
         h.health ?? (() => ({ status, live: true, ready: status === 'ready' })),
-        intEnv('HEALTH_PORT', 0),
+        env.STAGE_HEALTH_PORT,
         {
-          ...(process.env.HEALTH_HOST ? { host: process.env.HEALTH_HOST } : {}),
+          host: env.STAGE_HEALTH_HOST,
           metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
         },
       );

@@ -1,6 +1,7 @@
 import type { StageTracer } from '@feedlog/runtime';
 import { NodeSDK, resources, type tracing } from '@opentelemetry/sdk-node';
 import type { Registry } from 'prom-client';
+import { telemetryEnv } from './env.ts';
 import { type StageMetrics, serveMetrics, stageMetrics } from './metrics.ts';
 import { otelStageTracer } from './tracer.ts';
 
@@ -41,7 +42,7 @@ let current: Telemetry | undefined;
  */
 export async function setupTelemetry(opts: TelemetryOptions): Promise<Telemetry> {
   if (current) return current;
-  const env = opts.env ?? process.env;
+  const env = telemetryEnv.parse(opts.env);
   const otlp = Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
   const mode: Telemetry['tracing'] = opts.spanProcessors ? 'custom' : otlp ? 'otlp' : 'none';
 
@@ -63,9 +64,8 @@ export async function setupTelemetry(opts: TelemetryOptions): Promise<Telemetry>
     labels: { service: opts.serviceName },
     ...(opts.defaultMetrics === undefined ? {} : { defaultMetrics: opts.defaultMetrics }),
   });
-  const portEnv = env.METRICS_PORT;
-  const port = opts.metricsPort ?? (portEnv ? Number.parseInt(portEnv, 10) : undefined);
-  const served = port === undefined || Number.isNaN(port) ? undefined : await serveMetrics(metrics.registry, port);
+  const port = opts.metricsPort ?? env.METRICS_PORT;
+  const served = port === undefined ? undefined : await serveMetrics(metrics.registry, port, env.METRICS_HOST);
 
   const t: Telemetry = {
     tracer: mode === 'none' ? undefined : otelStageTracer(),

@@ -1,0 +1,43 @@
+import { defineEnv, envVar } from '@feedlog/common/define-env';
+import { commonEnv } from '@feedlog/common/env';
+import { bool, int, list, str } from '@feedlog/common/env-parsers';
+import { indexEnv } from '@feedlog/index/env';
+
+/** The HTTP API: its own limits and the addresses of what it reads (index, embedder, lag). */
+export const apiEnv = defineEnv('@feedlog/api', {
+  API_PORT: envVar(commonEnv, 'API_PORT'),
+  API_HOST: { schema: str().default('127.0.0.1'), doc: 'Address the API binds (loopback by default).' },
+  API_MAX_BATCH: { schema: int({ min: 1 }).default(500), doc: 'Items one POST /v1/items accepts at most.' },
+  API_BODY_LIMIT: { schema: int({ min: 1 }).default(2 * 1024 * 1024), doc: 'Largest API request body in bytes.' },
+  API_ANON_RATE_LIMIT: {
+    schema: int({ min: 1 }).default(120),
+    doc: 'Requests per minute a caller without an API key may make.',
+  },
+  API_CORS_ORIGINS: {
+    schema: list().optional(),
+    default: 'none',
+    doc: 'Comma-separated origins allowed by CORS.',
+  },
+  API_PUBLIC_READS: {
+    schema: bool().default(true),
+    doc: 'GET /v1/* open to callers without a key (false: they need a key with the read scope).',
+  },
+  API_LOG_FILE: { schema: str().optional(), default: 'stdout', doc: 'Write the API request log to this file.' },
+  API_LAG_GROUPS: {
+    schema: list().optional(),
+    default: 'the deployment’s groups',
+    doc: 'Consumer groups GET /v1/lag and the lag gauges report (a trailing * matches a prefix).',
+  },
+  API_LAG_INTERVAL_MS: {
+    schema: int({ min: 1 }).default(5_000),
+    doc: 'Lag sample period while a dashboard page or a /metrics scrape needs it.',
+  },
+  EMBEDDING_BASE_URL: envVar(commonEnv, 'EMBEDDING_BASE_URL'),
+  EMBEDDER_PORT: envVar(commonEnv, 'EMBEDDER_PORT'),
+  EMBEDDING_MODEL: envVar(commonEnv, 'EMBEDDING_MODEL'),
+  QDRANT_URL: envVar(indexEnv, 'QDRANT_URL'),
+  QDRANT_API_KEY: envVar(indexEnv, 'QDRANT_API_KEY'),
+  INDEX_DIR: envVar(indexEnv, 'INDEX_DIR'),
+  INDEX_ALIAS: envVar(indexEnv, 'INDEX_ALIAS'),
+  FEEDLOG_TOPIC_PREFIX: envVar(commonEnv, 'FEEDLOG_TOPIC_PREFIX'),
+});

@@ -1,0 +1,52 @@
+import { defineEnv, envVar } from '@feedlog/common/define-env';
+import { commonEnv } from '@feedlog/common/env';
+import { int, list, str } from '@feedlog/common/env-parsers';
+import { DEFAULT_MODEL, MODELS } from './models.ts';
+
+/** The local OpenAI-compatible embedder `feedlog up` starts (its port is @feedlog/common's EMBEDDER_PORT). */
+export const embedderEnv = defineEnv('@feedlog/embedder', {
+  EMBEDDER_PORT: envVar(commonEnv, 'EMBEDDER_PORT'),
+  EMBEDDER_HOST: { schema: str().default('127.0.0.1'), doc: 'Address the local embedder binds (loopback by default).' },
+  EMBEDDER_MODELS: {
+    schema: list({ pattern: /^.+$/, what: 'a model name' })
+      .refine((names) => names.every((n) => n in MODELS), {
+        message: `known models: ${Object.keys(MODELS).join(', ')}`,
+      })
+      .default(Object.keys(MODELS)),
+    doc: 'Comma-separated models the local embedder loads.',
+  },
+  EMBEDDER_DEFAULT_MODEL: {
+    schema: str()
+      .refine((n) => n in MODELS, { message: `known models: ${Object.keys(MODELS).join(', ')}` })
+      .default(DEFAULT_MODEL),
+    doc: 'Model the local embedder answers with when a request names none it serves (loaded even if not in EMBEDDER_MODELS).',
+  },
+  EMBEDDER_SESSIONS: {
+    schema: int({ min: 1 }).optional(),
+    default: 'number of cores',
+    doc: 'ONNX Runtime sessions per model (parallel batches).',
+  },
+  EMBEDDER_INTRA_OP_THREADS: {
+    schema: int({ min: 1 }).optional(),
+    default: 'cores / sessions, at least 1',
+    doc: 'Threads each ONNX Runtime session uses inside one operator.',
+  },
+  EMBEDDER_MAX_BATCH: {
+    schema: int({ min: 1, max: 2048 }).default(64),
+    doc: 'Inputs the embedder batches into one model run.',
+  },
+  EMBEDDER_MAX_WAIT_MS: {
+    schema: int({ min: 0, max: 1000 }).default(3),
+    doc: 'How long the embedder waits to fill a model batch.',
+  },
+  EMBEDDER_REFERENCE_PYTHON: {
+    schema: str().optional(),
+    default: '$FEEDLOG_CACHE/reference-venv, then python3',
+    doc: 'Python with onnxruntime, tokenizers and numpy for the reference checks (tests and benchmarks only).',
+  },
+  FEEDLOG_SHARED_DATA: {
+    schema: str().optional(),
+    default: '../shared/data',
+    doc: 'Real data sets for tests and benchmarks (absent on some machines).',
+  },
+});

@@ -1,0 +1,15 @@
+import { defineEnv } from '@feedlog/common/define-env';
+import { int } from '@feedlog/common/env-parsers';
+
+/** What every stage process is told about its place among generations (see replay). */
+export const runtimeEnv = defineEnv('@feedlog/runtime', {
+  STAGE_GENERATION: {
+    schema: int({ min: 0 }).default(1),
+    doc: 'Generation of this stage: consumer group feedlog.<stage>.g<N>, outputs tagged with it (a replay starts N+1).',
+  },
+  INPUT_GENERATION: {
+    schema: int({ min: 0 }).optional(),
+    default: 'every record',
+    doc: 'Read only the records of this upstream generation (a replay sets it; shared topics hold every generation).',
+  },
+});
