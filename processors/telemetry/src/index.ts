@@ -1,7 +1,6 @@
 export { LATENCY_BUCKETS, type StageMetrics, type StageMetricsOptions, serveMetrics, stageMetrics } from './metrics.ts';
 export {
   DEFAULT_SHUTDOWN_DEADLINE_MS,
-  intEnv,
   type ProcessContext,
   type ProcessLog,
   processLog,

@@ -12,15 +12,6 @@ export function processLog(stage: string): ProcessLog {
     process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), stage, event, ...fields })}\n`);
 }
 
-/** @deprecated declare the variable in the package's env.ts (defineEnv) and read the parsed value */
-export function intEnv(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number.parseInt(v, 10);
-  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name}=${v} is not a non-negative integer`);
-  return n;
-}
-
 /** Default of SHUTDOWN_DEADLINE_MS: long enough to abort a transaction and leave a group, short for a supervisor. */
 export const DEFAULT_SHUTDOWN_DEADLINE_MS = 10_000;
 
