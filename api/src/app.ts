@@ -16,7 +16,7 @@ import { clientErrorHandler, errorHandler, errors } from './errors.ts';
 import { embedderPlugin, type QueryEmbedder } from './plugins/embedder.ts';
 import { guardsPlugin } from './plugins/guards.ts';
 import { indexPlugin } from './plugins/index.ts';
-import { installJsonParser } from './plugins/json-body.ts';
+import { installJsonParser, type LargeBodyOptions } from './plugins/json-body.ts';
 import { type IngestSink, kafkaPlugin, type RawEncoder } from './plugins/kafka.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { pgPlugin } from './plugins/pg.ts';
@@ -48,6 +48,11 @@ export interface AppOptions {
   maxBatch?: number;
   /** bytes per request body (default 2 MiB: 500 real headlines are ~300 kB; every byte is scanned, parsed and validated on the event loop) */
   bodyLimit?: number;
+  /**
+   * bodies from `threshold` bytes (64 KiB) are parsed and validated one at a time in a low-priority
+   * worker thread, `queue` (4) may wait, more are answered 503 `busy`; false: all on the event loop
+   */
+  largeBodies?: LargeBodyOptions | false;
   /** requests per minute: per key (api_keys.rate_limit_per_minute) and for callers without a key; false disables */
   rateLimit?: { anonymousPerMinute?: number; timeWindowMs?: number } | false;
   /** GET /v1/* without a key (default true); false: they need a key with the read scope (API_PUBLIC_READS) */
@@ -112,7 +117,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     throw errors.notFound(`no route ${req.method} ${req.url.split('?')[0]}`);
   });
 
-  installJsonParser(app);
+  installJsonParser(app, opts.largeBodies ?? {});
 
   await app.register(metricsPlugin);
   await app.register(pgPlugin, { pool: opts.pool, closePool: close });
