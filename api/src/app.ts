@@ -117,9 +117,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     throw errors.notFound(`no route ${req.method} ${req.url.split('?')[0]}`);
   });
 
-  installJsonParser(app, opts.largeBodies ?? {});
-
   await app.register(metricsPlugin);
+  // after the metrics plugin: the body lane reports into its registry
+  installJsonParser(app, opts.largeBodies ?? {});
   await app.register(pgPlugin, { pool: opts.pool, closePool: close });
   await app.register(kafkaPlugin, { sink: opts.sink, encoder: opts.encoder, closeSink: close });
   await app.register(embedderPlugin, { embedder: opts.embedder });

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge } from 'prom-client';
 import { BodyLane, LaneFailedError, LaneFullError } from '../body/lane.ts';
 import { type JsonRefusal, parseJsonBody } from '../body/parse.ts';
 import { errors } from '../errors.ts';
@@ -54,12 +55,29 @@ export function installJsonParser(
   const admitted = new WeakSet<object>();
   if (lane) {
     app.addHook('onClose', async () => lane.close());
+    const registers = app.hasDecorator('metrics') ? [app.metrics.registry] : [];
+    new Gauge({
+      name: 'feedlog_api_large_bodies',
+      help: 'large request bodies admitted to the body lane: being read, waiting, or parsed in the worker',
+      registers,
+      collect() {
+        this.set(lane.depth);
+      },
+    });
+    const refusedBusy = new Counter({
+      name: 'feedlog_api_large_bodies_refused_total',
+      help: 'large request bodies answered 503 busy because the body lane was full',
+      registers,
+    });
     // Admission before the body is read: after the rate limit, auth and 404 (onRequest hooks), a
     // large declared body takes a place in the lane or is refused at once, unread (Node discards
     // the rest of it and the connection stays usable).
     app.addHook('preParsing', async (req, reply, payload) => {
       if (!(Number(req.headers['content-length']) >= lane.threshold)) return payload;
-      if (!lane.admit()) throw busy(lane.depth);
+      if (!lane.admit()) {
+        refusedBusy.inc();
+        throw busy(lane.depth);
+      }
       admitted.add(req.raw);
       // not handed to the lane (413, 415, a client gone mid-body): give the place back
       reply.raw.once('close', () => {
