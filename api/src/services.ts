@@ -16,6 +16,8 @@ export interface ApiEnv {
   API_HOST?: string;
   API_MAX_BATCH?: string;
   API_BODY_LIMIT?: string;
+  API_LARGE_BODY_BYTES?: string;
+  API_LARGE_BODY_QUEUE?: string;
   API_ANON_RATE_LIMIT?: string;
   API_CORS_ORIGINS?: string;
   API_PUBLIC_READS?: string;
@@ -38,6 +40,12 @@ const int = (v: string | undefined, d: number) => {
   return n;
 };
 
+const count = (v: string | undefined, d: number) => {
+  const n = v === undefined || v === '' ? d : Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`expected a non-negative integer, got ${v}`);
+  return n;
+};
+
 export function apiSettings(env: NodeJS.ProcessEnv = process.env) {
   const e = env as ApiEnv;
   return {
@@ -45,6 +53,10 @@ export function apiSettings(env: NodeJS.ProcessEnv = process.env) {
     host: e.API_HOST || '127.0.0.1',
     maxBatch: int(e.API_MAX_BATCH, 500),
     bodyLimit: int(e.API_BODY_LIMIT, 2 * 1024 * 1024),
+    // bodies from this size are parsed in the low-priority body worker, one at a time (json-body.ts)
+    largeBodyBytes: int(e.API_LARGE_BODY_BYTES, 64 * 1024),
+    // large bodies that may wait for it; one more is 503 busy (0: only the one being worked on)
+    largeBodyQueue: count(e.API_LARGE_BODY_QUEUE, 4),
     anonymousPerMinute: int(e.API_ANON_RATE_LIMIT, 120),
     publicReads:
       e.API_PUBLIC_READS === undefined || e.API_PUBLIC_READS === '' || /^(1|true|yes)$/i.test(e.API_PUBLIC_READS),
@@ -129,6 +141,7 @@ export function createServices(
     defaultModel: s.embeddingModel,
     maxBatch: s.maxBatch,
     bodyLimit: s.bodyLimit,
+    largeBodies: { threshold: s.largeBodyBytes, queue: s.largeBodyQueue },
     rateLimit: { anonymousPerMinute: s.anonymousPerMinute },
     corsOrigins: s.corsOrigins,
     publicReads: s.publicReads,
