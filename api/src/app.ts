@@ -46,7 +46,7 @@ export interface AppOptions {
   defaultModel?: string;
   /** items per POST /v1/items (default 500) */
   maxBatch?: number;
-  /** bytes per request body (default 2 MiB: 500 real headlines are ~300 kB; every byte is scanned, parsed and validated on the event loop) */
+  /** bytes per request body (default 2 MiB: 500 real headlines are ~300 kB; bodies from largeBodies.threshold are parsed off the event loop) */
   bodyLimit?: number;
   /**
    * bodies from `threshold` bytes (64 KiB) are parsed and validated one at a time in a low-priority
