@@ -4,7 +4,7 @@
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { newBodyAjv } from '../validation.ts';
 import type { LaneJob, LaneReply } from './lane.ts';
 import { parseJsonBody } from './parse.ts';
@@ -25,6 +25,33 @@ function lowerPriority(nice: number): number | null {
   }
 }
 
+/** Longest string that failed validation sent back whole: past it, only its start crosses. */
+const FAILED_STRING_KEEP = 256;
+
+/**
+ * Shortens, in place, the strings that failed validation: the route never uses a value it was
+ * told is invalid (an item with an invalid field is refused; the field is reported, not read), so
+ * the main thread need not receive 500 oversized titles in full (a hostile 2 MiB body would be
+ * copied into its heap only to be thrown away, costing it garbage collection).
+ */
+function trimFailedStrings(value: unknown, errors: readonly ErrorObject[]): void {
+  for (const e of errors) {
+    const path = e.instancePath
+      .split('/')
+      .slice(1)
+      .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const key = path.pop();
+    if (key === undefined) continue;
+    let parent: unknown = value;
+    for (const p of path)
+      parent = typeof parent === 'object' && parent !== null ? (parent as Record<string, unknown>)[p] : undefined;
+    if (typeof parent !== 'object' || parent === null) continue;
+    const v = (parent as Record<string, unknown>)[key];
+    if (typeof v === 'string' && v.length > FAILED_STRING_KEEP)
+      (parent as Record<string, unknown>)[key] = v.slice(0, FAILED_STRING_KEEP);
+  }
+}
+
 const { nice } = workerData as { nice: number };
 const port = parentPort;
 if (!port) throw new Error('body/worker.ts runs as a worker thread');
@@ -40,6 +67,7 @@ port.on('message', (job: LaneJob) => {
   else {
     const validate = validators.get(job.route);
     const valid = validate ? validate(parsed.value) : true;
+    if (!valid && validate?.errors) trimFailedStrings(parsed.value, validate.errors);
     reply = {
       id: job.id,
       ok: true,
