@@ -20,6 +20,7 @@ import { installJsonParser, type LargeBodyOptions } from './plugins/json-body.ts
 import { type IngestSink, kafkaPlugin, type RawEncoder } from './plugins/kafka.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { pgPlugin } from './plugins/pg.ts';
+import { CachedQueryEmbedder, type QueryCacheOptions } from './query-cache.ts';
 import { feedsRoutes } from './routes/feeds.ts';
 import { healthRoutes } from './routes/health.ts';
 import { itemRoutes } from './routes/item.ts';
@@ -40,6 +41,8 @@ export interface AppOptions {
   /** default: the api_keys table when a pool is given, else no keys (write routes refuse everyone) */
   apiKeys?: ApiKeyStore;
   embedder?: QueryEmbedder;
+  /** query vectors cached by model + text, identical concurrent queries coalesced (default on, 2,000 vectors); false: every query embeds */
+  queryCache?: QueryCacheOptions | false;
   index?: VectorIndex;
   indexAlias?: string;
   /** embedding model when no embed generation is serving (default all-MiniLM-L6-v2-int8) */
@@ -122,7 +125,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   installJsonParser(app, opts.largeBodies ?? {});
   await app.register(pgPlugin, { pool: opts.pool, closePool: close });
   await app.register(kafkaPlugin, { sink: opts.sink, encoder: opts.encoder, closeSink: close });
-  await app.register(embedderPlugin, { embedder: opts.embedder });
+  const embedder =
+    opts.embedder && opts.queryCache !== false
+      ? new CachedQueryEmbedder(opts.embedder, opts.queryCache)
+      : opts.embedder;
+  await app.register(embedderPlugin, { embedder });
   await app.register(indexPlugin, { index: opts.index, alias: opts.indexAlias, closeIndex: close });
   const keyStore = opts.apiKeys ?? (opts.pool ? new PgApiKeyStore(opts.pool) : new MemoryApiKeyStore());
   await app.register(authPlugin, { store: keyStore, publicReads: opts.publicReads ?? true });
