@@ -1,9 +1,15 @@
 // The API's event loop under hostile bodies (issue 12): search latency and the API process's
 // event-loop delay, unloaded and while clients post the largest bodies the API accepts (bodyLimit,
-// API_BODY_LIMIT, 2 MiB by default) built to be expensive: 4 Mi-deep nested arrays, a flat array of 4 Mi values, and 500
-// items of oversized strings (passes the structure scan, so it is parsed and validated).
-//   npx tsx bench/api-hostile.ts [--duration 15] [--hostile 4] [--searchers 4] [--items 5000] [--body-limit 2] [--json]
-// (--body-limit in MiB: the API's bodyLimit, and the size of every hostile body)
+// API_BODY_LIMIT, 2 MiB by default) built to be expensive: 1 Mi-deep nested arrays, a flat array
+// of 1 Mi values, and 500 items of oversized strings (passes the structure scan, so it is parsed
+// and validated).
+//   npx tsx bench/api-hostile.ts [--duration 15] [--rounds 1] [--variants lane] [--hostile 4]
+//     [--searchers 4] [--items 5000] [--body-limit 2] [--kinds deep,flat,strings] [--nice 19]
+//     [--cpu-prof DIR] [--json]
+// --body-limit in MiB: the API's bodyLimit, and the size of every hostile body. --variants: one
+// API child each, `inline` (every body parsed and validated on the event loop, largeBodies:false)
+// and/or `lane` (bodies ≥ 64 KiB through the body worker at niceness --nice); each round runs
+// every variant unloaded then loaded, so variants see the same (shared, changing) machine load.
 // The API runs in a child process (its own event loop, measured with monitorEventLoopDelay), with
 // real PostgreSQL (a schema of its own) and the embedded vector index; the query embedder is a stub
 // (a pre-drawn vector) so the figure is the API's own work, not the embedding model's.
@@ -28,8 +34,14 @@ const { values } = parseArgs({
     searchers: { type: 'string', default: '4' },
     items: { type: 'string', default: '5000' },
     'body-limit': { type: 'string', default: '2' },
+    kinds: { type: 'string', default: 'deep,flat,strings' },
+    variants: { type: 'string', default: 'lane' },
+    rounds: { type: 'string', default: '1' },
+    nice: { type: 'string', default: '19' },
+    'cpu-prof': { type: 'string' },
     json: { type: 'boolean', default: false },
     serve: { type: 'boolean', default: false },
+    attack: { type: 'boolean', default: false },
   },
 });
 const DIMS = 64;
@@ -101,6 +113,7 @@ async function serve(): Promise<void> {
     index,
     embedder: { embed: async () => stub, check: async () => undefined },
     bodyLimit: BODY_LIMIT,
+    largeBodies: process.env.BENCH_LANE === 'inline' ? false : { nice: Number(process.env.BENCH_NICE ?? 19) },
     closeDependencies: true,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -136,32 +149,61 @@ function hostileBodies(): { kind: string; body: Buffer }[] {
     JSON.stringify({ items: Array.from({ length: 500 }, (_, i) => ({ source: 's', url: `https://e.x/${i}`, title })) }),
   );
   for (const b of [deep, flat, strings]) if (b.length > BODY_LIMIT) throw new Error('hostile body over the limit');
+  const wanted = new Set(String(values.kinds).split(','));
   return [
     { kind: 'deep', body: deep },
     { kind: 'flat', body: flat },
     { kind: 'strings', body: strings },
-  ];
+  ].filter((b) => wanted.has(b.kind));
 }
 
-async function main(): Promise<void> {
-  const duration = Number(values.duration) * 1000;
+interface Api {
+  variant: string;
+  port: number;
+  reader: string;
+  writer: string;
+  next: () => Promise<Record<string, unknown>>;
+  send: (m: { cmd: string }) => void;
+}
+
+/** One API child per variant: `inline` parses every body on the event loop, `lane` uses the body lane. */
+async function startApi(variant: string): Promise<Api> {
   const child = fork(
     process.argv[1]!,
     ['--serve', '--items', String(values.items), '--body-limit', String(values['body-limit'])],
     {
-      execArgv: process.execArgv,
+      // --cpu-prof DIR: a V8 CPU profile of the API process (open it in Chrome DevTools)
+      execArgv: [
+        ...process.execArgv,
+        ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : []),
+      ],
+      env: { ...process.env, BENCH_LANE: variant, BENCH_NICE: String(values.nice) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     },
   );
   const next = () =>
     new Promise<Record<string, unknown>>((r) => child.once('message', (m) => r(m as Record<string, unknown>)));
   const ready = (await next()) as { port: number; reader: string; writer: string };
-  log(`API on 127.0.0.1:${ready.port}, ${values.items} items indexed`);
+  log(`${variant}: API on 127.0.0.1:${ready.port}, ${values.items} items indexed`);
+  return { variant, ...ready, next, send: (m) => child.send(m) };
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+};
+const median = (xs: number[]) => pct(xs, 50);
+
+async function main(): Promise<void> {
+  const duration = Number(values.duration) * 1000;
+  const variants = String(values.variants).split(',');
+  const apis: Api[] = [];
+  for (const v of variants) apis.push(await startApi(v));
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const call = (method: string, path: string, headers: Record<string, string | number>, body?: Buffer) =>
+  const call = (api: Api, method: string, path: string, headers: Record<string, string | number>, body?: Buffer) =>
     new Promise<{ status: number; ms: number }>((resolve) => {
       const t0 = performance.now();
-      const req = request({ host: '127.0.0.1', port: ready.port, method, path, headers, agent }, (res) => {
+      const req = request({ host: '127.0.0.1', port: api.port, method, path, headers, agent }, (res) => {
         res.resume();
         res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0 }));
       });
@@ -169,52 +211,65 @@ async function main(): Promise<void> {
       req.end(body);
     });
   const words = ['rates', 'fed', 'markets', 'apple', 'oil', 'election', 'storm', 'court'];
-  const search = async (until: number, out: number[]) => {
+  const search = async (api: Api, until: number, out: number[]) => {
     for (let i = 0; performance.now() < until; i++) {
-      const r = await call('GET', `/v1/search?q=${words[i % words.length]}&limit=10`, { 'x-api-key': ready.reader });
+      const r = await call(api, 'GET', `/v1/search?q=${words[i % words.length]}&limit=10`, {
+        'x-api-key': api.reader,
+      });
       if (r.status !== 200) throw new Error(`search answered ${r.status}`);
       out.push(r.ms);
     }
   };
   const bodies = hostileBodies();
-  const hostileStats = new Map<string, { n: number; statuses: Set<number>; ms: number[] }>();
-  const hostile = async (until: number, offset: number) => {
-    for (let i = offset; performance.now() < until; i++) {
-      const b = bodies[i % bodies.length]!;
-      const r = await call(
-        'POST',
-        '/v1/items',
-        { 'content-type': 'application/json', 'content-length': b.body.length, 'x-api-key': ready.writer },
-        b.body,
-      );
-      const s = hostileStats.get(b.kind) ?? { n: 0, statuses: new Set<number>(), ms: [] };
-      s.n++;
-      s.statuses.add(r.status);
-      s.ms.push(r.ms);
-      hostileStats.set(b.kind, s);
-    }
-  };
-  const pct = (xs: number[], p: number) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
-  };
-  const phase = async (name: string, withHostile: boolean) => {
+  type Stats = { n: number; statuses: Map<number, number>; ms: number[] };
+  const hostileStats = new Map<string, Stats>(); // key: variant/kind
+  // The hostile clients run in a process of their own, as they would on other machines: their
+  // 2 MiB writes do not delay the search clients' event loop (only the shared CPU).
+  const attacker = fork(
+    process.argv[1]!,
+    ['--attack', '--body-limit', String(values['body-limit']), '--kinds', String(values.kinds)],
+    {
+      execArgv: process.execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
+  const hostile = (api: Api, ms: number) =>
+    new Promise<void>((resolve) => {
+      attacker.once('message', (m: { kind: string; statuses: [number, number][]; ms: number[] }[]) => {
+        for (const k of m) {
+          const key = `${api.variant}/${k.kind}`;
+          const s = hostileStats.get(key) ?? { n: 0, statuses: new Map<number, number>(), ms: [] };
+          s.n += k.ms.length;
+          for (const [st, n] of k.statuses) s.statuses.set(st, (s.statuses.get(st) ?? 0) + n);
+          s.ms.push(...k.ms);
+          hostileStats.set(key, s);
+        }
+        resolve();
+      });
+      attacker.send({ port: api.port, writer: api.writer, ms, clients: Number(values.hostile) });
+    });
+  const phase = async (api: Api, round: number, name: string, withHostile: boolean, pooled: number[]) => {
     // warm-up, then measure
-    await Promise.all(Array.from({ length: Number(values.searchers) }, () => search(performance.now() + 1000, [])));
-    child.send({ cmd: 'start' });
-    await next();
+    await Promise.all(
+      Array.from({ length: Number(values.searchers) }, () => search(api, performance.now() + 1000, [])),
+    );
+    api.send({ cmd: 'start' });
+    await api.next();
     const until = performance.now() + duration;
     const lat: number[] = [];
     await Promise.all([
-      ...Array.from({ length: Number(values.searchers) }, () => search(until, lat)),
-      ...(withHostile ? Array.from({ length: Number(values.hostile) }, (_, i) => hostile(until, i)) : []),
+      ...Array.from({ length: Number(values.searchers) }, () => search(api, until, lat)),
+      ...(withHostile ? [hostile(api, duration)] : []),
     ]);
-    child.send({ cmd: 'stop' });
-    const { eld } = (await next()) as { eld: { p50: number; p99: number; max: number } };
+    api.send({ cmd: 'stop' });
+    const { eld } = (await api.next()) as { eld: { p50: number; p99: number; max: number } };
+    pooled.push(...lat);
     log(
-      `${name}: ${lat.length} searches, p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms; event-loop delay p99 ${eld.p99.toFixed(1)} ms`,
+      `round ${round} ${api.variant} ${name}: ${lat.length} searches, p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms; event-loop delay p99 ${eld.p99.toFixed(1)} ms`,
     );
     return {
+      round,
+      variant: api.variant,
       phase: name,
       searches: lat.length,
       search_p50_ms: pct(lat, 50),
@@ -224,33 +279,95 @@ async function main(): Promise<void> {
       eld_max_ms: eld.max,
     };
   };
-  const unloaded = await phase('unloaded', false);
-  const loaded = await phase('hostile', true);
-  child.send({ cmd: 'exit' });
-  const hostileRows = [...hostileStats].map(([kind, s]) => ({
-    kind,
+  // rounds alternate the variants, so each sees the same (shared, changing) machine load
+  const rows: Awaited<ReturnType<typeof phase>>[] = [];
+  const pooled = new Map(variants.map((v) => [v, { unloaded: [] as number[], hostile: [] as number[] }]));
+  for (let round = 1; round <= Number(values.rounds); round++)
+    for (const api of apis) {
+      const pool = pooled.get(api.variant)!;
+      rows.push(await phase(api, round, 'unloaded', false, pool.unloaded));
+      rows.push(await phase(api, round, 'hostile', true, pool.hostile));
+    }
+  for (const api of apis) api.send({ cmd: 'exit' });
+  attacker.kill();
+  const summary = variants.map((variant) => {
+    const mine = rows.filter((r) => r.variant === variant);
+    const ratios = mine
+      .filter((r) => r.phase === 'hostile')
+      .map((h) => h.search_p99_ms / mine.find((u) => u.round === h.round && u.phase === 'unloaded')!.search_p99_ms);
+    const p = pooled.get(variant)!;
+    return {
+      variant,
+      p99_ratio_per_round: ratios.map((r) => r.toFixed(2)).join(' '),
+      p99_ratio_median: median(ratios),
+      pooled_unloaded_p99_ms: pct(p.unloaded, 99),
+      pooled_hostile_p99_ms: pct(p.hostile, 99),
+      eld_p99_hostile_median_ms: median(mine.filter((r) => r.phase === 'hostile').map((r) => r.eld_p99_ms)),
+      eld_p99_unloaded_median_ms: median(mine.filter((r) => r.phase === 'unloaded').map((r) => r.eld_p99_ms)),
+    };
+  });
+  const hostileRows = [...hostileStats].map(([key, s]) => ({
+    key,
     requests: s.n,
-    statuses: [...s.statuses].join(','),
+    statuses: [...s.statuses].map(([k, n]) => `${k}×${n}`).join(' '),
     p50_ms: pct(s.ms, 50),
     p99_ms: pct(s.ms, 99),
   }));
   const result = {
     duration_s: duration / 1000,
+    rounds: Number(values.rounds),
     searchers: Number(values.searchers),
     hostile_clients: Number(values.hostile),
     body_bytes: bodies.map((b) => `${b.kind}=${b.body.length}`).join(' '),
-    phases: [unloaded, loaded],
-    search_p99_ratio: loaded.search_p99_ms / unloaded.search_p99_ms,
+    phases: rows,
+    summary,
     hostile: hostileRows,
   };
   if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else {
-    console.table(result.phases);
+    console.table(rows);
     console.table(hostileRows);
-    console.log(`search p99 loaded / unloaded: ${result.search_p99_ratio.toFixed(2)}×`);
+    console.table(summary);
   }
   agent.destroy();
 }
 
-if (values.serve) await serve();
+/** The hostile clients' process: on each message, `clients` loops post the hostile bodies for `ms`. */
+function attack(): void {
+  const bodies = hostileBodies();
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  process.on('message', async (m: { port: number; writer: string; ms: number; clients: number }) => {
+    const until = performance.now() + m.ms;
+    const stats = new Map(bodies.map((b) => [b.kind, { statuses: new Map<number, number>(), ms: [] as number[] }]));
+    const post = (b: { body: Buffer }) =>
+      new Promise<{ status: number; ms: number }>((resolve) => {
+        const t0 = performance.now();
+        const headers = { 'content-type': 'application/json', 'content-length': b.body.length, 'x-api-key': m.writer };
+        const req = request(
+          { host: '127.0.0.1', port: m.port, method: 'POST', path: '/v1/items', headers, agent },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0 }));
+          },
+        );
+        req.on('error', () => resolve({ status: 0, ms: performance.now() - t0 }));
+        req.end(b.body);
+      });
+    await Promise.all(
+      Array.from({ length: m.clients }, async (_, c) => {
+        for (let i = c; performance.now() < until; i++) {
+          const b = bodies[i % bodies.length]!;
+          const r = await post(b);
+          const s = stats.get(b.kind)!;
+          s.statuses.set(r.status, (s.statuses.get(r.status) ?? 0) + 1);
+          s.ms.push(r.ms);
+        }
+      }),
+    );
+    process.send?.([...stats].map(([kind, s]) => ({ kind, statuses: [...s.statuses], ms: s.ms })));
+  });
+}
+
+if (values.attack) attack();
+else if (values.serve) await serve();
 else await main();

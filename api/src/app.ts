@@ -16,10 +16,11 @@ import { clientErrorHandler, errorHandler, errors } from './errors.ts';
 import { embedderPlugin, type QueryEmbedder } from './plugins/embedder.ts';
 import { guardsPlugin } from './plugins/guards.ts';
 import { indexPlugin } from './plugins/index.ts';
-import { installJsonParser } from './plugins/json-body.ts';
+import { installJsonParser, type LargeBodyOptions } from './plugins/json-body.ts';
 import { type IngestSink, kafkaPlugin, type RawEncoder } from './plugins/kafka.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { pgPlugin } from './plugins/pg.ts';
+import { CachedQueryEmbedder, type QueryCacheOptions } from './query-cache.ts';
 import { feedsRoutes } from './routes/feeds.ts';
 import { healthRoutes } from './routes/health.ts';
 import { itemRoutes } from './routes/item.ts';
@@ -40,14 +41,21 @@ export interface AppOptions {
   /** default: the api_keys table when a pool is given, else no keys (write routes refuse everyone) */
   apiKeys?: ApiKeyStore;
   embedder?: QueryEmbedder;
+  /** query vectors cached by model + text, identical concurrent queries coalesced (default on, 2,000 vectors); false: every query embeds */
+  queryCache?: QueryCacheOptions | false;
   index?: VectorIndex;
   indexAlias?: string;
   /** embedding model when no embed generation is serving (default all-MiniLM-L6-v2-int8) */
   defaultModel?: string;
   /** items per POST /v1/items (default 500) */
   maxBatch?: number;
-  /** bytes per request body (default 2 MiB: 500 real headlines are ~300 kB; every byte is scanned, parsed and validated on the event loop) */
+  /** bytes per request body (default 2 MiB: 500 real headlines are ~300 kB; bodies from largeBodies.threshold are parsed off the event loop) */
   bodyLimit?: number;
+  /**
+   * bodies from `threshold` bytes (64 KiB) are parsed and validated one at a time in a low-priority
+   * worker thread, `queue` (4) may wait, more are answered 503 `busy`; false: all on the event loop
+   */
+  largeBodies?: LargeBodyOptions | false;
   /** requests per minute: per key (api_keys.rate_limit_per_minute) and for callers without a key; false disables */
   rateLimit?: { anonymousPerMinute?: number; timeWindowMs?: number } | false;
   /** GET /v1/* without a key (default true); false: they need a key with the read scope (API_PUBLIC_READS) */
@@ -112,12 +120,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     throw errors.notFound(`no route ${req.method} ${req.url.split('?')[0]}`);
   });
 
-  installJsonParser(app);
-
   await app.register(metricsPlugin);
+  // after the metrics plugin: the body lane reports into its registry
+  installJsonParser(app, opts.largeBodies ?? {});
   await app.register(pgPlugin, { pool: opts.pool, closePool: close });
   await app.register(kafkaPlugin, { sink: opts.sink, encoder: opts.encoder, closeSink: close });
-  await app.register(embedderPlugin, { embedder: opts.embedder });
+  const embedder =
+    opts.embedder && opts.queryCache !== false
+      ? new CachedQueryEmbedder(opts.embedder, opts.queryCache)
+      : opts.embedder;
+  await app.register(embedderPlugin, { embedder });
   await app.register(indexPlugin, { index: opts.index, alias: opts.indexAlias, closeIndex: close });
   const keyStore = opts.apiKeys ?? (opts.pool ? new PgApiKeyStore(opts.pool) : new MemoryApiKeyStore());
   await app.register(authPlugin, { store: keyStore, publicReads: opts.publicReads ?? true });

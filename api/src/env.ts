@@ -9,6 +9,14 @@ export const apiEnv = defineEnv('@feedlog/api', {
   API_HOST: { schema: str().default('127.0.0.1'), doc: 'Address the API binds (loopback by default).' },
   API_MAX_BATCH: { schema: int({ min: 1 }).default(500), doc: 'Items one POST /v1/items accepts at most.' },
   API_BODY_LIMIT: { schema: int({ min: 1 }).default(2 * 1024 * 1024), doc: 'Largest API request body in bytes.' },
+  API_LARGE_BODY_BYTES: {
+    schema: int({ min: 1 }).default(64 * 1024),
+    doc: 'Bodies from this size are parsed and validated one at a time in a low-priority worker thread.',
+  },
+  API_LARGE_BODY_QUEUE: {
+    schema: int({ min: 0 }).default(4),
+    doc: 'Large bodies that may wait for the body worker; one more is answered 503 busy with Retry-After.',
+  },
   API_ANON_RATE_LIMIT: {
     schema: int({ min: 1 }).default(120),
     doc: 'Requests per minute a caller without an API key may make.',

@@ -38,6 +38,7 @@ const NotFound = createError('not_found', '%s', 404);
 const Conflict = createError('conflict', '%s', 409);
 const RateLimited = createError('rate_limited', 'rate limit of %s requests per %s exceeded; retry in %s', 429);
 const Unavailable = createError('unavailable', '%s', 503);
+const Busy = createError('busy', '%s; retry in %s s', 503);
 
 export const errors = {
   invalidItems: withDetails(InvalidItems),
@@ -53,6 +54,13 @@ export const errors = {
   unavailable: (msg: string): DetailedError => {
     const e = new Unavailable(msg) as DetailedError & { expose: boolean };
     e.expose = true;
+    return e;
+  },
+  /** The API is shedding this kind of work for now (a full large-body queue): 503 + Retry-After, nothing was done. */
+  busy: (msg: string, retryAfterS: number): DetailedError => {
+    const e = new Busy(msg, retryAfterS) as DetailedError & { expose: boolean; retryAfter: number };
+    e.expose = true;
+    e.retryAfter = retryAfterS;
     return e;
   },
 };
@@ -103,6 +111,8 @@ function fromFeedlogCode(err: FastifyError): FastifyError {
 export function errorHandler(raw: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   const err = fromFeedlogCode(raw);
   const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+  const retryAfter = (err as { retryAfter?: number }).retryAfter;
+  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
   if (status >= 500) {
     const exposed = (err as { expose?: boolean }).expose === true;
     // one line per failure at error level; the stack only at debug, so a flood of 500s cannot
@@ -110,7 +120,11 @@ export function errorHandler(raw: FastifyError, req: FastifyRequest, reply: Fast
     if (!exposed) {
       req.log.error({ err: { type: err.name, message: err.message, code: err.code } }, 'request failed');
       req.log.debug({ err }, 'request failed (stack)');
-    } else req.log.warn({ err: err.message }, 'dependency unavailable');
+    } else
+      req.log.warn(
+        { err: err.message },
+        err.code?.toLowerCase() === 'busy' ? 'shedding load' : 'dependency unavailable',
+      );
     const body: ErrorBody = {
       error: exposed ? (err.code ?? 'unavailable').toLowerCase() : 'internal_error',
       message: exposed ? err.message : 'internal error; the log has the cause under this request id',

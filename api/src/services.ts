@@ -19,6 +19,10 @@ export function apiSettings(env?: NodeJS.ProcessEnv) {
     host: e.API_HOST,
     maxBatch: e.API_MAX_BATCH,
     bodyLimit: e.API_BODY_LIMIT,
+    // bodies from this size are parsed in the low-priority body worker, one at a time (json-body.ts)
+    largeBodyBytes: e.API_LARGE_BODY_BYTES,
+    // large bodies that may wait for it; one more is 503 busy (0: only the one being worked on)
+    largeBodyQueue: e.API_LARGE_BODY_QUEUE,
     anonymousPerMinute: e.API_ANON_RATE_LIMIT,
     publicReads: e.API_PUBLIC_READS,
     logFile: e.API_LOG_FILE,
@@ -102,6 +106,7 @@ export function createServices(
     defaultModel: s.embeddingModel,
     maxBatch: s.maxBatch,
     bodyLimit: s.bodyLimit,
+    largeBodies: { threshold: s.largeBodyBytes, queue: s.largeBodyQueue },
     rateLimit: { anonymousPerMinute: s.anonymousPerMinute },
     corsOrigins: s.corsOrigins,
     publicReads: s.publicReads,

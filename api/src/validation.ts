@@ -15,15 +15,16 @@ const common: Options = {
 
 /**
  * Bodies: every error reported (so a 400 names every invalid item and field), no coercion (a
- * number is not a title), unknown fields refused rather than stripped.
+ * number is not a title), unknown fields refused rather than stripped. A factory: the body worker
+ * (body/worker.ts) builds its own, one per route schema.
  */
-export const bodyAjv = addFormats(
-  new Ajv({ ...common, allErrors: true, coerceTypes: false, removeAdditional: false, useDefaults: true }),
-);
-/** Query strings and params: strings coerced to the declared type, defaults applied. */
-export const queryAjv = addFormats(
-  new Ajv({ ...common, allErrors: true, coerceTypes: true, removeAdditional: false, useDefaults: true }),
-);
+export function newBodyAjv(): Ajv {
+  const ajv = addFormats(
+    new Ajv({ ...common, allErrors: true, coerceTypes: false, removeAdditional: false, useDefaults: true }),
+  );
+  ajv.addFormat('date-time', { type: 'string', validate: isPgDateTime });
+  return ajv;
+}
 
 const dateTimeRe = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 
@@ -52,11 +53,40 @@ export function isPgDateTime(s: string): boolean {
   return Number.isFinite(Date.parse(s));
 }
 
-for (const ajv of [bodyAjv, queryAjv]) ajv.addFormat('date-time', { type: 'string', validate: isPgDateTime });
+export const bodyAjv = newBodyAjv();
+/** Query strings and params: strings coerced to the declared type, defaults applied. */
+export const queryAjv = addFormats(
+  new Ajv({ ...common, allErrors: true, coerceTypes: true, removeAdditional: false, useDefaults: true }),
+);
+queryAjv.addFormat('date-time', { type: 'string', validate: isPgDateTime });
+
+/** Bodies the body worker already validated against their route's schema, with its verdict (null: valid). */
+const verdicts = new WeakMap<object, ErrorObject[] | null>();
+
+/** Records the body worker's verdict on a body, so the route's validator takes it instead of validating again. */
+export function markValidated(body: object, errors: ErrorObject[] | null): void {
+  verdicts.set(body, errors);
+}
 
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
-  const ajv = httpPart === 'body' ? bodyAjv : queryAjv;
-  return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
+  if (httpPart !== 'body') return queryAjv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
+  const validate = bodyAjv.compile(schema as object);
+  // Fastify reads `.errors` off the function it called, as ajv's own validators carry them
+  const checked = Object.assign(
+    (data: unknown): boolean => {
+      const verdict = typeof data === 'object' && data !== null ? verdicts.get(data) : undefined;
+      if (verdict !== undefined) {
+        verdicts.delete(data as object);
+        checked.errors = verdict;
+        return verdict === null;
+      }
+      const ok = validate(data);
+      checked.errors = validate.errors ?? null;
+      return ok;
+    },
+    { errors: null as ErrorObject[] | null },
+  );
+  return checked as unknown as ReturnType<FastifySchemaCompiler<unknown>>;
 };
 
 const MAX_FUTURE_MS = 24 * 3600 * 1000;

@@ -31,6 +31,7 @@ export const guardsPlugin = fp<GuardOptions>(
       if (opts.rateLimit !== false && route.url !== '/healthz') add(429);
       const input = route.schema as { querystring?: unknown; params?: unknown; body?: unknown };
       if (input.querystring || input.params || input.body) add(400);
+      if (input.body) add(503); // a large body finding the body worker's queue full (json-body.ts)
       if (input.params) add(414); // a path parameter over the router's length limit
       add(401); // a presented but unknown key is refused on every route, so a typo is never silently anonymous
       if (route.url.startsWith('/v1/')) add(403);

@@ -1,34 +1,115 @@
-import { isUtf8 } from 'node:buffer';
-import { jsonOverLimits } from '@feedlog/common/json-depth';
 import type { FastifyInstance } from 'fastify';
-import sjson from 'secure-json-parse';
+import { Counter, Gauge } from 'prom-client';
+import { BodyLane, LaneFailedError, LaneFullError } from '../body/lane.ts';
+import { type JsonRefusal, parseJsonBody } from '../body/parse.ts';
 import { errors } from '../errors.ts';
+import { markValidated } from '../validation.ts';
 
 /** Deepest `[`/`{` nesting a body may have; the deepest real body (items → item → field) is 3. */
 export const MAX_JSON_DEPTH = 32;
 /** Array elements + object members a body may hold: 500 items × 6 fields is about 3,500. */
 export const MAX_JSON_VALUES = 20_000;
 
+export interface LargeBodyOptions {
+  /** bytes from which a body is parsed and validated in the body worker (default 64 KiB) */
+  threshold?: number;
+  /** large bodies that may wait for the worker (default 4); one more is answered 503 `busy` */
+  queue?: number;
+  /** niceness of the worker thread (Linux, default 19) */
+  nice?: number;
+}
+
+const busy = (admitted: number) =>
+  errors.busy(`${admitted} large request bodies are already being read or parsed; nothing was accepted`, 1);
+
+function refused(r: JsonRefusal) {
+  switch (r.kind) {
+    case 'empty':
+      return errors.invalidJson('empty body');
+    case 'encoding':
+      return errors.invalidEncoding();
+    case 'depth':
+      return errors.invalidJson(`nested deeper than ${r.max} levels`);
+    case 'values':
+      return errors.invalidJson(`more than ${r.max} values`);
+    case 'syntax':
+      return errors.invalidJson(r.message);
+  }
+}
+
 /**
- * The only body parser: JSON, strictly. Invalid UTF-8 is refused (not replaced by U+FFFD),
- * `__proto__` and `constructor.prototype` keys are refused, nesting and the number of values are
- * bounded by a scan of the bytes before parsing.
- * Everything else gets 415. Fastify only runs it for a matched route with a body (unknown routes
- * are answered 404 in onRequest, before the body is read: see guards.ts).
+ * The only body parser: JSON, strictly (body/parse.ts). Everything else gets 415. Fastify only
+ * runs it for a matched route with a body (unknown routes are answered 404 in onRequest, before
+ * the body is read: see guards.ts). Bodies from `large.threshold` bytes go through the body lane
+ * (body/lane.ts): parsed and validated against the route's schema one at a time in a
+ * low-priority worker thread, so they do not stall the event loop; a full lane is 503 `busy`.
  */
-export function installJsonParser(app: FastifyInstance, maxDepth = MAX_JSON_DEPTH, maxValues = MAX_JSON_VALUES): void {
+export function installJsonParser(
+  app: FastifyInstance,
+  large: LargeBodyOptions | false = {},
+  maxDepth = MAX_JSON_DEPTH,
+  maxValues = MAX_JSON_VALUES,
+): BodyLane | undefined {
+  const lane = large === false ? undefined : new BodyLane({ ...large, maxDepth, maxValues });
+  /** requests holding a place in the lane that parse() has not taken over yet */
+  const admitted = new WeakSet<object>();
+  if (lane) {
+    app.addHook('onClose', async () => lane.close());
+    const registers = app.hasDecorator('metrics') ? [app.metrics.registry] : [];
+    new Gauge({
+      name: 'feedlog_api_large_bodies',
+      help: 'large request bodies admitted to the body lane: being read, waiting, or parsed in the worker',
+      registers,
+      collect() {
+        this.set(lane.depth);
+      },
+    });
+    const refusedBusy = new Counter({
+      name: 'feedlog_api_large_bodies_refused_total',
+      help: 'large request bodies answered 503 busy because the body lane was full',
+      registers,
+    });
+    // Admission before the body is read: after the rate limit, auth and 404 (onRequest hooks), a
+    // large declared body takes a place in the lane or is refused at once, unread (Node discards
+    // the rest of it and the connection stays usable).
+    app.addHook('preParsing', async (req, reply, payload) => {
+      if (!(Number(req.headers['content-length']) >= lane.threshold)) return payload;
+      if (!lane.admit()) {
+        refusedBusy.inc();
+        throw busy(lane.depth);
+      }
+      admitted.add(req.raw);
+      // not handed to the lane (413, 415, a client gone mid-body): give the place back
+      reply.raw.once('close', () => {
+        if (admitted.delete(req.raw)) lane.release();
+      });
+      return payload;
+    });
+  }
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     const buf = body as Buffer;
-    if (buf.length === 0) return done(errors.invalidJson('empty body'), undefined);
-    if (!isUtf8(buf)) return done(errors.invalidEncoding(), undefined);
-    const over = jsonOverLimits(buf, { maxDepth, maxValues });
-    if (over === 'depth') return done(errors.invalidJson(`nested deeper than ${maxDepth} levels`), undefined);
-    if (over === 'values') return done(errors.invalidJson(`more than ${maxValues} values`), undefined);
-    try {
-      done(null, sjson.parse(buf.toString('utf8'), { protoAction: 'error', constructorAction: 'error' }));
-    } catch (e) {
-      done(errors.invalidJson(String((e as Error).message).slice(0, 200)), undefined);
+    if (lane && buf.length >= lane.threshold) {
+      const schema = req.routeOptions.schema?.body as object | undefined;
+      const gone = () => req.raw.socket?.destroyed ?? false;
+      lane.parse(buf, `${req.method} ${req.routeOptions.url}`, schema, gone, admitted.delete(req.raw)).then(
+        (out) => {
+          if (!out.ok) return done(refused(out.refusal), undefined);
+          if (out.validated && typeof out.value === 'object' && out.value !== null)
+            markValidated(out.value, out.errors);
+          done(null, out.value);
+        },
+        (e: unknown) => {
+          if (e instanceof LaneFullError) return done(busy(e.admitted), undefined);
+          if (!gone()) req.log.error({ err: e instanceof LaneFailedError ? e.cause : e }, 'body worker failed');
+          done(errors.busy('the large-body parser is restarting', 1), undefined);
+        },
+      );
+      return;
     }
+    const out = parseJsonBody(buf, maxDepth, maxValues);
+    if (out.ok) done(null, out.value);
+    else done(refused(out.refusal), undefined);
   });
+  return lane;
 }
