@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { buildEmbedderApp } from './app.ts';
 import { DEFAULT_MODEL, MODELS } from './models.ts';
 import { loadModels } from './models-load.ts';
+import { DEFAULT_BUCKET_ROWS } from './onnx-model.ts';
 
 // Environment of the local embedder (the lead merges these into @feedlog/common's envSpec).
 const env = z
@@ -13,6 +14,11 @@ const env = z
     EMBEDDER_DEFAULT_MODEL: z.string().default(DEFAULT_MODEL),
     EMBEDDER_SESSIONS: z.coerce.number().int().min(1).optional(),
     EMBEDDER_INTRA_OP_THREADS: z.coerce.number().int().min(1).optional(),
+    EMBEDDER_INTER_OP_THREADS: z.coerce.number().int().min(1).default(1),
+    EMBEDDER_GRAPH_OPTIMIZATION: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
+    EMBEDDER_EXECUTION_MODE: z.enum(['sequential', 'parallel']).default('sequential'),
+    EMBEDDER_ALLOW_SPINNING: z.stringbool().default(false),
+    EMBEDDER_BUCKET_ROWS: z.coerce.number().int().min(0).max(2048).default(DEFAULT_BUCKET_ROWS),
     EMBEDDER_MAX_BATCH: z.coerce.number().int().min(1).max(2048).default(64),
     EMBEDDER_MAX_WAIT_MS: z.coerce.number().min(0).max(1000).default(3),
   })
@@ -31,6 +37,11 @@ const models = await loadModels(names, {
   cacheDir: `${config.cache}/models`,
   sessions: env.EMBEDDER_SESSIONS,
   intraOpThreads: env.EMBEDDER_INTRA_OP_THREADS,
+  interOpThreads: env.EMBEDDER_INTER_OP_THREADS,
+  graphOptimizationLevel: env.EMBEDDER_GRAPH_OPTIMIZATION,
+  executionMode: env.EMBEDDER_EXECUTION_MODE,
+  allowSpinning: env.EMBEDDER_ALLOW_SPINNING,
+  bucketRows: env.EMBEDDER_BUCKET_ROWS,
 });
 const app = await buildEmbedderApp({
   models,
