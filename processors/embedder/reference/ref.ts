@@ -117,7 +117,7 @@ export async function referenceEmbeddings(
 export async function referenceBench(
   python: string,
   files: ModelFiles,
-  opts: { batchSizes: number[]; n: number; threads: number; seconds: number },
+  opts: { batchSizes: number[]; n: number; threads: number; seconds: number; bucketRows?: number },
 ): Promise<Map<number, number>> {
   const { stdout } = await run(
     python,
@@ -135,6 +135,8 @@ export async function referenceBench(
       opts.batchSizes.join(','),
       '--seconds',
       String(opts.seconds),
+      '--bucket-rows',
+      String(opts.bucketRows ?? 0),
     ],
     { maxBuffer: 16 * 1024 * 1024 },
   );

@@ -10,7 +10,9 @@ normalisation.
          --headlines uci/stories-dev.csv --n 1000 [--sts sts-dev.csv] --out ref.json
       writes {texts, ids, embeddings (base64 float32 LE, n x dims), dims, sts_spearman}
   bench  --onnx M --tokenizer T --max-tokens N --output NAME --headlines CSV
-         --batch-sizes 1,16,64 --n 256 [--threads 2] [--seconds S]
+         --batch-sizes 1,16,64 --n 256 [--threads 2] [--seconds S] [--bucket-rows R]
+      (--bucket-rows R: sort each batch by token count and run groups of at most R rows, as the
+      TypeScript embedder does; 0, the default, pads each batch to its longest row)
       prints one JSON line per batch size: {"batch": b, "per_s": headlines per second}
 """
 
@@ -76,6 +78,22 @@ class Model:
             v = v / np.clip(np.linalg.norm(v, axis=1, keepdims=True), 1e-12, None)
         return v.astype(np.float32)
 
+    def embed_bucketed(self, rows, max_rows):
+        """Sort by length, run equal groups of at most max_rows rows, put the vectors back in input order."""
+        if max_rows <= 0 or len(rows) <= 1:
+            return self.embed_ids(rows)
+        order = sorted(range(len(rows)), key=lambda i: (len(rows[i]), i))
+        groups = -(-len(order) // max_rows)
+        size = -(-len(order) // groups)
+        out = np.empty((len(rows), 0), dtype=np.float32)
+        for g in range(0, len(order), size):
+            idx = order[g : g + size]
+            v = self.embed_ids([rows[i] for i in idx])
+            if out.shape[1] == 0:
+                out = np.empty((len(rows), v.shape[1]), dtype=np.float32)
+            out[idx] = v
+        return out
+
     def embed(self, texts, batch=64):
         rows = self.ids(texts)
         return np.concatenate([self.embed_ids(rows[i : i + batch]) for i in range(0, len(rows), batch)])
@@ -124,6 +142,7 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--batch-sizes", default="1,16,64")
     p.add_argument("--seconds", type=float, default=0)
+    p.add_argument("--bucket-rows", type=int, default=0)
     a = p.parse_args()
     model = Model(a.onnx, a.tokenizer, a.max_tokens, a.output, not a.no_normalize, a.threads)
     texts = load_headlines(a.headlines, a.n)
@@ -152,7 +171,7 @@ def main():
         done, t0 = 0, time.perf_counter()
         while True:
             for i in range(0, len(texts), b):
-                model.embed_ids(model.ids(texts[i : i + b]))
+                model.embed_bucketed(model.ids(texts[i : i + b]), a.bucket_rows)
             done += len(texts)
             if time.perf_counter() - t0 >= a.seconds:
                 break
