@@ -117,7 +117,7 @@ export async function referenceEmbeddings(
 export async function referenceBench(
   python: string,
   files: ModelFiles,
-  opts: { batchSizes: number[]; n: number; threads: number; seconds: number; bucketRows?: number },
+  opts: { batchSizes: number[]; n: number; threads: number; seconds: number; bucketRows?: number; spin?: boolean },
 ): Promise<Map<number, number>> {
   const { stdout } = await run(
     python,
@@ -137,6 +137,7 @@ export async function referenceBench(
       String(opts.seconds),
       '--bucket-rows',
       String(opts.bucketRows ?? 0),
+      ...(opts.spin === false ? ['--no-spin'] : []),
     ],
     { maxBuffer: 16 * 1024 * 1024 },
   );
