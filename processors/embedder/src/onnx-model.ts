@@ -19,7 +19,11 @@ export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 export type ExecutionMode = 'sequential' | 'parallel';
 
 export interface OnnxModelOptions {
-  /** ORT sessions, each on its own worker thread (default: number of cores). */
+  /**
+   * ORT sessions, each on its own worker thread (default 1 using every core: measured equal or
+   * faster than one single-threaded session per core at batch 16/64 and 2–5× faster at batch 1,
+   * with half the memory; bench/RESULTS.md issue 14).
+   */
   sessions?: number;
   /** ORT intra-op threads per session (default: cores / sessions, at least 1). */
   intraOpThreads?: number;
@@ -165,7 +169,7 @@ export class OnnxSentenceModel implements SentenceModel {
 
   static async load(files: ModelFiles, opts: OnnxModelOptions = {}): Promise<OnnxSentenceModel> {
     const cores = availableParallelism();
-    const n = Math.max(1, opts.sessions ?? cores);
+    const n = Math.max(1, opts.sessions ?? 1);
     const settings: WorkerSettings = {
       intraOpThreads: Math.max(1, opts.intraOpThreads ?? Math.floor(cores / n)),
       interOpThreads: Math.max(1, opts.interOpThreads ?? 1),
