@@ -118,7 +118,7 @@ export async function referenceEmbeddings(
 export async function referenceBench(
   python: string,
   files: ModelFiles,
-  opts: { batchSizes: number[]; n: number; threads: number; seconds: number },
+  opts: { batchSizes: number[]; n: number; threads: number; seconds: number; bucketRows?: number; spin?: boolean },
 ): Promise<Map<number, number>> {
   const { stdout } = await run(
     python,
@@ -136,6 +136,9 @@ export async function referenceBench(
       opts.batchSizes.join(','),
       '--seconds',
       String(opts.seconds),
+      '--bucket-rows',
+      String(opts.bucketRows ?? 0),
+      ...(opts.spin === false ? ['--no-spin'] : []),
     ],
     { maxBuffer: 16 * 1024 * 1024 },
   );

@@ -10,7 +10,10 @@ normalisation.
          --headlines uci/stories-dev.csv --n 1000 [--sts sts-dev.csv] --out ref.json
       writes {texts, ids, embeddings (base64 float32 LE, n x dims), dims, sts_spearman}
   bench  --onnx M --tokenizer T --max-tokens N --output NAME --headlines CSV
-         --batch-sizes 1,16,64 --n 256 [--threads 2] [--seconds S]
+         --batch-sizes 1,16,64 --n 256 [--threads 2] [--seconds S] [--bucket-rows R] [--no-spin]
+      (--bucket-rows R: sort each batch by token count and run groups of at most R rows, as the
+      TypeScript embedder does; 0, the default, pads each batch to its longest row; --no-spin: idle
+      intra-op threads sleep instead of spinning, the TypeScript embedder's default)
       prints one JSON line per batch size: {"batch": b, "per_s": headlines per second}
 """
 
@@ -43,7 +46,7 @@ def load_sts(path):
 
 
 class Model:
-    def __init__(self, onnx_path, tokenizer_path, max_tokens, output, normalize, threads):
+    def __init__(self, onnx_path, tokenizer_path, max_tokens, output, normalize, threads, spin=True):
         self.tok = Tokenizer.from_file(tokenizer_path)
         self.tok.no_padding()
         self.tok.enable_truncation(max_length=max_tokens)
@@ -51,6 +54,8 @@ class Model:
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if not spin:
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.sess.get_inputs()}
         self.output = output
@@ -75,6 +80,22 @@ class Model:
         if self.normalize:
             v = v / np.clip(np.linalg.norm(v, axis=1, keepdims=True), 1e-12, None)
         return v.astype(np.float32)
+
+    def embed_bucketed(self, rows, max_rows):
+        """Sort by length, run equal groups of at most max_rows rows, put the vectors back in input order."""
+        if max_rows <= 0 or len(rows) <= 1:
+            return self.embed_ids(rows)
+        order = sorted(range(len(rows)), key=lambda i: (len(rows[i]), i))
+        groups = -(-len(order) // max_rows)
+        size = -(-len(order) // groups)
+        out = np.empty((len(rows), 0), dtype=np.float32)
+        for g in range(0, len(order), size):
+            idx = order[g : g + size]
+            v = self.embed_ids([rows[i] for i in idx])
+            if out.shape[1] == 0:
+                out = np.empty((len(rows), v.shape[1]), dtype=np.float32)
+            out[idx] = v
+        return out
 
     def embed(self, texts, batch=64):
         rows = self.ids(texts)
@@ -124,8 +145,10 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--batch-sizes", default="1,16,64")
     p.add_argument("--seconds", type=float, default=0)
+    p.add_argument("--bucket-rows", type=int, default=0)
+    p.add_argument("--no-spin", action="store_true")
     a = p.parse_args()
-    model = Model(a.onnx, a.tokenizer, a.max_tokens, a.output, not a.no_normalize, a.threads)
+    model = Model(a.onnx, a.tokenizer, a.max_tokens, a.output, not a.no_normalize, a.threads, not a.no_spin)
     texts = load_headlines(a.headlines, a.n)
 
     if a.command == "embed":
@@ -152,7 +175,7 @@ def main():
         done, t0 = 0, time.perf_counter()
         while True:
             for i in range(0, len(texts), b):
-                model.embed_ids(model.ids(texts[i : i + b]))
+                model.embed_bucketed(model.ids(texts[i : i + b]), a.bucket_rows)
             done += len(texts)
             if time.perf_counter() - t0 >= a.seconds:
                 break

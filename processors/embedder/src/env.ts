@@ -1,7 +1,8 @@
 import { defineEnv, envVar } from '@feedlog/common/define-env';
 import { commonEnv } from '@feedlog/common/env';
-import { int, list, str } from '@feedlog/common/env-parsers';
+import { bool, int, list, oneOf, str } from '@feedlog/common/env-parsers';
 import { DEFAULT_MODEL, MODELS } from './models.ts';
+import { DEFAULT_BUCKET_ROWS } from './onnx-model.ts';
 
 /** The local OpenAI-compatible embedder `feedlog up` starts (its port is @feedlog/common's EMBEDDER_PORT). */
 export const embedderEnv = defineEnv('@feedlog/embedder', {
@@ -30,6 +31,26 @@ export const embedderEnv = defineEnv('@feedlog/embedder', {
     schema: int({ min: 1 }).optional(),
     default: 'cores / sessions, at least 1',
     doc: 'Threads each ONNX Runtime session uses inside one operator.',
+  },
+  EMBEDDER_INTER_OP_THREADS: {
+    schema: int({ min: 1 }).default(1),
+    doc: 'Threads ONNX Runtime uses across independent operators (this model gains nothing from more).',
+  },
+  EMBEDDER_GRAPH_OPTIMIZATION: {
+    schema: oneOf(['disabled', 'basic', 'extended', 'all'] as const).default('all'),
+    doc: 'ONNX Runtime graph optimisation level.',
+  },
+  EMBEDDER_EXECUTION_MODE: {
+    schema: oneOf(['sequential', 'parallel'] as const).default('sequential'),
+    doc: 'ONNX Runtime execution mode (parallel measured no faster for this model).',
+  },
+  EMBEDDER_ALLOW_SPINNING: {
+    schema: bool().default(false),
+    doc: 'Let ONNX Runtime threads spin between operators (costly on a shared machine).',
+  },
+  EMBEDDER_BUCKET_ROWS: {
+    schema: int({ min: 0, max: 2048 }).default(DEFAULT_BUCKET_ROWS),
+    doc: 'Rows of similar token length run together, each group padded to its own longest (0: one padded batch).',
   },
   EMBEDDER_MAX_BATCH: {
     schema: int({ min: 1, max: 2048 }).default(64),

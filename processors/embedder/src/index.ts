@@ -11,5 +11,12 @@ export { type BatcherOptions, type BatcherStats, DynamicBatcher, QueueFullError 
 export { defaultModelCache, type EnsureModelOptions, ensureModel, ModelFetchError, type ModelFiles } from './fetch.ts';
 export { DEFAULT_MODEL, MODELS, type ModelSpec, modelSpec, type WheelSource } from './models.ts';
 export { loadModels } from './models-load.ts';
-export { type OnnxModelOptions, OnnxSentenceModel, type SentenceModel } from './onnx-model.ts';
+export {
+  DEFAULT_BUCKET_ROWS,
+  type ExecutionMode,
+  type GraphOptimizationLevel,
+  type OnnxModelOptions,
+  OnnxSentenceModel,
+  type SentenceModel,
+} from './onnx-model.ts';
 export { type TokenIds, WordPieceTokenizer } from './tokenizer.ts';

@@ -8,6 +8,7 @@ import { runProcess } from '@feedlog/telemetry';
 import { buildEmbedderApp } from './app.ts';
 import { embedderEnv } from './env.ts';
 import { loadModels } from './models-load.ts';
+import { DEFAULT_BUCKET_ROWS } from './onnx-model.ts';
 
 runProcess('embedder', async ({ config, telemetry, log }) => {
   const env = embedderEnv.parse();
@@ -18,6 +19,11 @@ runProcess('embedder', async ({ config, telemetry, log }) => {
     cacheDir: `${config.cache}/models`,
     sessions: env.EMBEDDER_SESSIONS,
     intraOpThreads: env.EMBEDDER_INTRA_OP_THREADS,
+    interOpThreads: env.EMBEDDER_INTER_OP_THREADS,
+    graphOptimizationLevel: env.EMBEDDER_GRAPH_OPTIMIZATION,
+    executionMode: env.EMBEDDER_EXECUTION_MODE,
+    allowSpinning: env.EMBEDDER_ALLOW_SPINNING,
+    bucketRows: env.EMBEDDER_BUCKET_ROWS,
   });
   const app = await buildEmbedderApp({
     models,

@@ -15,12 +15,45 @@ export interface SentenceModel {
   close(): Promise<void>;
 }
 
+export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+export type ExecutionMode = 'sequential' | 'parallel';
+
 export interface OnnxModelOptions {
-  /** ORT sessions, each on its own worker thread (default: number of cores). */
+  /**
+   * ORT sessions, each on its own worker thread (default 1 using every core: measured equal or
+   * faster than one single-threaded session per core at batch 16/64 and 2–5× faster at batch 1,
+   * with half the memory; bench/RESULTS.md issue 14).
+   */
   sessions?: number;
   /** ORT intra-op threads per session (default: cores / sessions, at least 1). */
   intraOpThreads?: number;
+  /** ORT inter-op threads per session (default 1: these graphs are one chain, nothing runs beside it). */
+  interOpThreads?: number;
+  /** ORT graph optimisation level (default 'all': fastest measured, bench/RESULTS.md issue 14). */
+  graphOptimizationLevel?: GraphOptimizationLevel;
+  /** ORT execution mode (default 'sequential'; 'parallel' only helps graphs with independent branches). */
+  executionMode?: ExecutionMode;
+  /** Let idle intra-op threads spin (default false: on a shared machine a spinning thread takes a core). */
+  allowSpinning?: boolean;
+  /**
+   * Length buckets: a call's rows are sorted by token count and run in groups of at most this many
+   * rows, each padded only to its own longest row; vectors come back in input order (default 16,
+   * measured; 0 pads the whole call to its longest row).
+   */
+  bucketRows?: number;
 }
+
+/** Settings one session worker is started with (OnnxModelOptions with the defaults filled in). */
+interface WorkerSettings {
+  graphOptimizationLevel: GraphOptimizationLevel;
+  intraOpThreads: number;
+  interOpThreads: number;
+  executionMode: ExecutionMode;
+  allowSpinning: boolean;
+  bucketRows: number;
+}
+
+export const DEFAULT_BUCKET_ROWS = 16;
 
 interface Pending {
   resolve: (v: Float32Array) => void;
@@ -50,14 +83,16 @@ class SessionWorker {
     worker.on('exit', (code) => fail(new Error(`ONNX worker exited with code ${code}`)));
   }
 
-  static start(spec: ModelSpec, onnx: string, intraOpThreads: number): Promise<SessionWorker> {
+  static start(spec: ModelSpec, onnx: string, settings: WorkerSettings): Promise<SessionWorker> {
+    const { bucketRows, ...ortOptions } = settings;
     const worker = new Worker(new URL('./onnx-worker.mjs', import.meta.url), {
       workerData: {
         onnx,
-        intraOpThreads,
         outputName: spec.tokenEmbeddingsOutput,
         dims: spec.dimensions,
         normalize: spec.normalize,
+        bucketRows,
+        ort: ortOptions,
       },
     });
     return new Promise((resolve, reject) => {
@@ -120,7 +155,7 @@ export class OnnxSentenceModel implements SentenceModel {
     readonly tokenizer: WordPieceTokenizer,
     private readonly workers: SessionWorker[],
     private readonly onnx: string,
-    private readonly threads: number,
+    readonly settings: Readonly<WorkerSettings>,
   ) {
     this.free = [...workers];
   }
@@ -134,17 +169,24 @@ export class OnnxSentenceModel implements SentenceModel {
 
   static async load(files: ModelFiles, opts: OnnxModelOptions = {}): Promise<OnnxSentenceModel> {
     const cores = availableParallelism();
-    const n = Math.max(1, opts.sessions ?? cores);
-    const threads = Math.max(1, opts.intraOpThreads ?? Math.floor(cores / n));
+    const n = Math.max(1, opts.sessions ?? 1);
+    const settings: WorkerSettings = {
+      intraOpThreads: Math.max(1, opts.intraOpThreads ?? Math.floor(cores / n)),
+      interOpThreads: Math.max(1, opts.interOpThreads ?? 1),
+      graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
+      executionMode: opts.executionMode ?? 'sequential',
+      allowSpinning: opts.allowSpinning ?? false,
+      bucketRows: Math.max(0, opts.bucketRows ?? DEFAULT_BUCKET_ROWS),
+    };
     const tokenizer = await WordPieceTokenizer.fromFiles(
       files.tokenizerJson,
       files.tokenizerConfig,
       files.spec.maxTokens,
     );
     const workers = await Promise.all(
-      Array.from({ length: n }, () => SessionWorker.start(files.spec, files.onnx, threads)),
+      Array.from({ length: n }, () => SessionWorker.start(files.spec, files.onnx, settings)),
     );
-    return new OnnxSentenceModel(files.spec, tokenizer, workers, files.onnx, threads);
+    return new OnnxSentenceModel(files.spec, tokenizer, workers, files.onnx, settings);
   }
 
   async embed(rows: readonly TokenIds[]): Promise<Float32Array[]> {
@@ -154,7 +196,7 @@ export class OnnxSentenceModel implements SentenceModel {
     if (w.failed) {
       // A dead worker is replaced on its next use, so one crash costs one failed call, not the service.
       try {
-        const fresh = await SessionWorker.start(this.spec, this.onnx, this.threads);
+        const fresh = await SessionWorker.start(this.spec, this.onnx, this.settings);
         this.workers[this.workers.indexOf(w)] = fresh;
         w = fresh;
         this.restarts++;

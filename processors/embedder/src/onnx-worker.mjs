@@ -3,34 +3,54 @@
 // HTTP event loop stays free. Plain JavaScript on purpose: a worker thread does not inherit tsx's
 // TypeScript loader, so this file must load with Node alone. Keep it small.
 //
-// workerData: { onnx, intraOpThreads, outputName, dims, normalize }
+// workerData: { onnx, outputName, dims, normalize, bucketRows, ort: { graphOptimizationLevel,
+//               intraOpThreads, interOpThreads, executionMode, allowSpinning } }
 // request:    { id, ids: Int32Array (rows concatenated), lengths: Int32Array }
 // reply:      { id, vectors: Float32Array (rows × dims) } or { id, error }
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 
-const { onnx, intraOpThreads, outputName, dims, normalize } = workerData;
+const { onnx, outputName, dims, normalize, bucketRows, ort: o } = workerData;
 
 const session = await ort.InferenceSession.create(onnx, {
   executionProviders: ['cpu'],
-  graphOptimizationLevel: 'all',
-  intraOpNumThreads: intraOpThreads,
-  interOpNumThreads: 1,
-  executionMode: 'sequential',
+  graphOptimizationLevel: o.graphOptimizationLevel,
+  intraOpNumThreads: o.intraOpThreads,
+  interOpNumThreads: o.interOpThreads,
+  executionMode: o.executionMode,
+  // Spinning intra-op threads burn a core while they wait for work; on a shared machine that core is
+  // taken from someone else (only matters with more than one intra-op thread).
+  extra: { session: { intra_op: { allow_spinning: o.allowSpinning ? '1' : '0' } } },
 });
 const needsTokenTypes = session.inputNames.includes('token_type_ids');
 
-/** Pad rows to the longest, run the graph, masked-mean-pool, L2-normalise. */
-function embed(ids, lengths) {
-  const batch = lengths.length;
+/**
+ * Length buckets: the rows' indices sorted by token count, cut into consecutive groups of at most
+ * bucketRows rows (equal-sized, so 20 rows at 16 become 10 + 10, not 16 + 4). Each group is padded
+ * only to its own longest row, not to the longest of the whole call. bucketRows 0 = one group.
+ */
+function buckets(lengths, maxRows) {
+  const order = Array.from(lengths.keys());
+  if (!maxRows || lengths.length <= 1) return [order];
+  order.sort((a, b) => lengths[a] - lengths[b] || a - b);
+  const groups = Math.ceil(order.length / maxRows);
+  const size = Math.ceil(order.length / groups);
+  const out = [];
+  for (let i = 0; i < order.length; i += size) out.push(order.slice(i, i + size));
+  return out;
+}
+
+/** Pad the rows of one bucket to its longest, run the graph, masked-mean-pool, L2-normalise into `vectors`. */
+async function runBucket(rows, ids, starts, lengths, vectors) {
+  const batch = rows.length;
   let seqLen = 0;
-  for (const l of lengths) seqLen = Math.max(seqLen, l);
+  for (const r of rows) seqLen = Math.max(seqLen, lengths[r]);
   const inputIds = new BigInt64Array(batch * seqLen);
   const mask = new BigInt64Array(batch * seqLen);
-  let src = 0;
   for (let b = 0; b < batch; b++) {
-    for (let t = 0; t < lengths[b]; t++) {
-      inputIds[b * seqLen + t] = BigInt(ids[src++]);
+    const r = rows[b];
+    for (let t = 0, src = starts[r]; t < lengths[r]; t++) {
+      inputIds[b * seqLen + t] = BigInt(ids[src + t]);
       mask[b * seqLen + t] = 1n;
     }
   }
@@ -40,32 +60,37 @@ function embed(ids, lengths) {
     attention_mask: new ort.Tensor('int64', mask, shape),
   };
   if (needsTokenTypes) feeds.token_type_ids = new ort.Tensor('int64', new BigInt64Array(batch * seqLen), shape);
-  const out = session.run(feeds, [outputName]);
-  return out.then((o) => {
-    const hidden = o[outputName];
-    if (hidden.dims[2] !== dims) throw new Error(`model returned ${hidden.dims[2]} dims, expected ${dims}`);
-    const h = hidden.data;
-    const vectors = new Float32Array(batch * dims);
-    for (let b = 0; b < batch; b++) {
-      const v = vectors.subarray(b * dims, (b + 1) * dims);
-      const n = lengths[b]; // the mask is 1 exactly on the first lengths[b] positions
-      for (let t = 0; t < n; t++) {
-        const off = (b * seqLen + t) * dims;
-        for (let d = 0; d < dims; d++) v[d] += h[off + d];
-      }
-      const inv = 1 / Math.max(n, 1e-9);
-      let norm = 0;
-      for (let d = 0; d < dims; d++) {
-        v[d] *= inv;
-        norm += v[d] * v[d];
-      }
-      if (normalize) {
-        const s = 1 / Math.max(Math.sqrt(norm), 1e-12);
-        for (let d = 0; d < dims; d++) v[d] *= s;
-      }
+  const out = await session.run(feeds, [outputName]);
+  const hidden = out[outputName];
+  if (hidden.dims[2] !== dims) throw new Error(`model returned ${hidden.dims[2]} dims, expected ${dims}`);
+  const h = hidden.data;
+  for (let b = 0; b < batch; b++) {
+    const r = rows[b];
+    const v = vectors.subarray(r * dims, (r + 1) * dims); // written at the row's input position
+    const n = lengths[r]; // the mask is 1 exactly on the first lengths[r] positions
+    for (let t = 0; t < n; t++) {
+      const off = (b * seqLen + t) * dims;
+      for (let d = 0; d < dims; d++) v[d] += h[off + d];
     }
-    return vectors;
-  });
+    const inv = 1 / Math.max(n, 1e-9);
+    let norm = 0;
+    for (let d = 0; d < dims; d++) {
+      v[d] *= inv;
+      norm += v[d] * v[d];
+    }
+    if (normalize) {
+      const s = 1 / Math.max(Math.sqrt(norm), 1e-12);
+      for (let d = 0; d < dims; d++) v[d] *= s;
+    }
+  }
+}
+
+async function embed(ids, lengths) {
+  const starts = new Int32Array(lengths.length);
+  for (let i = 1; i < lengths.length; i++) starts[i] = starts[i - 1] + lengths[i - 1];
+  const vectors = new Float32Array(lengths.length * dims);
+  for (const rows of buckets(lengths, bucketRows)) await runBucket(rows, ids, starts, lengths, vectors);
+  return vectors;
 }
 
 parentPort.on('message', async (msg) => {

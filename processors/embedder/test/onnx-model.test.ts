@@ -30,6 +30,27 @@ describe('OnnxSentenceModel', () => {
     for (let d = 0; d < 384; d++) expect(batch[0]![d]).toBeCloseTo(alone[0]![d]!, 5);
   });
 
+  it('length buckets: a mixed-length batch gives each row its one-at-a-time vector, in input order', async () => {
+    if (!model) return;
+    // Lengths from 3 to ~60 word pieces, interleaved so sorting really moves rows around.
+    const words = 'central bank signals a slower pace of rate cuts as inflation data surprise markets'.split(' ');
+    const mixed = Array.from({ length: 40 }, (_, i) => {
+      const n = 1 + ((i * 7) % 40);
+      return Array.from({ length: n }, (_, k) => words[(k + i) % words.length]).join(' ');
+    });
+    const input = rows(model, mixed);
+    expect(new Set(input.map((r) => r.length)).size).toBeGreaterThan(20);
+    const together = await model.embed(input); // default buckets of 16: three sorted groups of 14/13/13
+    const alone: Float32Array[][] = [];
+    for (const r of input) alone.push(await model.embed([r])); // one call per session at a time
+    expect(together).toHaveLength(mixed.length);
+    let worst = 0;
+    together.forEach((v, i) => {
+      for (let d = 0; d < v.length; d++) worst = Math.max(worst, Math.abs(v[d]! - alone[i]![0]![d]!));
+    });
+    expect(worst).toBeLessThan(1e-6);
+  });
+
   it('runs inference off the main thread: timers keep firing during a call', async () => {
     if (!model) return;
     let ticks = 0;
