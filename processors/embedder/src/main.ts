@@ -8,7 +8,6 @@ import { runProcess } from '@feedlog/telemetry';
 import { buildEmbedderApp } from './app.ts';
 import { embedderEnv } from './env.ts';
 import { loadModels } from './models-load.ts';
-import { DEFAULT_BUCKET_ROWS } from './onnx-model.ts';
 
 runProcess('embedder', async ({ config, telemetry, log }) => {
   const env = embedderEnv.parse();
