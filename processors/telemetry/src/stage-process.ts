@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { deprecatedEnvChannel } from '@feedlog/common/define-env';
 import { onShutdown, runStage, type Stage, type StageHealth, serveHealth, subscribe } from '@feedlog/runtime';
 import { telemetryEnv } from './env.ts';
 import { setupTelemetry, type Telemetry } from './sdk.ts';
@@ -55,6 +56,8 @@ export function runProcess(
   opts: { serviceName?: string } = {},
 ): void {
   const log = processLog(name);
+  // a deprecated variable name: one JSON log line (not a Node warning on stderr)
+  deprecatedEnvChannel.subscribe((m) => log('deprecated-env', m as Record<string, unknown>));
   // every variable of the process life cycle, validated before anything starts (see env.ts)
   let env: ReturnType<typeof telemetryEnv.parse>;
   try {
