@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { ConfigError, type FeedlogConfig, loadConfig } from '@feedlog/common';
+import { deprecatedEnvChannel } from '@feedlog/common/define-env';
 import { onShutdown, type ServiceHealth, type StageStatus, serveHealth, subscribe } from '@feedlog/runtime';
 import { telemetryEnv } from './env.ts';
 import { setupTelemetry, type Telemetry } from './sdk.ts';
@@ -67,6 +68,8 @@ export function runProcess(
   opts: RunProcessOptions = {},
 ): void {
   const log = processLog(name);
+  // a deprecated variable name: one JSON log line (not a Node warning on stderr)
+  deprecatedEnvChannel.subscribe((m) => log('deprecated-env', m as Record<string, unknown>));
   let handle: ServiceHandle | undefined;
   let telemetry: Telemetry | undefined;
   let health: Server | undefined;
