@@ -1,9 +1,18 @@
+import { createRequire } from 'node:module';
 import { ConfigError, CsvFileError, envSpec, type FeedlogConfig, loadConfig } from '@feedlog/common';
 import { Command, Option } from 'commander';
 import { runKafkaDemo } from './demo.ts';
 import { LaunchError } from './launch/errors.ts';
 import { log, printRows } from './output.ts';
 import { stackComponents, stackDown, stackStatus, stackUp } from './stack.ts';
+
+// `feedlog --version`: the project's version and the Node it runs on (bin/feedlog picks Node 24 from
+// node_modules), answered before the package commands are imported.
+if (process.argv[2] === '--version' || process.argv[2] === '-V') {
+  const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+  process.stdout.write(`feedlog ${version}\nnode ${process.version}\n`);
+  process.exit(0);
+}
 
 const program = new Command('feedlog')
   .description('feedlog: a replayable, measured news pipeline on Apache Kafka')
