@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { ConfigError, CsvFileError, deprecatedEnvChannel, type FeedlogConfig, loadConfig } from '@feedlog/common';
 import { Command, Option } from 'commander';
 import { registerConfigCommand } from './config-command.ts';
@@ -8,6 +9,14 @@ import { stackComponents, stackDown, stackStatus, stackUp } from './stack.ts';
 
 // a deprecated variable name: one line on stderr (defineEnv publishes it once per name)
 deprecatedEnvChannel.subscribe((m) => log(`warning: ${(m as { message: string }).message}`));
+
+// `feedlog --version`: the project's version and the Node it runs on (bin/feedlog picks Node 24 from
+// node_modules), answered before the package commands are imported.
+if (process.argv[2] === '--version' || process.argv[2] === '-V') {
+  const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+  process.stdout.write(`feedlog ${version}\nnode ${process.version}\n`);
+  process.exit(0);
+}
 
 const program = new Command('feedlog')
   .description('feedlog: a replayable, measured news pipeline on Apache Kafka')

@@ -232,7 +232,8 @@ export function scan(p: PartitionResponse | undefined, from: number): Scan {
   if (p?.errorCode !== 0) return { kind: 'unknown' };
   const stable = Number(p.lastStableOffset >= 0n ? p.lastStableOffset : p.highWatermark);
   if (from >= stable) return { kind: 'none' };
-  const aborted = [...p.abortedTransactions].sort((a, b) => Number(a.firstOffset - b.firstOffset));
+  // null when the broker lists none (2.x types the nullable array of Fetch v4+ as it is)
+  const aborted = [...(p.abortedTransactions ?? [])].sort((a, b) => Number(a.firstOffset - b.firstOffset));
   const abortedProducers = new Set<bigint>();
   let covered = from;
   for (const batch of p.records ?? []) {

@@ -111,7 +111,8 @@ export async function describeGroup(admin: Admin, groupId: string): Promise<{ st
   const g = (await admin.describeGroups({ groups: [groupId] })).get(groupId);
   if (!g) return { state: 'DEAD', members: [] };
   return {
-    state: g.state,
+    // 1.x spelled states EMPTY/DEAD, 2.x spells them as Kafka does (Empty, Dead): one spelling here
+    state: g.state.toUpperCase(),
     members: [...g.members.values()].map((m) => ({ memberId: m.id, clientId: m.clientId, host: m.clientHost })),
   };
 }
