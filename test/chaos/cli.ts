@@ -34,7 +34,11 @@ export function registerChaosCommand(program: Command): Command {
             stageBase: port(env.STAGE_PORT_BASE),
           }).filter(([, v]) => v !== undefined),
         );
+        const errors: string[] = [];
+        const kafkaPort = port(env.KAFKA_PORT);
         const results = await runChaos({
+          errors,
+          ...(kafkaPort ? { kafkaPort } : {}),
           scale: o.scale as Scale,
           ...(o.scenario ? { only: o.scenario } : {}),
           ...(o.dir ? { home: o.dir } : {}),
@@ -51,7 +55,8 @@ export function registerChaosCommand(program: Command): Command {
               `${r.scenario}: ${r.did}; ${r.rawRetries} client re-pushes; ${r.crashes.length} unexpected exits${r.examples.length ? `; e.g. ${r.examples.join(', ')}` : ''}\n`,
             );
         }
-        if (!results.every(passed)) process.exitCode = 1;
+        for (const e of errors) process.stdout.write(`FAILED ${e}\n`);
+        if (errors.length || !results.every(passed)) process.exitCode = 1;
       },
     );
 }

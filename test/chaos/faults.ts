@@ -97,3 +97,42 @@ export async function rebalanceStorm(
   }
   return `${stage} scaled 1→${opts.to}→1, ${opts.cycles}×`;
 }
+
+/** A broker SIGKILLed, left down for `ms`, started again (waits until all three are registered). */
+export async function brokerKill(stack: ChaosStack, ms: number, log: Log): Promise<string> {
+  const c = stack.cluster;
+  if (!c) throw new Error('broker scenarios need the run’s own cluster');
+  const id = 1 + Math.floor(Math.random() * 3);
+  await c.kill(id);
+  log(`broker ${id} SIGKILLed; down for ${ms / 1000} s`);
+  await sleep(ms);
+  await c.startNode(id);
+  log(`broker ${id} back`);
+  return `broker ${id} SIGKILLed for ${ms / 1000} s`;
+}
+
+/** Each broker in turn: controlled shutdown, start, wait until the cluster has three again. */
+export async function rollingRestart(stack: ChaosStack, pauseMs: number, log: Log): Promise<string> {
+  const c = stack.cluster;
+  if (!c) throw new Error('broker scenarios need the run’s own cluster');
+  for (const id of [1, 2, 3]) {
+    await c.stopNode(id);
+    log(`broker ${id} stopped (rolling restart)`);
+    await sleep(pauseMs);
+    await c.startNode(id);
+    log(`broker ${id} back`);
+  }
+  return 'rolling restart of brokers 1, 2, 3';
+}
+
+/** Node 1 behind its proxy: no byte moves between it and anyone for `ms`. */
+export async function networkStall(stack: ChaosStack, ms: number, log: Log): Promise<string> {
+  const c = stack.cluster;
+  if (!c) throw new Error('broker scenarios need the run’s own cluster');
+  c.proxy.stall();
+  log(`broker 1 stalled (proxy holds ${c.proxy.connections} connection(s) so far) for ${ms / 1000} s`);
+  await sleep(ms);
+  c.proxy.resume();
+  log('broker 1 stall over');
+  return `network stall of broker 1 for ${ms / 1000} s`;
+}

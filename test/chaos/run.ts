@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runScenario, type Scale, type ScenarioResult, scales, scenarios } from './scenarios.ts';
-import { ChaosStack, type StackPorts } from './stack.ts';
+import { runScenario, type Scale, type Scenario, type ScenarioResult, scales, scenarios } from './scenarios.ts';
+import { ChaosStack, type OwnKafka, type StackPorts } from './stack.ts';
 
 /**
  * One chaos run: start the stack, run the chosen scenarios one after the other on it (each with
@@ -15,6 +15,10 @@ export interface ChaosRunOptions {
   /** FEEDLOG_HOME of the run (default: a fresh temporary directory, removed afterwards) */
   home?: string;
   ports?: Partial<StackPorts>;
+  /** scenarios that threw (never caught up…) are added here */
+  errors?: string[];
+  /** client port of the own cluster's node 1 (broker scenarios; default 39092) */
+  kafkaPort?: number;
   log: (line: string) => void;
   /** keep the stack's directory (logs, PostgreSQL data, index) after the run */
   keep?: boolean;
@@ -32,17 +36,42 @@ export function selectScenarios(scale: Scale, only?: string[]) {
 
 export async function runChaos(o: ChaosRunOptions): Promise<ScenarioResult[]> {
   const chosen = selectScenarios(o.scale, o.only);
-  const home = o.home ?? mkdtempSync(join(tmpdir(), 'feedlog-chaos-'));
-  const stack = new ChaosStack({ home, log: o.log, ...(o.ports ? { ports: o.ports } : {}) });
+  const results: ScenarioResult[] = [];
+  // the environment's broker for most; a three-broker cluster of the run's own for the broker scenarios
+  const onEnv = chosen.filter((s) => !s.ownKafka);
+  const onOwn = chosen.filter((s) => s.ownKafka);
+  if (onEnv.length) results.push(...(await runOnStack(o, onEnv, undefined)));
+  if (onOwn.length) results.push(...(await runOnStack(o, onOwn, { port: o.kafkaPort ?? 39_092 })));
+  return results;
+}
+
+async function runOnStack(o: ChaosRunOptions, chosen: Scenario[], ownKafka: OwnKafka | undefined) {
+  const home = o.home
+    ? join(o.home, ownKafka ? 'own-kafka' : 'env-kafka')
+    : mkdtempSync(join(tmpdir(), 'feedlog-chaos-'));
+  mkdirSync(home, { recursive: true });
+  const stack = new ChaosStack({
+    home,
+    log: o.log,
+    ...(o.ports ? { ports: o.ports } : {}),
+    ...(ownKafka ? { ownKafka } : {}),
+  });
   const results: ScenarioResult[] = [];
   let failed = true;
   try {
     await stack.start();
     for (const s of chosen) {
       o.log(`— scenario ${s.name}: ${s.fault}`);
-      results.push(await runScenario(stack, s, scales[o.scale], o.log));
+      try {
+        results.push(await runScenario(stack, s, scales[o.scale], o.log));
+      } catch (e) {
+        // a scenario that never recovers is a finding: said, and the next one still runs
+        failed = true;
+        o.errors?.push(`${s.name}: ${(e as Error).message}`);
+        o.log(`scenario ${s.name} FAILED: ${(e as Error).stack ?? e}`);
+      }
     }
-    failed = false;
+    if (!o.errors?.length) failed = false;
   } finally {
     await stack.stop();
     // a failed run keeps its logs (each process's, under <home>/logs) for the report

@@ -1,6 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { embedderDown, type Log, postgresDown, rebalanceStorm, registryRestarts, sigkillRounds } from './faults.ts';
+import {
+  brokerKill,
+  embedderDown,
+  type Log,
+  networkStall,
+  postgresDown,
+  rebalanceStorm,
+  registryRestarts,
+  rollingRestart,
+  sigkillRounds,
+} from './faults.ts';
 import { checkInvariants, LagWatch, type Verdict } from './invariants.ts';
 import { Pusher, producePoison, Reader } from './load.ts';
 import type { ChaosStack } from './stack.ts';
@@ -21,6 +31,8 @@ export interface ScaleSettings {
   embedderDownMs: number;
   registryRestarts: number;
   stormCycles: number;
+  brokerDownMs: number;
+  stallMs: number;
   /** how long the stack may take to drain after the heal */
   catchUpMs: number;
 }
@@ -35,10 +47,12 @@ export const scales: Record<Scale, ScaleSettings> = {
     embedderDownMs: 8_000,
     registryRestarts: 1,
     stormCycles: 1,
+    brokerDownMs: 10_000,
+    stallMs: 10_000,
     catchUpMs: 120_000,
   },
   full: {
-    items: 12_000,
+    items: 6_000,
     rate: 100,
     batch: 100,
     sigkillRounds: 3,
@@ -46,6 +60,8 @@ export const scales: Record<Scale, ScaleSettings> = {
     embedderDownMs: 60_000,
     registryRestarts: 3,
     stormCycles: 2,
+    brokerDownMs: 30_000,
+    stallMs: 30_000,
     catchUpMs: 600_000,
   },
 };
@@ -67,6 +83,8 @@ export interface Scenario {
   fault: string;
   /** runs in `npm test` (CI scale) */
   ci: boolean;
+  /** needs a three-broker cluster of the run's own (the broker scenarios) */
+  ownKafka?: boolean;
   inject(ctx: ScenarioContext): Promise<string>;
 }
 
@@ -143,6 +161,36 @@ export const scenarios: Scenario[] = [
         holdMs: hold,
         log: ctx.log,
       });
+    },
+  },
+  {
+    name: 'network-stall',
+    fault: 'a network stall between every client and one broker (a TCP proxy on loopback)',
+    ci: false,
+    ownKafka: true,
+    async inject(ctx) {
+      await loadUnderway(ctx, 0.2);
+      return networkStall(ctx.stack, ctx.scale.stallMs, ctx.log);
+    },
+  },
+  {
+    name: 'broker-kill',
+    fault: 'a broker SIGKILLed and restarted (3 brokers, RF 3, min.insync.replicas 2)',
+    ci: false,
+    ownKafka: true,
+    async inject(ctx) {
+      await loadUnderway(ctx, 0.2);
+      return brokerKill(ctx.stack, ctx.scale.brokerDownMs, ctx.log);
+    },
+  },
+  {
+    name: 'rolling-restart',
+    fault: 'a rolling restart of the three brokers',
+    ci: false,
+    ownKafka: true,
+    async inject(ctx) {
+      await loadUnderway(ctx, 0.1);
+      return rollingRestart(ctx.stack, 2_000, ctx.log);
     },
   },
 ];

@@ -8,6 +8,7 @@ import { type PostgresSpec, postgresDataDir, startPostgres, stopPostgres } from 
 import type { Kafka } from 'kafkajs';
 import pg from 'pg';
 import { applyPrefixedTopics, deletePrefixedTopics, registerPrefixedSubjects, uniquePrefix } from '../src/topics.ts';
+import { KafkaCluster } from './kafka-cluster.ts';
 import { Service } from './procs.ts';
 import { StubEmbedder } from './stub-embedder.ts';
 
@@ -32,7 +33,15 @@ export interface StackPorts {
   stageBase: number;
 }
 
+/** A Kafka cluster of the run's own (broker scenarios): three KRaft nodes from the launcher, node 1 behind a stall proxy. */
+export interface OwnKafka {
+  /** client port of node 1; node i listens on port+i-1, controllers on port+100…, node 1's proxy on port+50 */
+  port: number;
+}
+
 export interface StackOptions {
+  /** a cluster of its own instead of the environment's broker */
+  ownKafka?: OwnKafka;
   /** data directories, logs, the index (a FEEDLOG_HOME of its own) */
   home: string;
   ports?: Partial<StackPorts>;
@@ -53,7 +62,9 @@ export const groupOf = (prefix: string, base: string) =>
 
 export class ChaosStack {
   readonly prefix = uniquePrefix('chaos');
-  readonly kafka: Kafka = createKafka(loadConfig(), { clientId: 'feedlog-chaos' });
+  kafka: Kafka = createKafka(loadConfig(), { clientId: 'feedlog-chaos' });
+  /** the run's own cluster and node 1's proxy (broker scenarios) */
+  cluster: KafkaCluster | undefined;
   readonly services = new Map<string, Service>();
   /** extra instances of a stage (rebalance storm), by name `<stage>#<n>` */
   readonly extras = new Map<string, Service>();
@@ -87,7 +98,7 @@ export class ChaosStack {
     return `http://127.0.0.1:${this.ports.api}`;
   }
   get brokers(): string {
-    return loadConfig().kafka.brokers.join(',');
+    return this.cluster ? this.cluster.bootstrap.join(',') : loadConfig().kafka.brokers.join(',');
   }
 
   service(name: ProcessName): Service {
@@ -108,6 +119,13 @@ export class ChaosStack {
     };
     this.pgSpec = { dir: join(this.opts.home, 'postgres'), port: this.ports.postgres };
     const t0 = performance.now();
+    if (this.opts.ownKafka) {
+      this.cluster = new KafkaCluster(join(this.opts.home, 'kafka'), this.opts.ownKafka.port, this.log);
+      await this.cluster.start();
+      this.kafka = createKafka(loadConfig({ ...process.env, KAFKA_BROKERS: this.brokers }), {
+        clientId: 'feedlog-chaos',
+      });
+    }
     await this.startPostgres();
     this.pool = new pg.Pool({ connectionString: this.databaseUrl, max: 4 });
     // a pool error while PostgreSQL is down must not kill the harness
@@ -219,6 +237,7 @@ export class ChaosStack {
     await this.pool?.end().catch(() => undefined);
     if (!opts.keepTopics) await deletePrefixedTopics(this.kafka, this.prefix).catch(() => undefined);
     if (this.pgSpec) await this.stopPostgres().catch(() => undefined);
+    await this.cluster?.stop();
   }
 
   /** Remove the PostgreSQL data directory (the launcher may have put it under /var/tmp). */
