@@ -1,3 +1,5 @@
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ChaosStack, PROCESSES, type ProcessName, type StageName } from './stack.ts';
 
@@ -135,4 +137,34 @@ export async function networkStall(stack: ChaosStack, ms: number, log: Log): Pro
   c.proxy.resume();
   log('broker 1 stall over');
   return `network stall of broker 1 for ${ms / 1000} s`;
+}
+
+/**
+ * The index directory's file system filled (a filler file written until ENOSPC) for `ms`, then
+ * the filler removed. A process that exited meanwhile is started again, as a supervisor would:
+ * the exit is reported among the scenario's crashes.
+ */
+export async function diskFull(stack: ChaosStack, ms: number, log: Log): Promise<string> {
+  const filler = join(stack.indexDir, 'chaos-filler');
+  const chunk = Buffer.alloc(1 << 20);
+  let mb = 0;
+  const fd = openSync(filler, 'w');
+  try {
+    for (;;) {
+      writeSync(fd, chunk);
+      mb++;
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+  } finally {
+    closeSync(fd);
+  }
+  log(`index file system full (${mb} MiB of filler) for ${ms / 1000} s`);
+  await sleep(ms);
+  rmSync(filler, { force: true });
+  const index = stack.service('index');
+  const exited = !index.running;
+  if (exited) await index.start();
+  log(`space back${exited ? '; the index stage had exited and was started again' : ''}`);
+  return `index disk full ${ms / 1000} s${exited ? ' (index stage exited, restarted)' : ''}`;
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   brokerKill,
+  diskFull,
   embedderDown,
   type Log,
   networkStall,
@@ -85,6 +86,8 @@ export interface Scenario {
   ci: boolean;
   /** needs a three-broker cluster of the run's own (the broker scenarios) */
   ownKafka?: boolean;
+  /** needs the index directory on a small tmpfs (root) */
+  tmpfsIndex?: boolean;
   inject(ctx: ScenarioContext): Promise<string>;
 }
 
@@ -161,6 +164,16 @@ export const scenarios: Scenario[] = [
         holdMs: hold,
         log: ctx.log,
       });
+    },
+  },
+  {
+    name: 'disk-full',
+    fault: 'disk full on the index directory (a tmpfs filled up), then space freed',
+    ci: false,
+    tmpfsIndex: true,
+    async inject(ctx) {
+      await loadUnderway(ctx, 0.2);
+      return diskFull(ctx.stack, ctx.scale.stallMs, ctx.log);
     },
   },
   {

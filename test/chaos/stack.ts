@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -40,6 +41,8 @@ export interface OwnKafka {
 }
 
 export interface StackOptions {
+  /** mount a tmpfs of this many MiB on the index directory (disk-full scenario; needs root) */
+  indexTmpfsMb?: number;
   /** a cluster of its own instead of the environment's broker */
   ownKafka?: OwnKafka;
   /** data directories, logs, the index (a FEEDLOG_HOME of its own) */
@@ -76,6 +79,7 @@ export class ChaosStack {
   readonly logDir: string;
   readonly indexDir: string;
   private pgSpec!: PostgresSpec;
+  private tmpfs = false;
   private readonly log: (line: string) => void;
 
   constructor(private readonly opts: StackOptions) {
@@ -119,6 +123,13 @@ export class ChaosStack {
     };
     this.pgSpec = { dir: join(this.opts.home, 'postgres'), port: this.ports.postgres };
     const t0 = performance.now();
+    if (this.opts.indexTmpfsMb) {
+      const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${this.opts.indexTmpfsMb}m`, 'tmpfs', this.indexDir], {
+        encoding: 'utf8',
+      });
+      if (r.status !== 0) throw new Error(`cannot mount a tmpfs on ${this.indexDir} (root needed): ${r.stderr}`);
+      this.tmpfs = true;
+    }
     if (this.opts.ownKafka) {
       this.cluster = new KafkaCluster(join(this.opts.home, 'kafka'), this.opts.ownKafka.port, this.log);
       await this.cluster.start();
@@ -238,6 +249,7 @@ export class ChaosStack {
     if (!opts.keepTopics) await deletePrefixedTopics(this.kafka, this.prefix).catch(() => undefined);
     if (this.pgSpec) await this.stopPostgres().catch(() => undefined);
     await this.cluster?.stop();
+    if (this.tmpfs) spawnSync('umount', [this.indexDir]);
   }
 
   /** Remove the PostgreSQL data directory (the launcher may have put it under /var/tmp). */
