@@ -39,7 +39,7 @@ export class LagWatch {
     const seen = new Set(r.groups.map((g) => g.group));
     if (!this.groups.every((g) => seen.has(g))) return undefined;
     const lag = r.groups.reduce(
-      (s, g) => s + g.partitions.reduce((t, p) => t + (p.markerOnly || p.committedOffset === null ? 0 : p.lag), 0),
+      (s, g) => s + g.partitions.reduce((t, p) => t + (p.markerOnly ? 0 : p.lag), 0),
       0,
     );
     this.max = Math.max(this.max, lag);
