@@ -63,7 +63,7 @@ export class Service {
     this.child = child;
   }
 
-  async ready(timeoutMs = this.spec.readyTimeoutMs ?? 120_000): Promise<void> {
+  async ready(timeoutMs = this.spec.readyTimeoutMs ?? 300_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (!this.running) throw new Error(`${this.spec.name} exited during start-up (see its log)`);
