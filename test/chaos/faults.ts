@@ -33,14 +33,14 @@ export async function sigkillRounds(
       await s.kill();
       s.spawn();
       kills++;
-      pending.set(
-        name,
-        s
-          .ready()
-          .then(() =>
-            opts.log(`SIGKILL ${name} (round ${r + 1}); back in ${((performance.now() - t0) / 1000).toFixed(1)} s`),
-          ),
-      );
+      const back = s
+        .readyOrRestart()
+        .then(() =>
+          opts.log(`SIGKILL ${name} (round ${r + 1}); back in ${((performance.now() - t0) / 1000).toFixed(1)} s`),
+        );
+      // awaited below; a failure must not become an unhandled rejection meanwhile
+      back.catch(() => undefined);
+      pending.set(name, back);
     }
   }
   await Promise.all(pending.values());

@@ -38,10 +38,7 @@ export class LagWatch {
     if (!r || r.warnings.length) return undefined;
     const seen = new Set(r.groups.map((g) => g.group));
     if (!this.groups.every((g) => seen.has(g))) return undefined;
-    const lag = r.groups.reduce(
-      (s, g) => s + g.partitions.reduce((t, p) => t + (p.markerOnly ? 0 : p.lag), 0),
-      0,
-    );
+    const lag = r.groups.reduce((s, g) => s + g.partitions.reduce((t, p) => t + (p.markerOnly ? 0 : p.lag), 0), 0);
     this.max = Math.max(this.max, lag);
     return lag;
   }

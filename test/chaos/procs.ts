@@ -19,6 +19,12 @@ export interface ServiceSpec {
   readyTimeoutMs?: number;
 }
 
+/** Every child still running: SIGKILLed when the harness exits, so a crash of the harness leaves no orphans. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
 export class Service {
   child: ChildProcess | undefined;
   /** starts, SIGKILLs and exits seen (the table's fault counts come from here) */
@@ -59,8 +65,10 @@ export class Service {
     child.on('exit', (code, signal) => {
       this.out.write(`\n[chaos] ${this.spec.name} pid ${child.pid} exited (code ${code}, signal ${signal})\n`);
       if (!this.stopping && signal !== 'SIGKILL') this.unexpectedExits.push(`code ${code} signal ${signal}`);
+      live.delete(child);
     });
     this.child = child;
+    live.add(child);
   }
 
   async ready(timeoutMs = this.spec.readyTimeoutMs ?? 300_000): Promise<void> {
@@ -76,9 +84,31 @@ export class Service {
     throw new Error(`${this.spec.name} not ready after ${timeoutMs} ms (${this.spec.healthUrl})`);
   }
 
-  async start(extraEnv: Record<string, string> = {}): Promise<void> {
-    this.spawn(extraEnv);
-    await this.ready();
+  /**
+   * Spawn and wait until ready; a process that exits during start-up (a port not yet released, a
+   * dependency restarting at the same moment) is started again, up to `attempts` times.
+   */
+  async start(extraEnv: Record<string, string> = {}, attempts = 3): Promise<void> {
+    for (let i = 1; ; i++) {
+      this.spawn(extraEnv);
+      try {
+        return await this.ready();
+      } catch (e) {
+        if (this.running || i >= attempts) throw e;
+        this.out.write(`\n[chaos] ${this.spec.name} exited during start-up; starting it again (${i}/${attempts})\n`);
+        await sleep(1_000);
+      }
+    }
+  }
+
+  /** `ready()` after a spawn, with the same retries as `start` when the process exits meanwhile. */
+  async readyOrRestart(attempts = 3): Promise<void> {
+    try {
+      await this.ready();
+    } catch (e) {
+      if (this.running) throw e;
+      await this.start({}, attempts);
+    }
   }
 
   /** SIGKILL and wait for the exit: no shutdown hook, no final commit. */

@@ -122,6 +122,8 @@ export class ChaosStack {
       stageBase: p.stageBase ?? 0,
     };
     this.pgSpec = { dir: join(this.opts.home, 'postgres'), port: this.ports.postgres };
+    // a harness that dies leaves no database behind (stopPostgres runs pg_ctl synchronously)
+    process.once('exit', () => void this.stopPostgres().catch(() => undefined));
     const t0 = performance.now();
     if (this.opts.indexTmpfsMb) {
       const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${this.opts.indexTmpfsMb}m`, 'tmpfs', this.indexDir], {
