@@ -24,6 +24,8 @@ const live = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
+// Ctrl-C or a SIGTERM of the harness goes through 'exit' too (the default action would skip it)
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
 
 export class Service {
   child: ChildProcess | undefined;

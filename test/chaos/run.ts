@@ -63,7 +63,10 @@ async function runOnStack(o: ChaosRunOptions, chosen: Scenario[], ownKafka: OwnK
     for (const s of chosen) {
       o.log(`— scenario ${s.name}: ${s.fault}`);
       try {
-        results.push(await runScenario(stack, s, scales[o.scale], o.log));
+        const r = await runScenario(stack, s, scales[o.scale], o.log);
+        results.push(r);
+        // each row as soon as it is known: a long run stopped half-way still has its figures
+        o.log(`result ${JSON.stringify(r)}`);
       } catch (e) {
         // a scenario that never recovers is a finding: said, and the next one still runs
         failed = true;
