@@ -19,9 +19,20 @@ export function registerChaosCommand(program: Command): Command {
     .option('--dir <dir>', 'directory for the run (PostgreSQL data, logs, index); default a temporary one')
     .option('--keep', 'keep the run directory afterwards')
     .option('--out <file>', 'also write the results as JSON to this file')
+    .option('--items <n>', 'items pushed per scenario (at least; the load runs until the fault is healed)', Number)
+    .option('--rate <n>', 'items per second pushed through the API', Number)
     .option('--json', 'machine-readable output on stdout')
     .action(
-      async (o: { scale: string; scenario?: string[]; dir?: string; keep?: boolean; out?: string; json?: boolean }) => {
+      async (o: {
+        items?: number;
+        rate?: number;
+        scale: string;
+        scenario?: string[];
+        dir?: string;
+        keep?: boolean;
+        out?: string;
+        json?: boolean;
+      }) => {
         if (o.scale !== 'ci' && o.scale !== 'full') throw new Error('--scale must be ci or full');
         const env = process.env;
         const port = (v: string | undefined) => (v ? Number(v) : undefined);
@@ -38,6 +49,10 @@ export function registerChaosCommand(program: Command): Command {
         const kafkaPort = port(env.KAFKA_PORT);
         const results = await runChaos({
           errors,
+          settings: {
+            ...(o.items ? { items: o.items } : {}),
+            ...(o.rate ? { rate: o.rate } : {}),
+          },
           ...(kafkaPort ? { kafkaPort } : {}),
           scale: o.scale as Scale,
           ...(o.scenario ? { only: o.scenario } : {}),

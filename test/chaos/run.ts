@@ -1,7 +1,15 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runScenario, type Scale, type Scenario, type ScenarioResult, scales, scenarios } from './scenarios.ts';
+import {
+  runScenario,
+  type Scale,
+  type ScaleSettings,
+  type Scenario,
+  type ScenarioResult,
+  scales,
+  scenarios,
+} from './scenarios.ts';
 import { ChaosStack, type OwnKafka, type StackPorts } from './stack.ts';
 
 /**
@@ -15,6 +23,8 @@ export interface ChaosRunOptions {
   /** FEEDLOG_HOME of the run (default: a fresh temporary directory, removed afterwards) */
   home?: string;
   ports?: Partial<StackPorts>;
+  /** overrides of the scale's settings (e.g. items, rate) */
+  settings?: Partial<ScaleSettings>;
   /** scenarios that threw (never caught up…) are added here */
   errors?: string[];
   /** client port of the own cluster's node 1 (broker scenarios; default 39092) */
@@ -63,7 +73,7 @@ async function runOnStack(o: ChaosRunOptions, chosen: Scenario[], ownKafka: OwnK
     for (const s of chosen) {
       o.log(`— scenario ${s.name}: ${s.fault}`);
       try {
-        const r = await runScenario(stack, s, scales[o.scale], o.log);
+        const r = await runScenario(stack, s, { ...scales[o.scale], ...o.settings }, o.log);
         results.push(r);
         // each row as soon as it is known: a long run stopped half-way still has its figures
         o.log(`result ${JSON.stringify(r)}`);
