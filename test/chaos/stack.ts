@@ -179,7 +179,7 @@ export class ChaosStack {
       INDEX_DIR: this.indexDir,
       STAGE_GENERATION: '1',
       METRICS_PORT: '',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'info',
     };
   }
 
