@@ -145,6 +145,9 @@ export async function networkStall(stack: ChaosStack, ms: number, log: Log): Pro
  * the exit is reported among the scenario's crashes.
  */
 export async function diskFull(stack: ChaosStack, ms: number, log: Log): Promise<string> {
+  // never fill a file system the run does not own: without its tmpfs this would fill the host's disk
+  if (!stack.tmpfs)
+    throw new Error(`disk-full needs the index directory on a tmpfs of its own (${stack.indexDir} is not)`);
   const filler = join(stack.indexDir, 'chaos-filler');
   const chunk = Buffer.alloc(1 << 20);
   let mb = 0;

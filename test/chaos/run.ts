@@ -65,6 +65,8 @@ async function runOnStack(o: ChaosRunOptions, chosen: Scenario[], ownKafka: OwnK
     log: o.log,
     ...(o.ports ? { ports: o.ports } : {}),
     ...(ownKafka ? { ownKafka } : {}),
+    // room for the index of every scenario of the run (64-dimension vectors), filled up by disk-full
+    ...(chosen.some((s) => s.tmpfsIndex) ? { indexTmpfsMb: 256 } : {}),
   });
   const results: ScenarioResult[] = [];
   let failed = true;

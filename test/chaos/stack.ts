@@ -79,7 +79,8 @@ export class ChaosStack {
   readonly logDir: string;
   readonly indexDir: string;
   private pgSpec!: PostgresSpec;
-  private tmpfs = false;
+  /** the index directory is a tmpfs of the run's own (disk-full may fill it) */
+  tmpfs = false;
   private readonly log: (line: string) => void;
 
   constructor(private readonly opts: StackOptions) {
