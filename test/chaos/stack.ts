@@ -132,6 +132,7 @@ export class ChaosStack {
       });
       if (r.status !== 0) throw new Error(`cannot mount a tmpfs on ${this.indexDir} (root needed): ${r.stderr}`);
       this.tmpfs = true;
+      process.once('exit', () => void spawnSync('umount', [this.indexDir]));
     }
     if (this.opts.ownKafka) {
       this.cluster = new KafkaCluster(join(this.opts.home, 'kafka'), this.opts.ownKafka.port, this.log);
