@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
-import { ConfigError, CsvFileError, deprecatedEnvChannel, type FeedlogConfig, loadConfig } from '@feedlog/common';
+import { join } from 'node:path';
+import { ConfigError, CsvFileError, deprecatedEnvChannel, type FeedlogConfig, loadConfig, repoRoot } from '@feedlog/common';
 import { Command, Option } from 'commander';
 import { registerConfigCommand } from './config-command.ts';
 import { runKafkaDemo } from './demo.ts';
@@ -147,6 +148,9 @@ const packageCommands: Record<string, () => Promise<Register>> = {
   replay: async () => (await import('@feedlog/replay/cli')).registerReplayCommands,
   generations: async () => (await import('@feedlog/replay/cli')).registerReplayCommands,
   gc: async () => (await import('@feedlog/replay/cli')).registerReplayCommands,
+  // the chaos suite lives with the test helpers (test/chaos); a path import keeps scripts free of a test dependency
+  chaos: async () =>
+    ((await import(join(repoRoot(), 'test/chaos/cli.ts'))) as { registerChaosCommand: Register }).registerChaosCommand,
 };
 const named = process.argv[2];
 const wanted =
