@@ -1,6 +1,13 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { ConfigError, CsvFileError, deprecatedEnvChannel, type FeedlogConfig, loadConfig, repoRoot } from '@feedlog/common';
+import {
+  ConfigError,
+  CsvFileError,
+  deprecatedEnvChannel,
+  type FeedlogConfig,
+  loadConfig,
+  repoRoot,
+} from '@feedlog/common';
 import { Command, Option } from 'commander';
 import { registerConfigCommand } from './config-command.ts';
 import { runKafkaDemo } from './demo.ts';
