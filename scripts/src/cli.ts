@@ -154,6 +154,7 @@ const packageCommands: Record<string, () => Promise<Register>> = {
   replay: async () => (await import('@feedlog/replay/cli')).registerReplayCommands,
   generations: async () => (await import('@feedlog/replay/cli')).registerReplayCommands,
   gc: async () => (await import('@feedlog/replay/cli')).registerReplayCommands,
+  bench: async () => (await import('@feedlog/bench/cli')).registerBenchCommands,
 };
 const named = process.argv[2];
 const wanted =
