@@ -114,3 +114,30 @@ export async function prepareLocalStack(
     },
   };
 }
+
+/**
+ * A crash of one stage process of the stack: SIGKILL, `downMs` away, then started again by the
+ * launcher (stale PID file removed) with `env` over this process's environment.
+ */
+export async function crashRestartStage(
+  cfg: FeedlogConfig,
+  stage: string,
+  downMs: number,
+  env: Record<string, string | undefined>,
+  log: (s: string) => void,
+): Promise<void> {
+  const pid = (await stackStatus(cfg)).find((s) => s.component === stage)?.pid;
+  if (!pid) throw new Error(`${stage} is not running in the stack`);
+  process.kill(pid, 'SIGKILL');
+  await sleep(downMs);
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  try {
+    await stackUp(cfg, log, [stage]);
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
