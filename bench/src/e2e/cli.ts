@@ -1,7 +1,7 @@
 // `feedlog bench e2e`: the end-to-end benchmark on the local stack (issue 15).
 import { join } from 'node:path';
 import { loadConfig } from '@feedlog/common';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import pg from 'pg';
 import { loadHeadlines } from './headlines.ts';
 import { type EmbedderMode, prepareLocalStack } from './local-stack.ts';
@@ -23,7 +23,7 @@ interface E2EFlags {
 
 const int = (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`expected a non-negative integer, got ${v}`);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got ${v}`);
   return n;
 };
 
@@ -51,7 +51,11 @@ export function registerE2ECommand(bench: Command): void {
     .description(
       'push real headlines through POST /v1/items of the local stack and measure every stage, latency, CPU/RSS and lag against same-run broker and embedder baselines',
     )
-    .option('--scale <scale>', 'quick (seconds, CI) or full (1,000,000 records, stub embedder)', 'quick')
+    .addOption(
+      new Option('--scale <scale>', 'quick (seconds, CI) or full (1,000,000 records, stub embedder)')
+        .choices(['quick', 'full'])
+        .default('quick'),
+    )
     .option('--records <n>', 'items to push (quick 2,000, full 1,000,000)', int)
     .option('--rate <n>', 'items/s to push at (default: as fast as the API accepts)', int)
     .option(
@@ -65,9 +69,6 @@ export function registerE2ECommand(bench: Command): void {
     .option('--out <dir>', 'where result.json, summary.md and chart.svg go (default <FEEDLOG_HOME>/bench/e2e-<time>)')
     .option('--json', 'print the result JSON on stdout')
     .action(async (f: E2EFlags) => {
-      if (f.scale !== 'quick' && f.scale !== 'full') throw new Error(`--scale: quick or full, not ${f.scale}`);
-      if (f.embedder && !['stack', 'stub', 'real'].includes(f.embedder))
-        throw new Error(`--embedder: stack, stub or real, not ${f.embedder}`);
       const { opts, embedder } = e2eOptions(f);
       const cfg = loadConfig();
       const log = (s: string) => process.stderr.write(`[bench e2e] ${s}\n`);

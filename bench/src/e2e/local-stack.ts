@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PgApiKeyStore } from '@feedlog/api';
 import { createKafka, type FeedlogConfig, repoRoot } from '@feedlog/common';
+import { LaunchError } from '@feedlog/scripts/launch/errors';
 import { stackDown, stackStatus, stackUp } from '@feedlog/scripts/stack';
 import { topicNames } from '@feedlog/topics';
 import type pg from 'pg';
@@ -69,7 +70,9 @@ export async function prepareLocalStack(
 ): Promise<LocalStack> {
   const baseUrl = `http://127.0.0.1:${cfg.api.port}`;
   if (!(await answers(`${baseUrl}/healthz`))) {
-    throw new Error(`the API does not answer on ${baseUrl}: start the stack with \`feedlog up\` (same env) first`);
+    throw new LaunchError(`the API does not answer on ${baseUrl}`, {
+      hint: 'start the stack with `feedlog up` (same environment: API_PORT, FEEDLOG_HOME…) first',
+    });
   }
   const model = process.env.EMBEDDING_MODEL || 'all-MiniLM-L6-v2-int8';
   const original = { EMBEDDING_BASE_URL: process.env.EMBEDDING_BASE_URL, EMBED_CACHE: process.env.EMBED_CACHE };
@@ -127,7 +130,7 @@ export async function crashRestartStage(
   log: (s: string) => void,
 ): Promise<void> {
   const pid = (await stackStatus(cfg)).find((s) => s.component === stage)?.pid;
-  if (!pid) throw new Error(`${stage} is not running in the stack`);
+  if (!pid) throw new LaunchError(`${stage} is not running in the stack`, { hint: 'feedlog up' });
   process.kill(pid, 'SIGKILL');
   await sleep(downMs);
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));

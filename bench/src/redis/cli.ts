@@ -6,7 +6,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@feedlog/common';
-import type { Command } from 'commander';
+import { LaunchError } from '@feedlog/scripts/launch/errors';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import pg from 'pg';
 import { loadHeadlines } from '../e2e/headlines.ts';
 import { prepareLocalStack } from '../e2e/local-stack.ts';
@@ -32,7 +33,7 @@ const SYSTEMS = ['pubsub', 'streams', 'feedlog'];
 
 const num = (v: string) => {
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`expected a non-negative number, got ${v}`);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative number, got ${v}`);
   return n;
 };
 
@@ -55,19 +56,27 @@ export function registerRedisCommand(bench: Command): void {
     )
     .option('--records <n>', 'items pushed into each system', num, 20_000)
     .option('--rate <n>', 'items/s pushed into each system', num, 400)
-    .option('--restart-stage <stage>', `the stage SIGKILLed and started again (${STAGES.join(', ')})`, 'embed')
+    .addOption(
+      new Option('--restart-stage <stage>', 'the stage SIGKILLed and started again').choices(STAGES).default('embed'),
+    )
     .option('--restart-at <fraction>', 'when, as a fraction of the load pushed', num, 0.4)
     .option('--down-ms <ms>', 'how long the stage stays down before it is started again', num, 3_000)
     .option('--redis-port <port>', 'port of the redis-server the harness starts on 127.0.0.1', num, 26_399)
-    .option('--systems <list>', 'which of pubsub,streams,feedlog to run', (v) => v.split(','), SYSTEMS)
+    .option(
+      '--systems <list>',
+      'which of pubsub,streams,feedlog to run',
+      (v) => {
+        const l = v.split(',');
+        const bad = l.filter((s) => !SYSTEMS.includes(s));
+        if (bad.length) throw new InvalidArgumentError(`${bad.join(', ')} unknown (${SYSTEMS.join(', ')})`);
+        return l;
+      },
+      SYSTEMS,
+    )
     .option('--out <dir>', 'where result.json and summary.md go (default <FEEDLOG_HOME>/bench/redis-<time>)')
     .option('--json', 'print the result JSON on stdout')
     .action(async (f: Flags) => {
-      if (!(STAGES as readonly string[]).includes(f.restartStage))
-        throw new Error(`--restart-stage: one of ${STAGES.join(', ')}`);
-      const unknown = f.systems.filter((s) => !SYSTEMS.includes(s));
-      if (unknown.length) throw new Error(`--systems: ${unknown.join(', ')} unknown (${SYSTEMS.join(', ')})`);
-      if (f.restartAt <= 0 || f.restartAt >= 1) throw new Error('--restart-at: a fraction between 0 and 1');
+      if (f.restartAt <= 0 || f.restartAt >= 1) throw new LaunchError('--restart-at: a fraction between 0 and 1');
       const cfg = loadConfig();
       const log = (s: string) => process.stderr.write(`[bench redis] ${s}\n`);
       const startedAt = new Date().toISOString();

@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LaunchError } from '@feedlog/scripts/launch/errors';
 import { Redis } from 'ioredis';
 
 export interface RedisServer {
@@ -15,7 +16,9 @@ export interface RedisServer {
 export async function startRedis(port: number, dir: string): Promise<RedisServer> {
   const v = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
   if (v.error || v.status !== 0) {
-    throw new Error('redis-server is not installed: `apt-get install redis-server` (Debian) and run again');
+    throw new LaunchError('redis-server is not installed', {
+      hint: 'apt-get install redis-server (Debian), then run again',
+    });
   }
   mkdirSync(dir, { recursive: true });
   const child: ChildProcess = spawn(
@@ -49,7 +52,10 @@ export async function startRedis(port: number, dir: string): Promise<RedisServer
       await probe.ping();
       break;
     } catch {
-      if (i > 50 || child.exitCode !== null) throw new Error(`redis-server did not start on 127.0.0.1:${port}`);
+      if (i > 50 || child.exitCode !== null)
+        throw new LaunchError(`redis-server did not start on 127.0.0.1:${port}`, {
+          hint: 'is the port in use? pass --redis-port',
+        });
       probe.disconnect();
       await sleep(100);
     }
