@@ -45,21 +45,30 @@ function startStub(port: number, log: (s: string) => void): ChildProcess {
   );
 }
 
-async function restartEmbed(cfg: FeedlogConfig, env: Record<string, string | undefined>, log: (s: string) => void) {
-  await stackDown(cfg, ['embed']);
+type Env = Record<string, string | undefined>;
+
+function setEnv(env: Env): Env {
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
+  return saved;
+}
+
+/** Starts `stage` with `env` over this process's environment (the launcher passes process.env on). */
+async function startWithEnv(cfg: FeedlogConfig, stage: string, env: Env, log: (s: string) => void): Promise<void> {
+  const saved = setEnv(env);
   try {
-    await stackUp(cfg, log, ['embed']);
+    await stackUp(cfg, log, [stage]);
   } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    setEnv(saved);
   }
+}
+
+async function restartEmbed(cfg: FeedlogConfig, env: Env, log: (s: string) => void) {
+  await stackDown(cfg, ['embed']);
+  await startWithEnv(cfg, 'embed', env, log);
 }
 
 export async function prepareLocalStack(
@@ -126,21 +135,12 @@ export async function crashRestartStage(
   cfg: FeedlogConfig,
   stage: string,
   downMs: number,
-  env: Record<string, string | undefined>,
+  env: Env,
   log: (s: string) => void,
 ): Promise<void> {
   const pid = (await stackStatus(cfg)).find((s) => s.component === stage)?.pid;
   if (!pid) throw new LaunchError(`${stage} is not running in the stack`, { hint: 'feedlog up' });
   process.kill(pid, 'SIGKILL');
   await sleep(downMs);
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  try {
-    await stackUp(cfg, log, [stage]);
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
+  await startWithEnv(cfg, stage, env, log);
 }
