@@ -34,6 +34,12 @@ export function markdownOf(r: E2EResult, command: string): string {
     `Data: ${r.dataset}, cycled with fresh guids. Embedder: ${r.embedder.kind} (${r.embedder.baseUrl}, ${r.embedder.model}).`,
     `Machine: ${r.machine.cores} cores, load average ${r.machine.loadBefore.join(' / ')} before, ${r.machine.loadAfter.join(' / ')} after.`,
     '',
+    ...(r.searchable.stoppedEarly
+      ? [
+          `Stopped at the deadline (--max-seconds): ${n(r.push.accepted - r.searchable.items)} items were not yet searchable, so "lost" counts items still on their way; rates are over what arrived.`,
+          '',
+        ]
+      : []),
     '| pushed | searchable | lost | duplicates | push items/s | push → all searchable | e2e items/s | latency p50 / p95 / p99 / max (s) |',
     '|--:|--:|--:|--:|--:|--:|--:|--:|',
     `| ${n(r.push.accepted)} | ${n(r.searchable.items)} | ${r.searchable.lost} | ${r.searchable.duplicates} | ${n(r.push.itemsPerSec, 1)} | ${n(r.searchable.seconds, 1)} s | ${n(r.searchable.itemsPerSec, 1)} | ${r.latencySeconds.p50.toFixed(2)} / ${r.latencySeconds.p95.toFixed(2)} / ${r.latencySeconds.p99.toFixed(2)} / ${r.latencySeconds.max.toFixed(2)} |`,

@@ -33,6 +33,8 @@ export interface E2EOptions {
   embedderBaselineTexts: number;
   /** give up when nothing new became searchable for this long */
   stallMs: number;
+  /** stop waiting this long after the start and report what is searchable by then (a partial run) */
+  deadlineMs?: number;
 }
 
 export interface E2EEnv {
@@ -61,7 +63,15 @@ export interface E2EResult {
   options: E2EOptions;
   machine: { cores: number; loadBefore: number[]; loadAfter: number[] };
   push: { accepted: number; seconds: number; itemsPerSec: number; retries: number };
-  searchable: { items: number; lost: number; duplicates: number; seconds: number; itemsPerSec: number };
+  /** lost: accepted but not searchable when the run ended; with stoppedEarly those may still be on their way */
+  searchable: {
+    items: number;
+    lost: number;
+    duplicates: number;
+    seconds: number;
+    itemsPerSec: number;
+    stoppedEarly: boolean;
+  };
   stages: Record<StageName, StageStat>;
   latencySeconds: LatencyStat;
   processes: Record<string, ProcSummary>;
@@ -130,7 +140,13 @@ export async function runE2E(o: E2EOptions, env: E2EEnv): Promise<E2EResult> {
 
   let searchable = 0;
   let lastChange = performance.now();
+  let stoppedEarly = false;
   while (searchable < push.accepted) {
+    if (o.deadlineMs !== undefined && performance.now() - t0 > o.deadlineMs) {
+      log(`deadline of ${o.deadlineMs / 1000} s: stopping with ${searchable}/${push.accepted} searchable`);
+      stoppedEarly = true;
+      break;
+    }
     await sleep(1_000);
     const n = await countSearchable(env.pool, push.jobIds);
     if (n !== searchable) {
@@ -175,6 +191,7 @@ export async function runE2E(o: E2EOptions, env: E2EEnv): Promise<E2EResult> {
       duplicates: await duplicateRows(env.pool, push.jobIds),
       seconds: searchSeconds,
       itemsPerSec: round(searchable / searchSeconds, 1),
+      stoppedEarly,
     },
     stages,
     latencySeconds: await latency(env.pool, push.jobIds),
