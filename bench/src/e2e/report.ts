@@ -40,7 +40,7 @@ export function markdownOf(r: E2EResult, command: string): string {
           '',
         ]
       : []),
-    '| pushed | searchable | lost | duplicates | push items/s | push → all searchable | e2e items/s | latency p50 / p95 / p99 / max (s) |',
+    '| pushed | searchable | lost | duplicate `indexed` records | push items/s | push → all searchable | e2e items/s | latency p50 / p95 / p99 / max (s) |',
     '|--:|--:|--:|--:|--:|--:|--:|--:|',
     `| ${n(r.push.accepted)} | ${n(r.searchable.items)} | ${r.searchable.lost} | ${r.searchable.duplicates} | ${n(r.push.itemsPerSec, 1)} | ${n(r.searchable.seconds, 1)} s | ${n(r.searchable.itemsPerSec, 1)} | ${r.latencySeconds.p50.toFixed(2)} / ${r.latencySeconds.p95.toFixed(2)} / ${r.latencySeconds.p99.toFixed(2)} / ${r.latencySeconds.max.toFixed(2)} |`,
     '',
