@@ -158,6 +158,7 @@ const packageCommands: Record<string, () => Promise<Register>> = {
   // the chaos suite lives with the test helpers (test/chaos); a path import keeps scripts free of a test dependency
   chaos: async () =>
     ((await import(join(repoRoot(), 'test/chaos/cli.ts'))) as { registerChaosCommand: Register }).registerChaosCommand,
+  bench: async () => (await import('@feedlog/bench/cli')).registerBenchCommands,
 };
 const named = process.argv[2];
 const wanted =

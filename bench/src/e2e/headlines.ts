@@ -1,0 +1,63 @@
+// Real headlines for load: UCI News Aggregator and AG News rows from ../shared/data, cycled with
+// fresh guids so each pushed item is a new item id; the project's own paraphrase fixture when
+// ../shared is absent (CI without the data sets).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '@feedlog/common';
+import { parse } from 'csv-parse/sync';
+
+export interface Headline {
+  source: string;
+  url: string;
+  title: string;
+  summary?: string;
+}
+
+export interface HeadlineSet {
+  dataset: string;
+  rows: Headline[];
+}
+
+export function loadHeadlines(root = repoRoot()): HeadlineSet {
+  const data = join(root, '..', 'shared', 'data');
+  const uci = join(data, 'uci', 'stories-dev.csv');
+  const ag = join(data, 'ag_news', 'ag_news-dev.csv');
+  const rows: Headline[] = [];
+  const used: string[] = [];
+  if (existsSync(uci)) {
+    const recs = parse(readFileSync(uci), { columns: true, relax_quotes: true, skip_empty_lines: true }) as Record<
+      string,
+      string
+    >[];
+    for (const r of recs) {
+      if (r.TITLE)
+        rows.push({ source: r.HOSTNAME || 'uci', url: r.URL || `https://uci.example/${r.ID}`, title: r.TITLE });
+    }
+    used.push('uci/stories-dev.csv');
+  }
+  if (existsSync(ag)) {
+    const recs = parse(readFileSync(ag), { relax_quotes: true, skip_empty_lines: true }) as string[][];
+    recs.forEach((r, i) => {
+      if (r[1]) rows.push({ source: 'ag_news', url: `https://ag-news.example/${i}`, title: r[1], summary: r[2] ?? '' });
+    });
+    used.push('ag_news/ag_news-dev.csv');
+  }
+  if (rows.length > 0) return { dataset: used.map((u) => `../shared/data/${u}`).join(' + '), rows };
+  const fixture = join(root, 'processors/embed/fixtures/paraphrases.json');
+  const { pairs } = JSON.parse(readFileSync(fixture, 'utf8')) as { pairs: { title: string; summary: string | null }[] };
+  return {
+    dataset: 'processors/embed/fixtures/paraphrases.json (bundled)',
+    rows: pairs.map((p, i) => ({
+      source: 'feedlog-fixture',
+      url: `https://example.org/fixture/${i}`,
+      title: p.title,
+      ...(p.summary ? { summary: p.summary } : {}),
+    })),
+  };
+}
+
+/** The n-th pushed item of a run: row n mod |rows|, with a guid unique to the run and n. */
+export function nthItem(set: HeadlineSet, run: string, n: number) {
+  const r = set.rows[n % set.rows.length]!;
+  return { ...r, guid: `${run}:${n}` };
+}

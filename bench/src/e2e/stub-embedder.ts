@@ -1,0 +1,90 @@
+// A fast OpenAI-compatible embeddings stub: POST /v1/embeddings answers deterministic unit vectors
+// (a hash of each text seeds a xorshift generator), so the e2e benchmark can point the embed stage
+// at it and measure the broker and the runtime instead of the model. Same text → same vector.
+//   npx tsx bench/src/e2e/stub-embedder.ts [--port 28190] [--dimensions 384]
+import { createServer, type Server } from 'node:http';
+
+export function stubVector(text: string, dims: number): Float32Array {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  let x = h >>> 0 || 1;
+  const v = new Float32Array(dims);
+  let norm = 0;
+  for (let i = 0; i < dims; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    const f = x / 4294967296 - 0.5;
+    v[i] = f;
+    norm += f * f;
+  }
+  const s = 1 / Math.sqrt(norm || 1);
+  for (let i = 0; i < dims; i++) v[i] = (v[i] ?? 0) * s;
+  return v;
+}
+
+interface EmbeddingsRequest {
+  input?: unknown;
+  model?: unknown;
+  encoding_format?: unknown;
+}
+
+export function startStubEmbedder(port: number, dims = 384): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && (req.url === '/healthz' || req.url === '/v1/models')) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    if (req.method !== 'POST' || req.url !== '/v1/embeddings') {
+      res.writeHead(404).end();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      let body: EmbeddingsRequest;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as EmbeddingsRequest;
+      } catch {
+        res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":{"message":"invalid JSON"}}');
+        return;
+      }
+      const input = typeof body.input === 'string' ? [body.input] : body.input;
+      if (!Array.isArray(input) || input.some((t) => typeof t !== 'string')) {
+        res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":{"message":"input: strings"}}');
+        return;
+      }
+      const base64 = body.encoding_format === 'base64';
+      const data = (input as string[]).map((t, index) => {
+        const v = stubVector(t, dims);
+        return {
+          object: 'embedding',
+          index,
+          embedding: base64 ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : Array.from(v),
+        };
+      });
+      const tokens = (input as string[]).reduce((s, t) => s + Math.ceil(t.length / 4), 0);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          object: 'list',
+          model: typeof body.model === 'string' ? body.model : 'stub',
+          data,
+          usage: { prompt_tokens: tokens, total_tokens: tokens },
+        }),
+      );
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const args = process.argv.slice(2);
+  const opt = (n: string, d: string) => (args.includes(n) ? (args[args.indexOf(n) + 1] ?? d) : d);
+  const port = Number(opt('--port', '28190'));
+  await startStubEmbedder(port, Number(opt('--dimensions', '384')));
+  process.stderr.write(`stub embedder on http://127.0.0.1:${port}/v1\n`);
+}
