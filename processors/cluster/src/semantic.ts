@@ -57,3 +57,15 @@ export const SEMANTIC_PRESET = Object.freeze({
   seedThreshold: 0.35,
   decayHours: 24,
 });
+
+/**
+ * Whether the cluster stage clusters on meaning (the default since issue 16) or on words only:
+ * `CLUSTER_SEMANTIC` unset, empty or `1` → semantic, `0` → lexical. Anything else is refused, so a
+ * typo cannot silently switch the method (and with it the generation's changelog options).
+ */
+export function semanticFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+  const v = env.CLUSTER_SEMANTIC?.trim() ?? '';
+  if (v === '' || v === '1') return true;
+  if (v === '0') return false;
+  throw new RangeError(`CLUSTER_SEMANTIC must be 1 (semantic clustering, the default) or 0 (words only), got "${v}"`);
+}

@@ -3,6 +3,7 @@ import { addInto, decodeQ, encodeQ, type QVector, dot as qdot, quantise } from '
 import {
   type Assignment,
   type ChangelogEntry,
+  ChangelogOptionsError,
   type ClusterOptions,
   DEFAULT_OPTIONS,
   fingerprint,
@@ -20,6 +21,7 @@ import { entities, features } from './tokenize.ts';
 export {
   type Assignment,
   type ChangelogEntry,
+  ChangelogOptionsError,
   type ClusterOptions,
   DEFAULT_OPTIONS,
   type HeadlineRecord,
@@ -286,7 +288,7 @@ export class ClusterState {
       );
     }
     if (meta.cfg !== st.cfg) {
-      throw new Error(`changelog was written with options ${meta.cfg}, not ${st.cfg}`);
+      throw new ChangelogOptionsError(meta.cfg, st.cfg);
     }
     st.clock = meta.clock;
     st.seq = meta.seq;
