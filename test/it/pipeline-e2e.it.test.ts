@@ -96,7 +96,10 @@ describe('raw-headlines → classify → cluster on the real broker and registry
       expect(byKey.size).toBe(items.length);
       for (const g of items) expect(byKey.get(g.raw.item_id), g.raw.item_id).toBe(1);
 
-      const decoded = await Promise.all(clustered.map((m) => clusteredSerde.decode(m.value as Buffer)));
+      // one after the other: the serde caches a schema once fetched, but 2,000 concurrent first decodes
+      // would each ask the registry (seen timing out at load average 30-50)
+      const decoded = [];
+      for (const m of clustered) decoded.push(await clusteredSerde.decode(m.value as Buffer));
       const labels = new Set(model.header.labels);
       const stories = new Map<string, Set<string>>();
       const eventOf = new Map(items.map((g) => [g.raw.item_id, g.event]));
