@@ -172,7 +172,7 @@ function variants(train: number[], test: number[], summary = true): Map<string, 
       [Hb, 0.5],
     ]),
   );
-  if (!withTitle) for (const k of [...m.keys()]) if (/768|title.rows/.test(k)) m.delete(k);
+  if (values['no-title']) for (const k of [...m.keys()]) if (/768|title.rows/.test(k)) m.delete(k);
   return m;
 }
 function concat2(v: Float32Array): Float32Array {
