@@ -21,25 +21,12 @@ export interface Candidate {
 export const FAST_CHARS: Partial<FeatureConfig> = { chars: 0.5, tf: 'count', l2: false, sqrtLen: true };
 
 /**
- * NB-SVM with word uni+bigrams and char 2-5-grams, SGD lr 1: the best of the n-gram variants by 5-fold CV
- * on the training part of AG News (bench/classify-ag91.ts, issue 16: 88.36 % vs 88.10 % for the previous
- * char 3-5-grams / lr 2, better on each of the 5 folds; a small gain, far from the 91 % aim). Char
- * bigrams catch short word pieces (tickers, abbreviations); the smaller step fits ~4.9k rows less hard.
- */
-export const NBSVM_CHARS_2_5: Candidate = {
-  method: 'nbsvm',
-  features: { ...FAST_CHARS, charMin: 2 },
-  params: { lr: 1 },
-};
-
-/**
  * The candidates `train classify` compares by k-fold cross-validation on the training part.
- * Chosen from the measurements in bench/classify.ts and bench/classify-ag91.ts (see the package
- * README); the NB-weighted linear models with word uni+bigrams and fastText-style char n-grams led on
- * AG News and UCI. Artifacts of earlier recipes keep their own feature config and still load.
+ * Chosen from the measurements in bench/classify.ts (see the package README); the NB-weighted linear
+ * models with word uni+bigrams and fastText-style char 3-5-grams led on AG News and UCI.
  */
 export const DEFAULT_CANDIDATES: Candidate[] = [
-  NBSVM_CHARS_2_5,
+  { method: 'nbsvm', features: FAST_CHARS, params: { lr: 2 } },
   { method: 'nb-softmax', features: FAST_CHARS, params: { lr: 0.5 } },
   { method: 'cnb', features: FAST_CHARS, params: { alpha: 0.3 } },
   { method: 'softmax', features: FAST_CHARS, params: { lr: 2 } },
