@@ -195,21 +195,25 @@ if (values.holdout) {
   }
 } else {
   const per = new Map<string, number[]>();
+  // the table after every fold (a loaded machine may not leave time for all of them)
+  const table = (done: number) => {
+    console.log(
+      `AG dev: train part ${split.train.length} rows, folds ${done} of a ${folds.length}-fold CV (hold-out ${split.test.length} untouched)`,
+    );
+    console.log('| variant | CV acc % mean ± sd | per fold |');
+    console.log('|---|--:|---|');
+    for (const [k, a] of per) {
+      const mean = a.reduce((s, v) => s + v, 0) / a.length;
+      const sd = a.length > 1 ? Math.sqrt(a.reduce((s, v) => s + (v - mean) ** 2, 0) / (a.length - 1)) : Number.NaN;
+      console.log(
+        `| ${k} | ${(mean * 100).toFixed(2)} ± ${(sd * 100).toFixed(2)} | ${a.map((v) => (v * 100).toFixed(1)).join(' ')} |`,
+      );
+    }
+  };
   for (const [f, fold] of folds.entries()) {
     const t0 = performance.now();
     for (const [k, p] of variants(fold.train, fold.test)) per.set(k, [...(per.get(k) ?? []), acc(p, fold.test)]);
     process.stderr.write(`fold ${f + 1}/${folds.length} ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
-  }
-  console.log(
-    `AG dev: train part ${split.train.length} rows, ${folds.length}-fold CV (hold-out ${split.test.length} untouched)`,
-  );
-  console.log('| variant | CV acc % mean ± sd | per fold |');
-  console.log('|---|--:|---|');
-  for (const [k, a] of per) {
-    const mean = a.reduce((s, v) => s + v, 0) / a.length;
-    const sd = Math.sqrt(a.reduce((s, v) => s + (v - mean) ** 2, 0) / (a.length - 1));
-    console.log(
-      `| ${k} | ${(mean * 100).toFixed(2)} ± ${(sd * 100).toFixed(2)} | ${a.map((v) => (v * 100).toFixed(1)).join(' ')} |`,
-    );
+    table(f + 1);
   }
 }
