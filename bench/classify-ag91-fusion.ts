@@ -91,7 +91,7 @@ function headP(
   );
 }
 /** k nearest training rows by cosine, votes weighted exp(cos / 0.05) */
-function knnP(train: number[], test: number[], k: number, testVec = (i: number) => full[i]!): P {
+function knnP(train: number[], test: number[], k: number, testVec = (i: number) => full[i]!, maxCos = 2): P {
   return test.map((t) => {
     const q = testVec(t);
     const sims = train.map((i) => {
@@ -100,6 +100,10 @@ function knnP(train: number[], test: number[], k: number, testVec = (i: number) 
       for (let j = 0; j < D; j++) d += q[j]! * v[j]!;
       return [d, y[i]!] as const;
     });
+    // maxCos < 1: training rows that near-duplicate the query are ignored (is the gain from duplicates?)
+    const kept = sims.filter((x) => x[0] < maxCos);
+    sims.length = 0;
+    sims.push(...kept);
     sims.sort((a, b) => b[0] - a[0]);
     const p = new Float64Array(C).fill(1e-3);
     for (const [d, c] of sims.slice(0, k)) p[c]! += Math.exp((d - sims[0]![0]) / 0.05);
@@ -134,13 +138,49 @@ function variants(train: number[], test: number[], summary = true): Map<string, 
   );
   const Hc = headP(train, test, concat, summary ? tvc : (i) => concat2(title[i]!), 2);
   const K = knnP(train, test, 15, tv);
+  const K5 = knnP(train, test, 5, tv);
+  const K30 = knnP(train, test, 30, tv);
+  const Knd = knnP(train, test, 15, tv, 0.85);
   const m = new Map<string, P>([
     ['n-gram NB-SVM (product)', L],
     ['embedding head (title+desc vector)', H],
     ['embedding head, title rows too', Hb],
     ['embedding head on [title+desc ⊕ title] (768-d)', Hc],
     ['kNN k=15 on embeddings', K],
+    ['kNN k=5', K5],
+    ['kNN k=30', K30],
+    ['kNN k=15 without near-duplicates (training rows at cosine ≥ 0.85 to the query ignored)', Knd],
   ]);
+  for (const w of [0.3, 0.5, 0.7])
+    m.set(
+      `fusion n-gram ${w} + kNN(15) ${(1 - w).toFixed(1)}`,
+      fuse([
+        [L, w],
+        [K, 1 - w],
+      ]),
+    );
+  m.set(
+    'fusion n-gram 0.5 + kNN(15) without near-duplicates 0.5',
+    fuse([
+      [L, 0.5],
+      [Knd, 0.5],
+    ]),
+  );
+  m.set(
+    'fusion n-gram 0.5 + kNN(30) 0.5',
+    fuse([
+      [L, 0.5],
+      [K30, 0.5],
+    ]),
+  );
+  m.set(
+    'fusion n-gram 0.4 + head 0.2 + kNN(15) 0.4',
+    fuse([
+      [L, 0.4],
+      [H, 0.2],
+      [K, 0.4],
+    ]),
+  );
   for (const w of [0.4, 0.5, 0.6, 0.7])
     m.set(
       `fusion n-gram ${w} + head ${(1 - w).toFixed(1)}`,
