@@ -223,7 +223,8 @@ function concat2(v: Float32Array): Float32Array {
 }
 
 if (values.holdout) {
-  for (const summary of [true, false]) {
+  // title-only needs the title vectors (without --no-title): otherwise the description would leak in
+  for (const summary of values['no-title'] ? [true] : [true, false]) {
     const m = variants(split.train, split.test, summary);
     for (const name of values.holdout.split('|')) {
       const p = m.get(name);
