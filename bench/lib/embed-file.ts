@@ -75,6 +75,8 @@ export async function embedAll(
     model,
     batchSize: 64,
     concurrency: 2,
+    // a loaded shared machine makes the embedder slow: EMBED_TIMEOUT_MS lengthens the per-request limit
+    ...(process.env.EMBED_TIMEOUT_MS ? { timeoutMs: Number(process.env.EMBED_TIMEOUT_MS) } : {}),
   });
   const client = new EmbeddingClient(settings, { cache });
   const norm = texts.map((t) => embeddingText({ title: t, summary: null }));

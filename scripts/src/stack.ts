@@ -271,7 +271,8 @@ export function stageServices(config: FeedlogConfig): NodeServiceSpec[] {
   });
   return [
     stage(1, 'classify', 'processors/classify/src/main.ts'),
-    stage(2, 'cluster', 'processors/cluster/src/main.ts'),
+    // clustering on meaning (the default) asks the stack's embedder, started before the stages
+    stage(2, 'cluster', 'processors/cluster/src/main.ts', { EMBEDDING_BASE_URL: config.embedder.baseUrl }),
     stage(3, 'embed', 'processors/embed/src/main.ts'),
     stage(4, 'index', 'processors/index/src/main.ts'),
     stage(5, 'materialize', 'processors/materialize/src/main.ts', { MATERIALIZE_QUIET: 'true' }),

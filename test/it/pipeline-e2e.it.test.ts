@@ -1,4 +1,5 @@
 import { classifyStage, loadClassifyModel } from '@feedlog/classify/stage';
+import { openEmbedder, semanticStageOptions } from '@feedlog/cluster/embedder';
 import { runClusterStage } from '@feedlog/cluster/run-cluster';
 import { clusterStage } from '@feedlog/cluster/stage';
 import { runStage, subscribe, writeFrame } from '@feedlog/runtime';
@@ -80,7 +81,13 @@ describe('raw-headlines → classify → cluster on the real broker and registry
       }),
       { kafka, clientId: 'e2e-classify' },
     );
-    const parts = clusterStage({ prefix, config: { batch: { maxRecords: 500, lingerMs: 50 } } });
+    // the cluster stage as main.ts runs it by default: on meaning, with the embedder in the loop
+    const embedder = await openEmbedder();
+    const parts = clusterStage({
+      prefix,
+      config: { batch: { maxRecords: 500, lingerMs: 50 } },
+      ...semanticStageOptions(embedder.client),
+    });
     const cluster = await runClusterStage(parts, { kafka, clientId: 'e2e-cluster', maxIdleMs: 5_000 });
     try {
       const clustered = await readCommitted(kafka, t(topicNames.clustered), items.length, { timeoutMs: 150_000 });
@@ -89,7 +96,10 @@ describe('raw-headlines → classify → cluster on the real broker and registry
       expect(byKey.size).toBe(items.length);
       for (const g of items) expect(byKey.get(g.raw.item_id), g.raw.item_id).toBe(1);
 
-      const decoded = await Promise.all(clustered.map((m) => clusteredSerde.decode(m.value as Buffer)));
+      // one after the other: the serde caches a schema once fetched, but 2,000 concurrent first decodes
+      // would each ask the registry (seen timing out at load average 30-50)
+      const decoded = [];
+      for (const m of clustered) decoded.push(await clusteredSerde.decode(m.value as Buffer));
       const labels = new Set(model.header.labels);
       const stories = new Map<string, Set<string>>();
       const eventOf = new Map(items.map((g) => [g.raw.item_id, g.event]));
@@ -102,6 +112,7 @@ describe('raw-headlines → classify → cluster on the real broker and registry
         });
         expect(d.story.story_id).toMatch(/^s-/);
         expect(d.story.run.generation).toBe(1);
+        expect(d.story.run.model_version).toMatch(/^2\+/); // clustered with the embedder's vectors
         const ev = eventOf.get(d.item_id) as string;
         if (!stories.has(d.story.story_id)) stories.set(d.story.story_id, new Set());
         stories.get(d.story.story_id)?.add(ev);
@@ -141,6 +152,7 @@ describe('raw-headlines → classify → cluster on the real broker and registry
     } finally {
       off();
       await Promise.all([classify.stop(), cluster.stop()]);
+      await embedder.close();
     }
   });
 });

@@ -7,6 +7,8 @@ import {
   PgEmbeddingCache,
 } from '@feedlog/embed';
 import pg from 'pg';
+import { SEMANTIC_PRESET } from './semantic.ts';
+import type { ClusterStageOptions } from './stage.ts';
 
 /**
  * The embedding client of the embed stage's configuration (EMBEDDING_* / EMBED_* variables), with
@@ -37,4 +39,15 @@ export async function openEmbedder(
   }
   const client = new EmbeddingClient(settings, { cache });
   return { client, cache: kind, close: async () => void (await pool?.end()) };
+}
+
+/**
+ * The `clusterStage` options of the default, semantic stage: `SEMANTIC_PRESET` with this client
+ * (its text length limit too, so the cache keys equal the embed stage's). main.ts and the tests
+ * that replay what main.ts wrote use the same.
+ */
+export function semanticStageOptions(
+  client: EmbeddingClient,
+): Required<Pick<ClusterStageOptions, 'options' | 'embedder' | 'embedMaxChars'>> {
+  return { options: SEMANTIC_PRESET, embedder: client, embedMaxChars: client.settings.maxChars };
 }

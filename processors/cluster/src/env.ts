@@ -3,8 +3,8 @@ import { bool, int } from '@feedlog/common/env-parsers';
 
 export const clusterEnv = defineEnv('@feedlog/cluster', {
   CLUSTER_SEMANTIC: {
-    schema: bool().default(false),
-    doc: 'Cluster on meaning + words + time (asks the embedder, EMBEDDING_*/EMBED_* variables, for each batch).',
+    schema: bool().default(true),
+    doc: 'Cluster on meaning + words + time (asks the embedder, EMBEDDING_*/EMBED_* variables, for each batch); false: words only. A generation keeps the options its changelog was written with.',
   },
   CLUSTER_PIPELINE: {
     schema: bool().default(true),

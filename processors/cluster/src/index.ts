@@ -10,10 +10,11 @@ export { type CvConfig, type CvResult, crossValidate, foldsByStory, grid, runStr
 export { type LabeledHeadline, loadUciCsv, parseUciCsv } from './dataset.ts';
 export { type Clusterer, type EvalReport, evaluateStream } from './evaluate.ts';
 export { type ClusteringMetrics, evaluateClustering, type PRF } from './metrics.ts';
-export { SEMANTIC_PRESET } from './semantic.ts';
+export { SEMANTIC_PRESET, semanticFromEnv } from './semantic.ts';
 export {
   type Assignment,
   type ChangelogEntry,
+  ChangelogOptionsError,
   type ClusterOptions,
   ClusterState,
   DEFAULT_OPTIONS,

@@ -11,17 +11,17 @@
  *                     so larger catch-up batches amortise the transaction; the linger bounds live-tail latency)
  *   STAGE_SESSION_TIMEOUT_MS  consumer group session timeout (default 10000)
  *
- *   CLUSTER_SEMANTIC=true  ask the embedder (EMBEDDING_* / EMBED_* variables, EMBED_CACHE) for each batch's
- *                     vectors and cluster on meaning + words + time decay (SEMANTIC_PRESET, chosen by
- *                     cross-validation grouped by story); a new generation when switched (other options)
+ *   CLUSTER_SEMANTIC  1 (default): ask the embedder (EMBEDDING_* / EMBED_* variables, EMBED_CACHE) for each
+ *                     batch's vectors and cluster on meaning + words + time decay (SEMANTIC_PRESET, chosen by
+ *                     cross-validation grouped by story); false: words only. A generation keeps the options its
+ *                     changelog was written with: switching needs a replay (the restore says so)
  *
  * Run: `node --import tsx processors/cluster/src/main.ts`
  */
 import { inputGenerationFromEnv, onlyInputGeneration } from '@feedlog/runtime';
 import { runStageProcess } from '@feedlog/telemetry';
-import { openEmbedder } from './embedder.ts';
+import { openEmbedder, semanticStageOptions } from './embedder.ts';
 import { clusterEnv } from './env.ts';
-import { SEMANTIC_PRESET } from './semantic.ts';
 import { clusterStage } from './stage.ts';
 
 const env = clusterEnv.parse();
@@ -30,9 +30,7 @@ runStageProcess('cluster', async ({ generation, prefix, telemetry, log }) => {
   const embedder = env.CLUSTER_SEMANTIC ? await openEmbedder({ log: (m) => log(m) }) : undefined;
   if (embedder) log('semantic clustering', { model: embedder.client.settings.model, cache: embedder.cache });
   const parts = clusterStage({
-    ...(embedder
-      ? { options: SEMANTIC_PRESET, embedder: embedder.client, embedMaxChars: embedder.client.settings.maxChars }
-      : {}),
+    ...(embedder ? semanticStageOptions(embedder.client) : {}),
     generation,
     prefix,
     config: {

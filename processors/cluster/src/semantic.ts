@@ -1,3 +1,5 @@
+import { envVar, readEnvVar } from '@feedlog/common/define-env';
+import { clusterEnv } from './env.ts';
 /**
  * The semantic half of a story: the integer sum of its members' quantised sentence embeddings.
  *
@@ -57,3 +59,13 @@ export const SEMANTIC_PRESET = Object.freeze({
   seedThreshold: 0.35,
   decayHours: 24,
 });
+
+/**
+ * Whether the cluster stage clusters on meaning (the default since issue 16) or on words only:
+ * `CLUSTER_SEMANTIC` unset, empty, `1` or `true` → semantic, `0` or `false` → lexical (the cluster
+ * package's env schema). Anything else is refused, so a
+ * typo cannot silently switch the method (and with it the generation's changelog options).
+ */
+export function semanticFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return readEnvVar(envVar(clusterEnv, 'CLUSTER_SEMANTIC'), env);
+}

@@ -13,7 +13,7 @@ import {
 import { type ClassifiedHeadline, type ClusteredHeadline, type SerdeOptions, serdeFor } from '@feedlog/schemas';
 import { declareFeedlog, topicNames } from '@feedlog/topics';
 import { changelogPrefix, readChangelog } from './changelog.ts';
-import { type ClusterOptions, ClusterState, DEFAULT_OPTIONS, optionsKey } from './state.ts';
+import { ChangelogOptionsError, type ClusterOptions, ClusterState, DEFAULT_OPTIONS, optionsKey } from './state.ts';
 
 export { changelogPrefix };
 
@@ -37,6 +37,22 @@ export function eventTime(r: RawRecord): number {
   const h = r.headers[EVENT_TIME_HEADER];
   const v = h ? Number(h.toString()) : Number.NaN;
   return Number.isFinite(v) ? v : Number(r.timestamp);
+}
+
+/**
+ * The restore's options mismatch with what the operator can do about it: a generation's changelog
+ * only restores under the options it was written with (other options would decide other stories).
+ */
+export function withRemedy(e: ChangelogOptionsError, generation: number): ChangelogOptionsError {
+  const keep =
+    e.semanticMismatch === 'written-lexical'
+      ? 'start the stage with CLUSTER_SEMANTIC=0 (this generation clusters on words only: it was written before semantic clustering became the default, or with CLUSTER_SEMANTIC=0)'
+      : e.semanticMismatch === 'written-semantic'
+        ? 'start the stage without CLUSTER_SEMANTIC=0 (this generation clusters on meaning)'
+        : 'start the stage with the options the generation was written with';
+  const err = new ChangelogOptionsError(e.written, e.configured);
+  err.message = `generation ${generation}: ${e.message}. To resume it, ${keep}; to cluster with the new options, replay it into a new generation: \`feedlog replay cluster\` (cluster, embed and index get a generation N+1 from the start of the log, which takes over at the flip)`;
+  return err;
 }
 
 /** What the stage needs of an embedding client: `EmbeddingClient` (with its cache) fits. */
@@ -196,7 +212,11 @@ export function clusterStage(opts: ClusterStageOptions = {}): ClusterStageParts 
       if (!kafka) return; // the in-memory driver: start from an empty state
       const t0 = performance.now();
       const entries = await readChangelog(kafka, changelogTopic, generation);
-      holder.state = ClusterState.restore(entries, options);
+      try {
+        holder.state = ClusterState.restore(entries, options);
+      } catch (e) {
+        throw e instanceof ChangelogOptionsError ? withRemedy(e, generation) : e;
+      }
       holder.lastRestore = { entries: entries.length, ms: performance.now() - t0 };
       log('restored', { entries: entries.length, ms: Math.round(holder.lastRestore.ms), ...holder.state.stats() });
     },

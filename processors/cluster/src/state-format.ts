@@ -144,3 +144,63 @@ export function optionsKey(o: ClusterOptions): unknown[] {
 export function fingerprint(o: ClusterOptions): string {
   return JSON.stringify(optionsKey(o));
 }
+
+/** The option names of the fingerprint's positions (`optionsKey`); absent semantic ones are 0. */
+const KEY_NAMES = [
+  'windowMs',
+  'maxStoryAgeMs',
+  'threshold',
+  'seedThreshold',
+  'bigrams',
+  'idf',
+  'useCategory',
+  'semanticWeight',
+  'decayHours',
+  'entityWeight',
+] as const;
+
+/** Option → value as a fingerprint says (semantic options 0 when it has none), or null if unreadable. */
+export function optionsOfFingerprint(cfg: string): Record<string, unknown> | null {
+  let k: unknown;
+  try {
+    k = JSON.parse(cfg);
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(k) || k.length < 7 || k.length > KEY_NAMES.length) return null;
+  return Object.fromEntries(KEY_NAMES.map((n, i) => [n, k[i] ?? 0]));
+}
+
+/**
+ * A changelog written with other options than the state restoring it: its scores (and story ids)
+ * would not be those it was written with. `differences` names each option that differs.
+ */
+export class ChangelogOptionsError extends Error {
+  readonly retriable = false;
+  readonly differences: { option: string; written: unknown; configured: unknown }[];
+  /** The changelog was written lexically (semanticWeight 0) and the state is semantic, or vice versa. */
+  readonly semanticMismatch: 'written-lexical' | 'written-semantic' | null;
+  constructor(
+    readonly written: string,
+    readonly configured: string,
+  ) {
+    const w = optionsOfFingerprint(written);
+    const c = optionsOfFingerprint(configured);
+    const differences =
+      w && c ? KEY_NAMES.filter((n) => w[n] !== c[n]).map((n) => ({ option: n, written: w[n], configured: c[n] })) : [];
+    const list = differences.length
+      ? differences
+          .map(
+            (d) =>
+              `${d.option} ${JSON.stringify(d.written)} in the changelog, ${JSON.stringify(d.configured)} configured`,
+          )
+          .join('; ')
+      : `changelog ${written}, configured ${configured}`;
+    super(`the cluster changelog was written with other options: ${list}`);
+    this.name = 'ChangelogOptionsError';
+    this.differences = differences;
+    const ws = Number(w?.semanticWeight ?? 0) > 0;
+    const cs = Number(c?.semanticWeight ?? 0) > 0;
+    this.semanticMismatch = ws === cs ? null : ws ? 'written-semantic' : 'written-lexical';
+  }
+}

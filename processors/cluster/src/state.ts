@@ -21,6 +21,7 @@ import { entities, features } from './tokenize.ts';
 export {
   type Assignment,
   type ChangelogEntry,
+  ChangelogOptionsError,
   type ClusterOptions,
   DEFAULT_OPTIONS,
   type HeadlineRecord,

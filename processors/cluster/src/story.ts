@@ -1,5 +1,5 @@
 import type { QVector } from './semantic.ts';
-import { META_KEY, type MetaValue, type SegmentValue } from './state-format.ts';
+import { ChangelogOptionsError, META_KEY, type MetaValue, type SegmentValue } from './state-format.ts';
 
 /** A live story of ClusterState: its members, token counts and what is not in the changelog yet. */
 export interface Story {
@@ -104,7 +104,7 @@ export function readChangelog(
     );
   }
   if (meta.cfg !== cfg) {
-    throw new Error(`changelog was written with options ${meta.cfg}, not ${cfg}`);
+    throw new ChangelogOptionsError(meta.cfg, cfg);
   }
 
   const segments = new Map<string, SegmentValue[]>();

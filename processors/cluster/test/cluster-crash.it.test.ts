@@ -15,7 +15,9 @@ import {
   testKafka,
   uniquePrefix,
 } from '../../../test/it/pipeline-helpers.ts';
+import { openEmbedder, semanticStageOptions } from '../src/embedder.ts';
 import { runClusterStage } from '../src/run-cluster.ts';
+import { semanticFromEnv } from '../src/semantic.ts';
 import { clusterStage } from '../src/stage.ts';
 
 // sized so the input outlasts the kills: the stage clears ~1–2k records per 250 ms once running
@@ -77,6 +79,7 @@ function spawnCluster(prefix: string): Proc {
   return p;
 }
 
+// main.ts as shipped: semantic clustering (the default) with the embedder in the loop
 describe('cluster stage under SIGKILL', () => {
   const kafka = testKafka('cluster-crash');
   const prefix = uniquePrefix('clcrash');
@@ -134,11 +137,19 @@ describe('cluster stage under SIGKILL', () => {
       for (const m of out) {
         const d = await outSerde.decode(m.value as Buffer);
         story1.set(d.item_id, d.story.story_id);
+        // 2+… = clustered with the embedder's vectors (the default), 1+… = words only
+        expect(d.story.run.model_version).toMatch(semanticFromEnv() ? /^2\+/ : /^1\+/);
       }
       // generation 2 in one go from offset zero: the crashes changed no decision
-      const replay = await runClusterStage(clusterStage({ prefix, generation: 2 }), { kafka });
+      // with the options main.ts used: semantic by default (its vectors from the shared cache), words with CLUSTER_SEMANTIC=0
+      const embedder = semanticFromEnv() ? await openEmbedder() : undefined;
+      const replay = await runClusterStage(
+        clusterStage({ prefix, generation: 2, ...(embedder ? semanticStageOptions(embedder.client) : {}) }),
+        { kafka },
+      );
       const all = await readCommitted(kafka, t(topicNames.clustered), 2 * TOTAL, { timeoutMs: 240_000 });
       await replay.stop();
+      await embedder?.close();
       const differing: string[] = [];
       for (const m of all) {
         const d = await outSerde.decode(m.value as Buffer);
@@ -151,5 +162,5 @@ describe('cluster stage under SIGKILL', () => {
       await Promise.race([last.exited, sleep(15_000)]);
       last.child.kill('SIGKILL');
     }
-  }, 420_000); // 12 process starts, kills and restores plus a full replay: over the default 180 s on a busy machine
+  }, 600_000); // 12 process starts, kills and restores plus a full replay with the embedder in the loop: 332 s at load 20-30
 });
