@@ -65,6 +65,11 @@ export interface EmbeddedIndexOptions {
   /** filtered subsets up to this size are searched exactly (default 4096) */
   exactScanMax?: number;
   readOnly?: boolean;
+  /**
+   * the graph's ef for searches (candidate list), overriding what each generation was created
+   * with (`params.expansionSearch`, stored in its meta.json); a search's own `ef` still widens it
+   */
+  searchEf?: number;
 }
 
 export class EmbeddedIndex implements VectorIndex {
@@ -79,6 +84,7 @@ export class EmbeddedIndex implements VectorIndex {
   private readonly snapshotBytes: number;
   private readonly exactScanMax: number;
   private readonly readOnly: boolean;
+  private readonly searchEf: number | undefined;
 
   constructor(opts: EmbeddedIndexOptions = {}) {
     this.root = opts.dir ?? join(loadConfig().home, 'index');
@@ -87,6 +93,9 @@ export class EmbeddedIndex implements VectorIndex {
     this.snapshotBytes = opts.snapshotBytes ?? 64 * 1024 * 1024;
     this.exactScanMax = opts.exactScanMax ?? 4096;
     this.readOnly = opts.readOnly ?? false;
+    if (opts.searchEf !== undefined && (!Number.isInteger(opts.searchEf) || opts.searchEf < 1))
+      throw new IndexUsageError(`searchEf must be a positive integer, got ${opts.searchEf}`);
+    this.searchEf = opts.searchEf;
     this.layout = new Generations(this.root);
   }
 
@@ -95,7 +104,12 @@ export class EmbeddedIndex implements VectorIndex {
   }
 
   private get collectionOptions() {
-    return { snapshotBytes: this.snapshotBytes, exactScanMax: this.exactScanMax, readOnly: this.readOnly };
+    return {
+      snapshotBytes: this.snapshotBytes,
+      exactScanMax: this.exactScanMax,
+      readOnly: this.readOnly,
+      searchEf: this.searchEf,
+    };
   }
 
   private metaOf(gen: Generation) {

@@ -1,6 +1,6 @@
 import { defineEnv, envVar } from '@feedlog/common/define-env';
 import { commonEnv } from '@feedlog/common/env';
-import { bool, oneOf, str, url } from '@feedlog/common/env-parsers';
+import { bool, int, oneOf, str, url } from '@feedlog/common/env-parsers';
 import { runtimeEnv } from '@feedlog/runtime/env';
 import { DEFAULT_ALIAS } from './types.ts';
 
@@ -18,6 +18,11 @@ export const indexEnv = defineEnv('@feedlog/index', {
     schema: str().optional(),
     default: '<FEEDLOG_HOME>/index',
     doc: 'Directory of the embedded index.',
+  },
+  INDEX_SEARCH_EF: {
+    // bench/search-ef.ts on 100k 384-d vectors: recall@10 0.956 at 128 vs 0.977 at 256 for two thirds of the CPU
+    schema: int({ min: 1, max: 4096 }).default(128),
+    doc: 'Candidate list (ef) of embedded-index searches; larger finds more true neighbours for more CPU (bench/RESULTS.md issue 14).',
   },
   INDEX_ALIAS: {
     schema: str().default(DEFAULT_ALIAS),

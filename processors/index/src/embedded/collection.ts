@@ -1,3 +1,4 @@
+import { type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AnnEngine, createEngine, type EngineKind } from '../engines.ts';
 import { IndexUsageError, type Metric, type SearchHit, type SearchOptions } from '../types.ts';
@@ -19,6 +20,8 @@ export interface CollectionOptions {
   snapshotBytes: number;
   exactScanMax: number;
   readOnly: boolean;
+  /** the graph's search ef, overriding the generation's `params.expansionSearch` (a reader's choice: it changes no file) */
+  searchEf?: number | undefined;
 }
 
 /** Everything a reload replaces at once (a search never sees half of an old and half of a new state). */
@@ -44,6 +47,11 @@ export class Collection {
   private wal: WalWriter | undefined;
   private lock: WriterLock | undefined;
   private refreshing: Promise<void> | undefined;
+  /**
+   * What CURRENT and the log looked like (inode, size, times) when the reader last followed them:
+   * while both still look so, nothing was written and a search reads no file at all.
+   */
+  private seen: FileVersion | undefined;
 
   private constructor(
     readonly dir: string,
@@ -83,6 +91,7 @@ export class Collection {
   private build(files: SnapshotFiles, tail: { entries: WalEntry[]; end: number }): State {
     let store: PointStore;
     let engine: AnnEngine;
+    const params = this.opts.searchEf ? { ...this.meta.params, expansionSearch: this.opts.searchEf } : this.meta.params;
     if (files.snapDir && files.items) {
       const loaded = PointStore.fromSnapshot(this.dims, this.metric, files.items, files.vectors ?? Buffer.alloc(0));
       store = loaded.store;
@@ -91,13 +100,13 @@ export class Collection {
         this.engineKind,
         this.dims,
         this.metric,
-        this.meta.params,
+        params,
         join(files.snapDir, 'ann.bin'),
         loaded.deleted,
       );
     } else {
       store = new PointStore(this.dims, this.metric);
-      engine = createEngine(this.engineKind, this.dims, this.metric, this.meta.params);
+      engine = createEngine(this.engineKind, this.dims, this.metric, params);
     }
     const state: State = { store, engine, current: files.current, currentMtime: files.currentMtime, walEnd: 0 };
     applyTo(state, tail.entries);
@@ -123,16 +132,43 @@ export class Collection {
     return this.state.store.prepare(v);
   }
 
-  /** readers: pick up what the writer appended (or a new snapshot) since the last look; one refresh at a time */
-  refresh(): Promise<void> {
+  /**
+   * readers: pick up what the writer appended (or a new snapshot) since the last look; one refresh
+   * at a time. The cheap check first: two stat calls (inode metadata, no data read; a few µs) tell
+   * whether CURRENT or the log changed since the last follow, so a search over an index nobody
+   * wrote to since does no file I/O, yet still sees every write that finished before it began
+   * (an fs.watch notification would arrive later than that, or never on some filesystems).
+   */
+  refresh(recheck = true): Promise<void> {
     if (!this.opts.readOnly) return Promise.resolve();
-    this.refreshing ??= this.follow().finally(() => {
+    // one in flight may have read before a write this search must see: look once more after it
+    // (once: a writer appending all the time must not keep a search waiting)
+    if (this.refreshing) return recheck ? this.refreshing.then(() => this.refresh(false)) : this.refreshing;
+    const now = this.version();
+    if (this.seen && sameVersion(this.seen, now)) return Promise.resolve();
+    this.refreshing = this.follow(now).finally(() => {
       this.refreshing = undefined;
     });
     return this.refreshing;
   }
 
-  private async follow(): Promise<void> {
+  /** CURRENT's and the current log's metadata now */
+  private version(): FileVersion {
+    const wal = this.state.current.wal;
+    return { wal, currentStat: statOf(join(this.dir, 'CURRENT')), walStat: statOf(join(this.dir, wal)) };
+  }
+
+  /**
+   * Read what changed. `before` was taken before any read, so a write landing during the reads
+   * makes the next check differ again (a second look), never a missed one.
+   */
+  private async follow(before: FileVersion): Promise<void> {
+    await this.followFiles();
+    // a reload switched to another log: its version is taken on the next check
+    this.seen = before.wal === this.state.current.wal ? before : undefined;
+  }
+
+  private async followFiles(): Promise<void> {
     const s = this.state;
     const { current, currentMtime } = await readCurrent(this.dir);
     if (currentMtime !== s.currentMtime) {
@@ -189,6 +225,39 @@ export class Collection {
     this.lock = undefined;
   }
 }
+
+interface StatKey {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+}
+
+/** a reader's view of CURRENT and the log (undefined: the file is absent) */
+interface FileVersion {
+  /** the log CURRENT named when this was taken */
+  wal: string;
+  currentStat: StatKey | undefined;
+  walStat: StatKey | undefined;
+}
+
+function statOf(path: string): StatKey | undefined {
+  const st: Stats | undefined = statSync(path, { throwIfNoEntry: false });
+  // CURRENT is replaced by rename (a new inode), the log only grows (or is cut back to a frame)
+  return st ? { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs } : undefined;
+}
+
+const sameStat = (a: StatKey | undefined, b: StatKey | undefined) =>
+  a === b ||
+  (a !== undefined &&
+    b !== undefined &&
+    a.ino === b.ino &&
+    a.size === b.size &&
+    a.mtimeMs === b.mtimeMs &&
+    a.ctimeMs === b.ctimeMs);
+
+const sameVersion = (a: FileVersion, b: FileVersion) =>
+  a.wal === b.wal && sameStat(a.currentStat, b.currentStat) && sameStat(a.walStat, b.walStat);
 
 /** apply entries to the store, then the resulting change to the graph */
 function applyTo(s: State, entries: readonly WalEntry[]): void {

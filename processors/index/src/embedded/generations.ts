@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EngineKind, EngineParams } from '../engines.ts';
@@ -25,6 +25,9 @@ let tmpSeq = 0;
  * every search by alias resolves one.
  */
 export class Generations {
+  /** parsed alias files by alias, with the stat they were read under */
+  private readonly aliasCache = new Map<string, { key: string; generation: Generation }>();
+
   constructor(readonly root: string) {
     mkdirSync(join(root, ALIASES), { recursive: true });
   }
@@ -89,13 +92,31 @@ export class Generations {
     fsyncDir(join(this.root, ALIASES));
   }
 
+  /**
+   * The generation an alias names. A search by alias asks this every time: the parsed file is
+   * kept with its inode and times, and read again only when a stat (metadata, a few µs) differs:
+   * a flip renames a new file over the alias (a new inode), so the next search sees it.
+   */
   async serving(alias: string): Promise<Generation | undefined> {
+    const file = this.aliasFile(alias);
+    const st = statSync(file, { throwIfNoEntry: false });
+    if (!st) {
+      this.aliasCache.delete(alias);
+      return undefined;
+    }
+    const key = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+    const hit = this.aliasCache.get(alias);
+    if (hit?.key === key) return hit.generation;
+    let generation: Generation;
     try {
-      return (JSON.parse(await readFile(this.aliasFile(alias), 'utf8')) as { generation: number }).generation;
+      generation = (JSON.parse(await readFile(file, 'utf8')) as { generation: number }).generation;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
+    // the key was taken before the read: a flip during it changes the key again, so it is read next time
+    this.aliasCache.set(alias, { key, generation });
+    return generation;
   }
 
   async aliases(): Promise<Record<string, Generation>> {
