@@ -47,6 +47,8 @@ export interface AppOptions {
   indexAlias?: string;
   /** embedding model when no embed generation is serving (default all-MiniLM-L6-v2-int8) */
   defaultModel?: string;
+  /** GET /v1/search: how long a confirmed serving generation is used without reading it first (see SearchRouteOptions) */
+  search?: { servingTtlMs?: number };
   /** items per POST /v1/items (default 500) */
   maxBatch?: number;
   /** bytes per request body (default 2 MiB: 500 real headlines are ~300 kB; bodies from largeBodies.threshold are parsed off the event loop) */
@@ -183,7 +185,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await v1.register(jobsRoutes);
       await v1.register(lagRoutes, { monitor: opts.lag, closeMonitor: close });
       await v1.register(storiesRoutes);
-      await v1.register(searchRoutes, { defaultModel: opts.defaultModel ?? 'all-MiniLM-L6-v2-int8' });
+      await v1.register(searchRoutes, { defaultModel: opts.defaultModel ?? 'all-MiniLM-L6-v2-int8', ...opts.search });
       await v1.register(feedsRoutes);
       await v1.register(replayRoutes, opts.replays ? { controller: opts.replays } : {});
     },

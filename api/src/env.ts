@@ -47,5 +47,6 @@ export const apiEnv = defineEnv('@feedlog/api', {
   QDRANT_API_KEY: envVar(indexEnv, 'QDRANT_API_KEY'),
   INDEX_DIR: envVar(indexEnv, 'INDEX_DIR'),
   INDEX_ALIAS: envVar(indexEnv, 'INDEX_ALIAS'),
+  INDEX_SEARCH_EF: envVar(indexEnv, 'INDEX_SEARCH_EF'),
   FEEDLOG_TOPIC_PREFIX: envVar(commonEnv, 'FEEDLOG_TOPIC_PREFIX'),
 });

@@ -33,6 +33,7 @@ export function apiSettings(env?: NodeJS.ProcessEnv) {
     qdrantApiKey: e.QDRANT_API_KEY,
     indexDir: e.INDEX_DIR,
     indexAlias: e.INDEX_ALIAS,
+    indexSearchEf: e.INDEX_SEARCH_EF,
     topicPrefix: e.FEEDLOG_TOPIC_PREFIX,
     // groups GET /v1/lag and the gauges report: comma-separated, a trailing * matches a prefix; all when unset
     lagGroups: e.API_LAG_GROUPS,
@@ -77,7 +78,12 @@ export function createServices(
   let index: VectorIndex;
   if (s.qdrantUrl) index = new QdrantIndex({ url: s.qdrantUrl, ...(s.qdrantApiKey ? { apiKey: s.qdrantApiKey } : {}) });
   // the index stage writes; the API follows its log read-only
-  else index = new EmbeddedIndex({ ...(s.indexDir ? { dir: s.indexDir } : {}), readOnly: true });
+  else
+    index = new EmbeddedIndex({
+      ...(s.indexDir ? { dir: s.indexDir } : {}),
+      readOnly: true,
+      searchEf: s.indexSearchEf,
+    });
   const replays = new ReplayController({
     pool,
     kafka,

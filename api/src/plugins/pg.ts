@@ -46,10 +46,12 @@ export async function query<R extends pg.QueryResultRow>(
   app: FastifyInstance,
   text: string,
   values: unknown[] = [],
+  /** a prepared statement's name: each connection parses and plans it once (hot statements only) */
+  name?: string,
 ): Promise<pg.QueryResult<R>> {
   const pool = app.db.required();
   try {
-    return await pool.query<R>(text, values);
+    return await (name ? pool.query<R>({ name, text, values }) : pool.query<R>(text, values));
   } catch (e) {
     const code = (e as { code?: string }).code ?? '';
     // SQLSTATE classes 08 (connection), 53 (resources), 57 (operator intervention) are outages

@@ -10,7 +10,37 @@ export interface SearchRouteOptions {
   defaultModel: string;
   /** reciprocal rank fusion constant (60 in Cormack et al. 2009) */
   rrfK?: number;
+  /**
+   * how long the serving generation and model that the last search's row read confirmed are used
+   * without reading them first (default 1 s; 0: read them before every search). Under load every
+   * search confirms them, so a search makes one PostgreSQL round trip; the first after an idle
+   * spell makes two.
+   */
+  servingTtlMs?: number;
 }
+
+/** what a search embeds with and searches in */
+interface Serving {
+  model: string;
+  /** the serving index generation (from `generations`, or from the alias before any replay); null: nothing indexed */
+  generation: number | null;
+  /** the generation comes from the `generations` table (a replayed store), not from the alias */
+  pinned: boolean;
+}
+
+/**
+ * The row read, the serving generation and its model in the same statement: a flip between
+ * reading what serves and reading the rows shows as a generation or model that differs from the
+ * one the search used, and the search runs again. Parameterised ($1: the item ids).
+ */
+const joinSql = `WITH serving AS (${servingSearchSql})
+SELECT serving.generation, serving.model_name,
+       coalesce((SELECT json_agg(x) FROM (
+         SELECT i.item_id, i.title, i.url, i.source, i.summary, i.published_at, i.category, i.confidence, i.story_id,
+                s.size AS story_size, s.representative_title AS story_title
+         FROM items i LEFT JOIN story_summary s ON s.story_id = i.story_id
+         WHERE i.item_id = ANY($1)) x), '[]'::json) AS rows
+FROM serving`;
 
 interface ItemRow {
   item_id: string;
@@ -36,12 +66,12 @@ const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
  */
 export const searchRoutes: FastifyPluginAsyncTypebox<SearchRouteOptions> = async (app, opts) => {
   const rrfK = opts.rrfK ?? 60;
+  const servingTtlMs = opts.servingTtlMs ?? 1_000;
+  /** the serving state the last row read confirmed, and when */
+  let confirmed: { serving: Serving; at: number } | undefined;
 
-  /**
-   * The serving index generation and the model of its vectors, in one read (no cache: a flip is
-   * seen by the next query). Nothing replayed yet: the alias and the configured model.
-   */
-  async function serving(): Promise<{ model: string; generation: number | null; pinned: boolean }> {
+  /** the serving generation's model (or the configured one) and generation, from one `generations` read */
+  async function readServing(): Promise<Serving> {
     let model = opts.defaultModel;
     if (await app.db.has('generations')) {
       const r = await query<{ model_name: string | null; generation: number | null }>(app, servingSearchSql);
@@ -49,9 +79,20 @@ export const searchRoutes: FastifyPluginAsyncTypebox<SearchRouteOptions> = async
       if (row?.model_name) model = row.model_name;
       if (row?.generation != null) return { model, generation: row.generation, pinned: true };
     }
-    // nothing replayed yet: the generation the alias names (null when nothing is indexed)
+    return { model, generation: null, pinned: false };
+  }
+
+  /**
+   * What to search: the state the last row read confirmed while it is fresh (no round trip; the
+   * row read checks it again), else read. Nothing replayed yet: the generation the alias names
+   * (read per search; the index keeps the alias file parsed until it changes).
+   */
+  async function serving(fresh: boolean): Promise<{ serving: Serving; cached: boolean }> {
+    const hit = !fresh && confirmed && performance.now() - confirmed.at < servingTtlMs ? confirmed.serving : undefined;
+    const s = hit ?? (await readServing());
+    if (s.pinned) return { serving: s, cached: hit !== undefined };
     const g = await app.vectorIndex.index?.servingGeneration(app.vectorIndex.alias).catch(() => undefined);
-    return { model, generation: g ?? null, pinned: false };
+    return { serving: { ...s, generation: g ?? null }, cached: hit !== undefined };
   }
 
   app.get(
@@ -84,12 +125,21 @@ export const searchRoutes: FastifyPluginAsyncTypebox<SearchRouteOptions> = async
       // A flip between reading the serving generation and reading the rows would pair generation
       // N's vectors with N+1's rows: the row read re-reads the serving generation in the same
       // statement, and the search runs again (rarely: only across a flip) when it moved.
+      // A search with a remembered serving state that fails because that state is gone (its
+      // generation dropped, its model swapped) runs again with the state read afresh.
+      let fresh = false;
       for (let attempt = 1; ; attempt++) {
-        const { model, generation, pinned } = await serving();
+        const { serving: used, cached } = await serving(fresh);
+        const { model, generation, pinned } = used;
         let vector: Float32Array;
         try {
           vector = await embedder.embed(q.q, model);
         } catch (e) {
+          // a remembered model may have been swapped out since: try again only when another serves now
+          if (cached && attempt < 3 && (await serving(true)).serving.model !== model) {
+            fresh = true;
+            continue;
+          }
           req.log.error({ err: e }, 'embedding the query failed');
           throw errors.unavailable('the embedder is unavailable; retry shortly');
         }
@@ -110,6 +160,11 @@ export const searchRoutes: FastifyPluginAsyncTypebox<SearchRouteOptions> = async
             filter,
           });
         } catch (e) {
+          // a remembered generation may have been flipped away and dropped since
+          if (cached && attempt < 3 && (await serving(true)).serving.generation !== generation) {
+            fresh = true;
+            continue;
+          }
           if ((e as Error)?.name === 'IndexUsageError') {
             req.log.warn({ err: (e as Error).message }, 'no serving index generation');
             throw errors.unavailable(`nothing is indexed yet: the ${app.vectorIndex.alias} alias names no generation`);
@@ -174,18 +229,25 @@ export const searchRoutes: FastifyPluginAsyncTypebox<SearchRouteOptions> = async
 
         const joined = await query<{
           generation: number | null;
+          model_name: string | null;
           rows: (Omit<ItemRow, 'published_at'> & { published_at: string | null })[];
-        }>(
-          app,
-          `SELECT (SELECT generation FROM generations WHERE stage = 'index' AND serving) AS generation,
-                coalesce((SELECT json_agg(x) FROM (
-                  SELECT i.item_id, i.title, i.url, i.source, i.summary, i.published_at, i.category, i.confidence, i.story_id,
-                         s.size AS story_size, s.representative_title AS story_title
-                  FROM items i LEFT JOIN story_summary s ON s.story_id = i.story_id
-                  WHERE i.item_id = ANY($1)) x), '[]'::json) AS rows`,
-          [ranked.map((r) => r.itemId)],
-        );
-        if (pinned && (joined.rows[0]?.generation ?? null) !== generation && attempt < 3) continue;
+        }>(app, joinSql, [ranked.map((r) => r.itemId)], 'feedlog-search-rows');
+        const now = joined.rows[0];
+        const nowGeneration = now?.generation ?? null;
+        const nowModel = now?.model_name ?? opts.defaultModel;
+        // what serves as of the row read: the next searches use it without reading it first
+        confirmed = {
+          serving:
+            nowGeneration != null
+              ? { model: nowModel, generation: nowGeneration, pinned: true }
+              : { model: nowModel, generation: null, pinned: false },
+          at: performance.now(),
+        };
+        const moved = nowModel !== model || (pinned || nowGeneration != null ? nowGeneration !== generation : false);
+        if (moved && attempt < 3) {
+          fresh = false;
+          continue;
+        }
         const rows: ItemRow[] = (joined.rows[0]?.rows ?? []).map((r) => ({
           ...r,
           published_at: r.published_at ? new Date(r.published_at) : null,
