@@ -22,7 +22,14 @@ function points(n: number, seed: number, prefix: string): IndexPoint[] {
   return Array.from({ length: n }, (_, i) => ({
     itemId: `${prefix}-${i}`,
     vector: d.vectors.subarray(i * dims, (i + 1) * dims),
-    payload: { title: `${prefix} ${i}`, url: null, source: 's', category: 'c', story_id: null, published_at: null },
+    payload: {
+      title: `${prefix} ${i}`,
+      url: `https://example.org/${i}`,
+      source: 's',
+      category: 'c',
+      story_id: 'st',
+      published_at: null,
+    },
   }));
 }
 
