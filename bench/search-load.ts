@@ -19,6 +19,7 @@ export interface Row {
   rps: number;
   p50: number;
   p90: number;
+  p95: number;
   p99: number;
   max: number;
   errors: number;
@@ -146,6 +147,7 @@ export function row(run: string, what: string, r: Awaited<ReturnType<typeof load
     rps: r.lat.length / r.seconds,
     p50: pct(r.lat, 50),
     p90: pct(r.lat, 90),
+    p95: pct(r.lat, 95),
     p99: pct(r.lat, 99),
     max: Math.max(...r.lat),
     errors: r.errors,
@@ -174,6 +176,7 @@ export function seqRow(run: string, what: string, lat: number[]): Row {
     rps: lat.length / total,
     p50: pct(lat, 50),
     p90: pct(lat, 90),
+    p95: pct(lat, 95),
     p99: pct(lat, 99),
     max: Math.max(...lat),
     errors: 0,

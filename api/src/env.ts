@@ -48,5 +48,6 @@ export const apiEnv = defineEnv('@feedlog/api', {
   INDEX_DIR: envVar(indexEnv, 'INDEX_DIR'),
   INDEX_ALIAS: envVar(indexEnv, 'INDEX_ALIAS'),
   INDEX_SEARCH_EF: envVar(indexEnv, 'INDEX_SEARCH_EF'),
+  INDEX_SEARCH_THREADS: envVar(indexEnv, 'INDEX_SEARCH_THREADS'),
   FEEDLOG_TOPIC_PREFIX: envVar(commonEnv, 'FEEDLOG_TOPIC_PREFIX'),
 });

@@ -34,6 +34,7 @@ export function apiSettings(env?: NodeJS.ProcessEnv) {
     indexDir: e.INDEX_DIR,
     indexAlias: e.INDEX_ALIAS,
     indexSearchEf: e.INDEX_SEARCH_EF,
+    indexSearchThreads: e.INDEX_SEARCH_THREADS,
     topicPrefix: e.FEEDLOG_TOPIC_PREFIX,
     // groups GET /v1/lag and the gauges report: comma-separated, a trailing * matches a prefix; all when unset
     lagGroups: e.API_LAG_GROUPS,
@@ -83,6 +84,7 @@ export function createServices(
       ...(s.indexDir ? { dir: s.indexDir } : {}),
       readOnly: true,
       searchEf: s.indexSearchEf,
+      searchThreads: s.indexSearchThreads,
     });
   const replays = new ReplayController({
     pool,

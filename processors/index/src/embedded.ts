@@ -70,6 +70,11 @@ export interface EmbeddedIndexOptions {
    * with (`params.expansionSearch`, stored in its meta.json); a search's own `ef` still widens it
    */
   searchEf?: number;
+  /**
+   * > 1: unfiltered searches that arrive together (concurrent requests) walk the graph in one
+   * native call spread over this many threads (usearch; default 1: each on the calling thread)
+   */
+  searchThreads?: number;
 }
 
 export class EmbeddedIndex implements VectorIndex {
@@ -85,6 +90,7 @@ export class EmbeddedIndex implements VectorIndex {
   private readonly exactScanMax: number;
   private readonly readOnly: boolean;
   private readonly searchEf: number | undefined;
+  private readonly searchThreads: number;
 
   constructor(opts: EmbeddedIndexOptions = {}) {
     this.root = opts.dir ?? join(loadConfig().home, 'index');
@@ -96,6 +102,9 @@ export class EmbeddedIndex implements VectorIndex {
     if (opts.searchEf !== undefined && (!Number.isInteger(opts.searchEf) || opts.searchEf < 1))
       throw new IndexUsageError(`searchEf must be a positive integer, got ${opts.searchEf}`);
     this.searchEf = opts.searchEf;
+    if (opts.searchThreads !== undefined && (!Number.isInteger(opts.searchThreads) || opts.searchThreads < 1))
+      throw new IndexUsageError(`searchThreads must be a positive integer, got ${opts.searchThreads}`);
+    this.searchThreads = opts.searchThreads ?? 1;
     this.layout = new Generations(this.root);
   }
 
@@ -109,6 +118,7 @@ export class EmbeddedIndex implements VectorIndex {
       exactScanMax: this.exactScanMax,
       readOnly: this.readOnly,
       searchEf: this.searchEf,
+      searchThreads: this.searchThreads,
     };
   }
 

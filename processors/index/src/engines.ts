@@ -30,6 +30,16 @@ export interface AnnEngine {
   ): { labels: number[]; distances: number[] };
   /** whether `accept` is applied during the walk */
   readonly filtersInGraph: boolean;
+  /**
+   * several unfiltered queries in one native call spread over `threads` threads (usearch): the
+   * graph walks of concurrent searches run on more than the event loop's core. Absent: one by one.
+   */
+  searchMany?(
+    queries: readonly Float32Array[],
+    k: number,
+    ef: number | undefined,
+    threads: number,
+  ): { labels: number[]; distances: number[] }[];
   save(file: string): void;
 }
 
@@ -62,9 +72,15 @@ interface UsearchMatches {
   keys: BigUint64Array;
   distances: Float32Array;
 }
+interface UsearchBatchMatches {
+  keys: BigUint64Array;
+  distances: Float32Array;
+  counts: BigUint64Array;
+}
 interface UsearchIndex {
   add(keys: BigUint64Array, vectors: Float32Array, threads?: number): void;
-  search(v: Float32Array, k: number, threads?: number): UsearchMatches;
+  /** one query: its matches; several (concatenated): the batch, `k` slots per query */
+  search(v: Float32Array, k: number, threads?: number): UsearchMatches | UsearchBatchMatches;
   remove(keys: BigUint64Array): number | number[];
   contains(keys: bigint): boolean;
   save(path: string): void;
@@ -132,21 +148,51 @@ class UsearchEngine implements AnnEngine {
     // usearch's effective ef is max(expansion_search, k): a larger ef is a larger k, cut back to n
     const wide = Math.min(Math.max(n, ef ?? 0), this.index.size());
     const m = this.index.search(q, wide, 1);
-    const labels: number[] = [];
-    const distances: number[] = [];
-    for (let i = 0; i < m.keys.length; i++) {
-      // usearch pads missing results with the max key
-      if (m.keys[i]! === 0xffffffffffffffffn) continue;
-      labels.push(Number(m.keys[i]!));
-      distances.push(m.distances[i]!);
-      if (labels.length === n) break;
-    }
-    return { labels, distances };
+    return usearchHits(m.keys, m.distances, 0, m.keys.length, n);
+  }
+
+  searchMany(
+    queries: readonly Float32Array[],
+    k: number,
+    ef: number | undefined,
+    threads: number,
+  ): { labels: number[]; distances: number[] }[] {
+    if (queries.length === 1) return [this.search(queries[0]!, k, undefined, ef)];
+    const n = Math.min(k, this.index.size());
+    if (n <= 0) return queries.map(() => ({ labels: [], distances: [] }));
+    const wide = Math.min(Math.max(n, ef ?? 0), this.index.size());
+    const dims = queries[0]!.length;
+    const flat = new Float32Array(queries.length * dims);
+    queries.forEach((q, i) => {
+      flat.set(q, i * dims);
+    });
+    const m = this.index.search(flat, wide, threads) as UsearchBatchMatches;
+    return queries.map((_, i) => usearchHits(m.keys, m.distances, i * wide, i * wide + Number(m.counts[i]), n));
   }
 
   save(file: string): void {
     this.index.save(file);
   }
+}
+
+/** up to `n` results of one query from usearch's arrays [from, to) */
+function usearchHits(
+  keys: BigUint64Array,
+  dist: Float32Array,
+  from: number,
+  to: number,
+  n: number,
+): { labels: number[]; distances: number[] } {
+  const labels: number[] = [];
+  const distances: number[] = [];
+  for (let i = from; i < to; i++) {
+    // usearch pads missing results with the max key
+    if (keys[i]! === 0xffffffffffffffffn) continue;
+    labels.push(Number(keys[i]!));
+    distances.push(dist[i]!);
+    if (labels.length === n) break;
+  }
+  return { labels, distances };
 }
 
 // --------------------------------------------------------------------------------------------

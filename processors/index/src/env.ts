@@ -24,6 +24,10 @@ export const indexEnv = defineEnv('@feedlog/index', {
     schema: int({ min: 1, max: 4096 }).default(128),
     doc: 'Candidate list (ef) of embedded-index searches; larger finds more true neighbours for more CPU (bench/RESULTS.md issue 14).',
   },
+  INDEX_SEARCH_THREADS: {
+    schema: int({ min: 1, max: 64 }).default(2),
+    doc: 'Threads the API’s concurrent embedded-index searches walk the graph on, batched per event-loop turn (1: one by one on the event loop).',
+  },
   INDEX_ALIAS: {
     schema: str().default(DEFAULT_ALIAS),
     doc: 'Alias that points at the serving index generation (searches read it, replays flip it).',

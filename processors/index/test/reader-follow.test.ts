@@ -91,8 +91,30 @@ describe('a read-only reader follows the writer without reading files on every s
     await w.close();
   });
 
-  it('searchEf must be a positive integer', () => {
+  it('concurrent unfiltered searches batched on 2 threads answer exactly as one at a time', async () => {
+    const dir = tmp();
+    const p = points(400, 6, 'b');
+    const w = new EmbeddedIndex({ dir });
+    await w.ensureGeneration(1, dims, 'cosine');
+    await w.upsert(1, p);
+    await w.close();
+    const one = new EmbeddedIndex({ dir, readOnly: true });
+    const batched = new EmbeddedIndex({ dir, readOnly: true, searchThreads: 2 });
+    // different limits and offsets (batched by shape), a filter (not batched), searched all at once
+    const asks = p.slice(0, 60).map((x, i) => ({
+      v: x.vector,
+      opts: { limit: 3 + (i % 4), offset: i % 3, ...(i % 10 === 0 ? { filter: { category: 'c' } } : {}) },
+    }));
+    const expected = [];
+    for (const a of asks) expected.push(await one.search(1, a.v, a.opts));
+    const got = await Promise.all(asks.map((a) => batched.search(1, a.v, a.opts)));
+    expect(got).toEqual(expected);
+    expect(got[5]!.length).toBe(3 + (5 % 4));
+  });
+
+  it('searchEf and searchThreads must be positive integers', () => {
     expect(() => new EmbeddedIndex({ dir: tmp(), readOnly: true, searchEf: 0 })).toThrow(IndexUsageError);
     expect(() => new EmbeddedIndex({ dir: tmp(), readOnly: true, searchEf: 1.5 })).toThrow(/searchEf/);
+    expect(() => new EmbeddedIndex({ dir: tmp(), readOnly: true, searchThreads: 0 })).toThrow(/searchThreads/);
   });
 });

@@ -1,11 +1,11 @@
 import { type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AnnEngine, createEngine, type EngineKind } from '../engines.ts';
-import { IndexUsageError, type Metric, type SearchHit, type SearchOptions } from '../types.ts';
+import { hasFilter, IndexUsageError, type Metric, type SearchHit, type SearchOptions } from '../types.ts';
 import { encodeEntry as encodeFrame, readWal, readWalAsync, type WalEntry, WalWriter } from '../wal.ts';
 import type { Meta } from './generations.ts';
 import { WriterLock } from './lock.ts';
-import { searchPoints } from './search.ts';
+import { fromGraph, hitsOf, searchPoints } from './search.ts';
 import {
   type Current,
   readCurrent,
@@ -22,6 +22,18 @@ export interface CollectionOptions {
   readOnly: boolean;
   /** the graph's search ef, overriding the generation's `params.expansionSearch` (a reader's choice: it changes no file) */
   searchEf?: number | undefined;
+  /** > 1: unfiltered searches arriving together walk the graph in one native call on this many threads (usearch) */
+  searchThreads?: number | undefined;
+}
+
+/** an unfiltered graph search waiting for the batch it joins */
+interface Pending {
+  engine: AnnEngine;
+  q: Float32Array;
+  k: number;
+  ef: number | undefined;
+  resolve(r: { labels: number[]; distances: number[] }): void;
+  reject(e: unknown): void;
 }
 
 /** Everything a reload replaces at once (a search never sees half of an old and half of a new state). */
@@ -52,6 +64,8 @@ export class Collection {
    * while both still look so, nothing was written and a search reads no file at all.
    */
   private seen: FileVersion | undefined;
+  /** graph searches gathered for the next batch (searchThreads > 1) */
+  private pending: Pending[] = [];
 
   private constructor(
     readonly dir: string,
@@ -212,7 +226,60 @@ export class Collection {
 
   async search(vector: Float32Array | readonly number[], opts: SearchOptions = {}): Promise<SearchHit[]> {
     await this.refresh();
-    return searchPoints(this.state.store, this.state.engine, vector, opts, this.opts.exactScanMax);
+    const { store, engine } = this.state;
+    const threads = this.opts.searchThreads ?? 1;
+    if (threads > 1 && engine.searchMany && !hasFilter(opts.filter)) {
+      const offset = opts.offset ?? 0;
+      const k = (opts.limit ?? 10) + offset;
+      if (k <= 0 || store.count === 0) return [];
+      const q = store.prepare(vector);
+      const r = await new Promise<{ labels: number[]; distances: number[] }>((resolve, reject) => {
+        if (this.pending.push({ engine, q, k: Math.min(k, store.count), ef: opts.ef, resolve, reject }) === 1)
+          setImmediate(() => this.walkBatch(threads));
+      });
+      // `store` is the state the graph belongs to: a reload meanwhile left both as they were
+      return hitsOf(store, fromGraph(store, r), offset, k);
+    }
+    return searchPoints(store, engine, vector, opts, this.opts.exactScanMax);
+  }
+
+  /**
+   * The searches that arrived since the last batch (everything the event loop handled in one
+   * turn), one native call per engine, k and ef: usearch spreads them over `threads` threads, so
+   * the graph walks of concurrent searches use more than the event loop's core.
+   */
+  private walkBatch(threads: number): void {
+    const all = this.pending;
+    this.pending = [];
+    const groups = new Map<AnnEngine, Map<string, Pending[]>>();
+    for (const p of all) {
+      let byShape = groups.get(p.engine);
+      if (!byShape) {
+        byShape = new Map();
+        groups.set(p.engine, byShape);
+      }
+      const key = `${p.k}:${p.ef ?? ''}`;
+      const g = byShape.get(key);
+      if (g) g.push(p);
+      else byShape.set(key, [p]);
+    }
+    for (const [engine, byShape] of groups)
+      for (const batch of byShape.values()) {
+        try {
+          const first = batch[0]!;
+          const rs = engine.searchMany!(
+            batch.map((p) => p.q),
+            first.k,
+            first.ef,
+            threads,
+          );
+          batch.forEach((p, i) => {
+            p.resolve(rs[i]!);
+          });
+        } catch (e) {
+          for (const p of batch) p.reject(e);
+        }
+      }
   }
 
   close(): void {

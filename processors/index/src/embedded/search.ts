@@ -2,7 +2,7 @@ import type { AnnEngine } from '../engines.ts';
 import { hasFilter, matchesFilter, type SearchHit, type SearchOptions } from '../types.ts';
 import type { PointStore } from './store.ts';
 
-interface Scored {
+export interface Scored {
   label: number;
   score: number;
 }
@@ -36,7 +36,7 @@ function exact(store: PointStore, q: Float32Array, rows: readonly number[], k: n
   return scored.slice(0, k);
 }
 
-function fromGraph(store: PointStore, r: { labels: number[]; distances: number[] }): Scored[] {
+export function fromGraph(store: PointStore, r: { labels: number[]; distances: number[] }): Scored[] {
   return r.labels.map((label, i) => ({ label, score: score(store, r.distances[i]!) }));
 }
 
@@ -87,6 +87,11 @@ export function searchPoints(
       if (found.length < k) found = exact(store, q, rows, k);
     }
   }
+  return hitsOf(store, found, offset, k);
+}
+
+/** ranks [offset, k) of `found` as hits with their item ids and payloads */
+export function hitsOf(store: PointStore, found: readonly Scored[], offset: number, k: number): SearchHit[] {
   const hits: SearchHit[] = [];
   for (const f of found.slice(offset, k)) {
     const p = store.payloadOf(f.label);
