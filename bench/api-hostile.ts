@@ -7,15 +7,17 @@
 //     [--searchers 4] [--items 5000] [--body-limit 2] [--kinds deep,flat,strings] [--nice 19]
 //     [--cpu-prof DIR] [--json]
 // --body-limit in MiB: the API's bodyLimit, and the size of every hostile body. --variants: one
-// API child each, `inline` (every body parsed and validated on the event loop, largeBodies:false)
-// and/or `lane` (bodies ≥ 64 KiB through the body worker at niceness --nice); each round runs
+// API child each, `inline` (every body parsed and validated on the event loop, largeBodies:false),
+// `lane` (bodies ≥ 64 KiB through the body worker at niceness --nice, read into its receive slots)
+// and/or `lane-concat` (the lane as first built: every admitted body read at once as a chunk list,
+// concatenated, handed to the worker; largeBodies.slots:false); each round runs
 // every variant unloaded then loaded, so variants see the same (shared, changing) machine load.
 // The API runs in a child process (its own event loop, measured with monitorEventLoopDelay), with
 // real PostgreSQL (a schema of its own) and the embedded vector index; the query embedder is a stub
 // (a pre-drawn vector) so the figure is the API's own work, not the embedding model's.
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +40,7 @@ const { values } = parseArgs({
     variants: { type: 'string', default: 'lane' },
     rounds: { type: 'string', default: '1' },
     nice: { type: 'string', default: '19' },
+    rate: { type: 'string' },
     'cpu-prof': { type: 'string' },
     json: { type: 'boolean', default: false },
     serve: { type: 'boolean', default: false },
@@ -58,6 +61,21 @@ function vector(seed: number): Float32Array {
   }
   const n = Math.hypot(...v) || 1;
   return v.map((a) => a / n);
+}
+
+/**
+ * CPU time the API's main thread (the event loop, not the body worker or libuv's threads) has
+ * used, in ms (Linux: /proc/self/task/<pid>/stat utime + stime; NaN elsewhere). Unlike wall
+ * times it hardly moves with other processes' load, so it measures the main thread's own work.
+ */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // fields 14, 15 in clock ticks (USER_HZ 100)
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** The child: corpus, app, listen, report the port, then the event-loop delay per phase on request. */
@@ -113,20 +131,33 @@ async function serve(): Promise<void> {
     index,
     embedder: { embed: async () => stub, check: async () => undefined },
     bodyLimit: BODY_LIMIT,
-    largeBodies: process.env.BENCH_LANE === 'inline' ? false : { nice: Number(process.env.BENCH_NICE ?? 19) },
+    largeBodies:
+      process.env.BENCH_LANE === 'inline'
+        ? false
+        : {
+            nice: Number(process.env.BENCH_NICE ?? 19),
+            slots: process.env.BENCH_LANE !== 'lane-concat',
+            ...(process.env.BENCH_LANE === 'lane-unpaced' ? { rate: 0 } : {}),
+            ...(process.env.BENCH_RATE ? { rate: Number(process.env.BENCH_RATE) * 1024 * 1024 } : {}),
+          },
     closeDependencies: true,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as { port: number }).port;
   let h = monitorEventLoopDelay({ resolution: 5 });
+  let cpu0 = 0;
   process.on('message', async (m: { cmd: string }) => {
     if (m.cmd === 'start') {
       h = monitorEventLoopDelay({ resolution: 5 });
       h.enable();
+      cpu0 = mainThreadCpuMs();
       process.send?.({ started: true });
     } else if (m.cmd === 'stop') {
       h.disable();
-      process.send?.({ eld: { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6 } });
+      process.send?.({
+        eld: { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6 },
+        mainCpuMs: mainThreadCpuMs() - cpu0,
+      });
     } else if (m.cmd === 'exit') {
       await app.close();
       const c = new pg.Client({ connectionString: config.postgres.url });
@@ -177,7 +208,12 @@ async function startApi(variant: string): Promise<Api> {
         ...process.execArgv,
         ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : []),
       ],
-      env: { ...process.env, BENCH_LANE: variant, BENCH_NICE: String(values.nice) },
+      env: {
+        ...process.env,
+        BENCH_LANE: variant,
+        BENCH_NICE: String(values.nice),
+        ...(values.rate ? { BENCH_RATE: values.rate } : {}),
+      },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     },
   );
@@ -262,10 +298,13 @@ async function main(): Promise<void> {
       ...(withHostile ? [hostile(api, duration)] : []),
     ]);
     api.send({ cmd: 'stop' });
-    const { eld } = (await api.next()) as { eld: { p50: number; p99: number; max: number } };
+    const { eld, mainCpuMs } = (await api.next()) as {
+      eld: { p50: number; p99: number; max: number };
+      mainCpuMs: number;
+    };
     pooled.push(...lat);
     log(
-      `round ${round} ${api.variant} ${name}: ${lat.length} searches, p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms; event-loop delay p99 ${eld.p99.toFixed(1)} ms`,
+      `round ${round} ${api.variant} ${name}: ${lat.length} searches, p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms; event-loop delay p99 ${eld.p99.toFixed(1)} ms, main thread CPU ${mainCpuMs.toFixed(0)} ms`,
     );
     return {
       round,
@@ -277,6 +316,7 @@ async function main(): Promise<void> {
       eld_p50_ms: eld.p50,
       eld_p99_ms: eld.p99,
       eld_max_ms: eld.max,
+      main_cpu_ms: mainCpuMs,
     };
   };
   // rounds alternate the variants, so each sees the same (shared, changing) machine load

@@ -17,6 +17,10 @@ export const apiEnv = defineEnv('@feedlog/api', {
     schema: int({ min: 0 }).default(4),
     doc: 'Large bodies that may wait for the body worker; one more is answered 503 busy with Retry-After.',
   },
+  API_LARGE_BODY_RATE: {
+    schema: int({ min: 0 }).default(16 * 1024 * 1024),
+    doc: 'Bytes per second of large bodies the API reads (the rest wait unread, held by TCP); 0: no limit.',
+  },
   API_ANON_RATE_LIMIT: {
     schema: int({ min: 1 }).default(120),
     doc: 'Requests per minute a caller without an API key may make.',

@@ -23,6 +23,8 @@ export function apiSettings(env?: NodeJS.ProcessEnv) {
     largeBodyBytes: e.API_LARGE_BODY_BYTES,
     // large bodies that may wait for it; one more is 503 busy (0: only the one being worked on)
     largeBodyQueue: e.API_LARGE_BODY_QUEUE,
+    // bytes per second of large bodies read off the sockets (0: no limit)
+    largeBodyRate: e.API_LARGE_BODY_RATE,
     anonymousPerMinute: e.API_ANON_RATE_LIMIT,
     publicReads: e.API_PUBLIC_READS,
     logFile: e.API_LOG_FILE,
@@ -114,7 +116,7 @@ export function createServices(
     defaultModel: s.embeddingModel,
     maxBatch: s.maxBatch,
     bodyLimit: s.bodyLimit,
-    largeBodies: { threshold: s.largeBodyBytes, queue: s.largeBodyQueue },
+    largeBodies: { threshold: s.largeBodyBytes, queue: s.largeBodyQueue, rate: s.largeBodyRate },
     rateLimit: { anonymousPerMinute: s.anonymousPerMinute },
     corsOrigins: s.corsOrigins,
     publicReads: s.publicReads,

@@ -12,11 +12,13 @@ afterEach(async () => {
   for (const a of apps.splice(0)) await a.close();
 });
 
-async function pair(): Promise<{ lane: FastifyInstance; inline: FastifyInstance }> {
+/** the lane (bodies read into its receive slots), the lane reading as Fastify does, and no lane */
+async function trio(): Promise<{ lane: FastifyInstance; concat: FastifyInstance; inline: FastifyInstance }> {
   const lane = (await testApp({ rateLimit: false })).app;
+  const concat = (await testApp({ rateLimit: false, largeBodies: { slots: false } })).app;
   const inline = (await testApp({ rateLimit: false, largeBodies: false })).app;
-  apps.push(lane, inline);
-  return { lane, inline };
+  apps.push(lane, concat, inline);
+  return { lane, concat, inline };
 }
 
 const post = (app: FastifyInstance, payload: string | Buffer, query = '') =>
@@ -38,7 +40,7 @@ const long = 'Lorem ipsum dolor sit amet, '.repeat(20);
 // generous: the worker runs at niceness 19, so on a loaded machine it waits for a core
 describe('large bodies through the body lane', { timeout: 120_000 }, () => {
   it('a batch over the threshold gets the same answer as on the event loop: valid, invalid, partial', async () => {
-    const { lane, inline } = await pair();
+    const { lane, concat, inline } = await trio();
     const valid = JSON.stringify({ items: Array.from({ length: 300 }, (_, i) => item(i, { summary: long })) });
     const invalid = JSON.stringify({
       items: Array.from({ length: 300 }, (_, i) =>
@@ -57,9 +59,12 @@ describe('large bodies through the body lane', { timeout: 120_000 }, () => {
     ] as const) {
       const a = await post(lane, payload, query);
       const b = await post(inline, payload, query);
+      const c = await post(concat, payload, query);
       expect(a.statusCode).toBe(status);
       expect(b.statusCode).toBe(status);
+      expect(c.statusCode).toBe(status);
       expect(comparable(a.json())).toEqual(comparable(b.json()));
+      expect(comparable(c.json())).toEqual(comparable(b.json()));
     }
     // an invalid batch names every bad item and field (the worker's ajv errors reach the route)
     const bad = (await post(lane, invalid)).json();
@@ -76,7 +81,7 @@ describe('large bodies through the body lane', { timeout: 120_000 }, () => {
   });
 
   it('large malformed bodies are refused as on the event loop: nesting, values, syntax, UTF-8, prototype keys', async () => {
-    const { lane, inline } = await pair();
+    const { lane, concat, inline } = await trio();
     const pad = ' '.repeat(70 * 1024);
     const bodies: Buffer[] = [
       Buffer.from(`${'['.repeat(40_000)}${']'.repeat(40_000)}`),
@@ -88,15 +93,17 @@ describe('large bodies through the body lane', { timeout: 120_000 }, () => {
     for (const body of bodies) {
       const a = await post(lane, body);
       const b = await post(inline, body);
+      const c = await post(concat, body);
       expect(a.statusCode).toBe(400);
       expect(comparable(a.json())).toEqual(comparable(b.json()));
+      expect(comparable(c.json())).toEqual(comparable(b.json()));
     }
   });
 
   it.runIf(process.platform === 'linux')(
     'the worker thread runs at niceness 19, the rest of the process unchanged',
     async () => {
-      const { lane } = await pair();
+      const { lane } = await trio();
       const niceOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]); // field 19
       const threads = () =>
         readdirSync('/proc/self/task').map((tid) => niceOf(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')));

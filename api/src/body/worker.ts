@@ -52,7 +52,7 @@ function trimFailedStrings(value: unknown, errors: readonly ErrorObject[]): void
   }
 }
 
-const { nice } = workerData as { nice: number };
+const { nice, slots } = workerData as { nice: number; slots: SharedArrayBuffer[] };
 const port = parentPort;
 if (!port) throw new Error('body/worker.ts runs as a worker thread');
 // one ajv per route schema: schemas carry `$id`s (FeedItem) that one instance may hold only once
@@ -60,7 +60,12 @@ const validators = new Map<string, ValidateFunction>();
 
 port.on('message', (job: LaneJob) => {
   if (job.schema && !validators.has(job.route)) validators.set(job.route, newBodyAjv().compile(job.schema));
-  const buf = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength);
+  // a body in a receive slot is read in place: the main thread does not touch the slot until this
+  // job's reply, and parsing copies what it keeps (the JSON text) out of it
+  const buf =
+    job.slot !== undefined
+      ? Buffer.from(slots[job.slot]!, 0, job.length)
+      : Buffer.from(job.bytes!.buffer, job.bytes!.byteOffset, job.bytes!.byteLength);
   const parsed = parseJsonBody(buf, job.maxDepth, job.maxValues);
   let reply: LaneReply;
   if (!parsed.ok) reply = { id: job.id, ok: false, refusal: parsed.refusal };

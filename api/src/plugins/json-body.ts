@@ -1,7 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import type { Readable } from 'node:stream';
+import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Counter, Gauge } from 'prom-client';
 import { BodyLane, LaneFailedError, LaneFullError } from '../body/lane.ts';
 import { type JsonRefusal, parseJsonBody } from '../body/parse.ts';
+import { readChunks, readInto } from '../body/read.ts';
 import { errors } from '../errors.ts';
 import { markValidated } from '../validation.ts';
 
@@ -17,10 +19,20 @@ export interface LargeBodyOptions {
   queue?: number;
   /** niceness of the worker thread (Linux, default 19) */
   nice?: number;
+  /** bytes per second of large bodies read into the receive slots (default 16 MiB/s; 0: no limit) */
+  rate?: number;
+  /**
+   * false: large bodies are read as Fastify reads them (a chunk list concatenated into a new
+   * buffer, all admitted bodies at once) and handed to the worker; the code before the receive
+   * slots, kept only so bench/api-hostile.ts can measure one against the other. Default true.
+   */
+  slots?: boolean;
 }
 
 const busy = (admitted: number) =>
   errors.busy(`${admitted} large request bodies are already being read or parsed; nothing was accepted`, 1);
+
+type Done = (err: Error | null, body?: unknown) => void;
 
 function refused(r: JsonRefusal) {
   switch (r.kind) {
@@ -50,7 +62,11 @@ export function installJsonParser(
   maxDepth = MAX_JSON_DEPTH,
   maxValues = MAX_JSON_VALUES,
 ): BodyLane | undefined {
-  const lane = large === false ? undefined : new BodyLane({ ...large, maxDepth, maxValues });
+  const bodyLimit = app.initialConfig.bodyLimit ?? 1024 * 1024;
+  const lane =
+    large === false
+      ? undefined
+      : new BodyLane({ ...large, slotBytes: large.slots === false ? 0 : bodyLimit, maxDepth, maxValues });
   /** requests holding a place in the lane that parse() has not taken over yet */
   const admitted = new WeakSet<object>();
   if (lane) {
@@ -86,30 +102,69 @@ export function installJsonParser(
       return payload;
     });
   }
+
+  /** hands a large body (in a receive slot, or a buffer of its own) to the worker */
+  const toLane = (lane: BodyLane, req: FastifyRequest, body: Parameters<BodyLane['parse']>[0], done: Done) => {
+    const schema = req.routeOptions.schema?.body as object | undefined;
+    const gone = () => req.raw.socket?.destroyed ?? false;
+    lane.parse(body, `${req.method} ${req.routeOptions.url}`, schema, gone, admitted.delete(req.raw)).then(
+      (out) => {
+        if (!out.ok) return done(refused(out.refusal), undefined);
+        if (out.validated && typeof out.value === 'object' && out.value !== null) markValidated(out.value, out.errors);
+        done(null, out.value);
+      },
+      (e: unknown) => {
+        if (e instanceof LaneFullError) return done(busy(e.admitted), undefined);
+        if (!gone()) req.log.error({ err: e instanceof LaneFailedError ? e.cause : e }, 'body worker failed');
+        done(errors.busy('the large-body parser is restarting', 1), undefined);
+      },
+    );
+  };
+
+  /**
+   * A large body declared by content-length, admitted in preParsing: it stays unread (the socket's
+   * backpressure holds the client) until a receive slot is free, then is copied chunk by chunk
+   * into the slot and parsed there by the worker. The main thread never builds a chunk list or a
+   * concatenated copy of it.
+   */
+  const viaSlot = async (
+    lane: BodyLane,
+    req: FastifyRequest,
+    payload: Readable,
+    length: number,
+    limit: number,
+    done: Done,
+  ) => {
+    const gone = () => req.raw.socket?.destroyed ?? false;
+    const got = await lane.receiveSlot(length, gone);
+    if (!got) return done(errors.busy('the client went away or the API is closing', 1), undefined);
+    try {
+      await readInto(payload, got.bytes, limit);
+    } catch (e) {
+      lane.freeSlot(got.slot);
+      return done(e as Error, undefined);
+    }
+    toLane(lane, req, { slot: got.slot, length }, done);
+  };
+
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
-    const buf = body as Buffer;
-    if (lane && buf.length >= lane.threshold) {
-      const schema = req.routeOptions.schema?.body as object | undefined;
-      const gone = () => req.raw.socket?.destroyed ?? false;
-      lane.parse(buf, `${req.method} ${req.routeOptions.url}`, schema, gone, admitted.delete(req.raw)).then(
-        (out) => {
-          if (!out.ok) return done(refused(out.refusal), undefined);
-          if (out.validated && typeof out.value === 'object' && out.value !== null)
-            markValidated(out.value, out.errors);
-          done(null, out.value);
-        },
-        (e: unknown) => {
-          if (e instanceof LaneFullError) return done(busy(e.admitted), undefined);
-          if (!gone()) req.log.error({ err: e instanceof LaneFailedError ? e.cause : e }, 'body worker failed');
-          done(errors.busy('the large-body parser is restarting', 1), undefined);
-        },
-      );
+  app.addContentTypeParser('application/json', (req, payload, done) => {
+    const limit = req.routeOptions.bodyLimit ?? bodyLimit;
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE(), undefined);
+    if (lane && admitted.has(req.raw) && declared <= lane.slotBytes) {
+      void viaSlot(lane, req, payload, declared, limit, done);
       return;
     }
-    const out = parseJsonBody(buf, maxDepth, maxValues);
-    if (out.ok) done(null, out.value);
-    else done(refused(out.refusal), undefined);
+    readChunks(payload, declared, limit).then(
+      (buf) => {
+        if (lane && buf.length >= lane.threshold) return toLane(lane, req, buf, done);
+        const out = parseJsonBody(buf, maxDepth, maxValues);
+        if (out.ok) done(null, out.value);
+        else done(refused(out.refusal), undefined);
+      },
+      (e: Error) => done(e, undefined),
+    );
   });
   return lane;
 }
