@@ -101,6 +101,7 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
     breaker,
     onCommit() {},
     advanceOverMarkers: stage.store !== undefined,
+    blockMs: cfg.backpressureBlockMs,
   };
 
   let readyResolve: () => void = () => {};
@@ -207,6 +208,7 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
     }
     const w = workers.get(tp(batch.topic, batch.partition)) ?? startWorker(batch.topic, batch.partition);
     w.push(batch.messages, Number(batch.highWatermark));
+    await w.admit();
   };
 
   let stopping: Promise<void> | undefined;
@@ -232,7 +234,13 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
   await admin.connect();
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: cfg.fromBeginning });
-  await consumer.run({ autoCommit: false, eachBatchAutoResolve: true, partitionsConsumedConcurrently: 1, eachBatch });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: true,
+    // a partition held in `admit` must not hold up the batches of the others from the same fetch
+    partitionsConsumedConcurrently: !merged && cfg.backpressureBlockMs > 0 ? 64 : 1,
+    eachBatch,
+  });
 
   const partitions = (): PartitionHealth[] =>
     merged
