@@ -8,6 +8,7 @@ import type { PartitionHealth, StageHealth, StageStatus } from './health.ts';
 import { publish } from './instrumentation.ts';
 import { MergeWorker } from './merge-worker.ts';
 import { PartitionWorker, type WorkerHost } from './partition-worker.ts';
+import { runtimeEnv } from './env.ts';
 import { StoreSink } from './store-sink.ts';
 
 export interface RunOptions {
@@ -39,7 +40,8 @@ const tp = (topic: string, partition: number) => `${topic}:${partition}`;
  * partition on one instance (`singleMemberAssigner`) and one MergeWorker with one producer.
  */
 export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}): Promise<RunningStage> {
-  const cfg = stage.config;
+  const blockMs = runtimeEnv.parse().STAGE_BACKPRESSURE_BLOCK_MS;
+  const cfg = blockMs === undefined ? stage.config : { ...stage.config, backpressureBlockMs: blockMs };
   const kafka = opts.kafka ?? createKafka(loadConfig(), { clientId: opts.clientId ?? `feedlog-${stage.name}` });
   const topics = stage.input.topics;
   const groupId = stage.groupId;
