@@ -3,12 +3,12 @@ import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { singleMemberAssigner } from './assigner.ts';
 import { Breaker } from './breaker.ts';
 import type { Stage } from './define-stage.ts';
+import { runtimeEnv } from './env.ts';
 import { AtLeastOnceSink, type Sink, TransactionalSink, transactionalIdFor } from './eos.ts';
 import type { PartitionHealth, StageHealth, StageStatus } from './health.ts';
 import { publish } from './instrumentation.ts';
 import { MergeWorker } from './merge-worker.ts';
 import { PartitionWorker, type WorkerHost } from './partition-worker.ts';
-import { runtimeEnv } from './env.ts';
 import { StoreSink } from './store-sink.ts';
 
 export interface RunOptions {
