@@ -8,12 +8,14 @@
 // Ratios are against (1). Every variant uses a fresh consumer group and output topic.
 //   npx tsx bench/passthrough.ts [--rounds 3] [--records 100000] [--partitions 4] [--value-bytes 200] [--batch 2000 (runtime maxRecords)]
 //                                [--only <substring of a variant name>] [--no-platformatic] [--json]
+//                                [--cpu-prof-dir <dir>] (one CPU profile per variant and round, seeding left out)
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createKafka, loadConfig } from '@feedlog/common';
 import { Consumer as PConsumer, type Message as PMessage, Producer as PProducer } from '@platformatic/kafka';
 import type { Kafka } from 'kafkajs';
 import { bytesCodec, defineStage, runStage, subscribe } from '../processors/runtime/src/index.ts';
+import { profiled } from './lib/cpu-profile.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, d: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) || d : d);
@@ -24,6 +26,7 @@ const asJson = args.includes('--json');
 const withPlatformatic = !args.includes('--no-platformatic');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const BATCH = opt('--batch', 2_000);
+const profDir = args.includes('--cpu-prof-dir') ? args[args.indexOf('--cpu-prof-dir') + 1] : undefined;
 const cfg = loadConfig();
 const kafka = createKafka(cfg, { clientId: 'bench-passthrough' });
 const run = `bench.passthrough.${Date.now().toString(36)}`;
@@ -161,15 +164,21 @@ async function kafkajsEos(name: string): Promise<number> {
   return clock.rate;
 }
 
-async function runtime(name: string, mode: 'exactly-once' | 'at-least-once'): Promise<number> {
+/** `legacy`: the runtime's loop as it was before issue 14 (StageConfig.legacyLoop) */
+async function runtime(name: string, mode: 'exactly-once' | 'at-least-once', legacy = false): Promise<number> {
   const out = `${run}.${name}`;
   await createTopic(kafka, out);
   await createTopic(kafka, `${out}.dlq`, 1);
   const clock = new Clock();
   const stageName = `bench-${name}-${Date.now().toString(36)}`;
+  const sum = { batches: 0, batchMs: 0, commitMs: 0, transformMs: 0 };
   const off = subscribe('batch', (b) => {
     if (b.stage !== stageName) return;
     if (!clock.first) clock.first = performance.now() - b.batchMs;
+    sum.batches++;
+    sum.batchMs += b.batchMs;
+    sum.commitMs += b.commitMs;
+    sum.transformMs += b.transformMs;
     clock.add(b.recordsIn);
   });
   const stage = defineStage({
@@ -179,12 +188,21 @@ async function runtime(name: string, mode: 'exactly-once' | 'at-least-once'): Pr
     input: { topic: input, codec: bytesCodec() },
     output: { topic: out, codec: bytesCodec() },
     dlq: { topic: `${out}.dlq` },
-    config: { mode, batch: { maxRecords: BATCH, lingerMs: 20 }, buffer: { maxRecords: 5 * BATCH, maxBytes: 32 << 20 } },
+    config: {
+      mode,
+      batch: { maxRecords: BATCH, lingerMs: 20 },
+      buffer: { maxRecords: 5 * BATCH, maxBytes: 32 << 20 },
+      ...(legacy ? { backpressureBlockMs: 0 } : {}),
+    },
     map: (r) => r.value,
   });
   const running = await runStage(stage, { kafka });
   await clock.finished;
   off();
+  const per = (x: number) => (x / sum.batches).toFixed(1);
+  log(
+    `  ${name}: ${sum.batches} transactions, ${Math.round(N / sum.batches)} records each; per batch ${per(sum.batchMs)} ms (transform ${per(sum.transformMs)}, commit ${per(sum.commitMs)})`,
+  );
   await running.stop();
   return clock.rate;
 }
@@ -252,6 +270,7 @@ const variants: [string, () => Promise<number>][] = [
   ['kafkajs plain (consume→produce→commit)', () => kafkajsPlain(`plain${round}`)],
   ['kafkajs raw EOS (txn per fetched batch)', () => kafkajsEos(`raweos${round}`)],
   ['runtime exactly-once (kafkajs)', () => runtime(`rteos${round}`, 'exactly-once')],
+  ['runtime exactly-once, old loop (kafkajs)', () => runtime(`rteold${round}`, 'exactly-once', true)],
   ['runtime at-least-once (kafkajs)', () => runtime(`rtalo${round}`, 'at-least-once')],
 ];
 if (withPlatformatic) {
@@ -263,7 +282,7 @@ let round = 0;
 for (round = 0; round < ROUNDS; round++) {
   for (const [name, fn] of variants.filter(([n]) => !only || only.split('|').some((o) => n.includes(o)))) {
     try {
-      const r = await fn();
+      const r = await profiled(profDir, `${name}-r${round + 1}`, fn);
       samples[name] = [...(samples[name] ?? []), r];
       log(`round ${round + 1}: ${name}: ${Math.round(r)} records/s`);
     } catch (e) {

@@ -3,6 +3,13 @@
  * same records; and cluster quality through the stage on UCI (if ../shared/data/uci is present).
  *
  *   npx tsx bench/stages.ts [--records 20000] [--batch 500] [--data ../shared/data/uci/stories-dev.csv] [--no-quality] [--json]
+ *                           [--no-cluster] [--old-loop] [--cpu-prof-dir <dir>]
+ *
+ * passthrough: the same raw-headlines records (same size) through an exactly-once runtime stage that
+ *   decodes and encodes nothing (bytes codec): what classify is measured against (issue 14: ≥ 0.8×).
+ * --old-loop: also run passthrough and classify with the runtime's loop as before issue 14
+ *   (config.backpressureBlockMs = 0), interleaved with the new one, same topic, same run.
+ * --cpu-prof-dir: one CPU profile per stage run (bench/lib/profile-summary.mjs summarises it).
  *
  * classify: raw-headlines → classified (6 partitions, runtime runStage: per-partition transactional
  *   producers, Avro decode/encode through the registry). Baseline: classifyBatch over the same
@@ -31,10 +38,11 @@ import { ClusterState, evaluateClustering, type LabeledHeadline, loadUciCsv } fr
 import { runClusterStage } from '@feedlog/cluster/run-cluster';
 import { clusterStage } from '@feedlog/cluster/stage';
 import { createKafka, loadConfig } from '@feedlog/common';
-import { runStage, subscribe } from '@feedlog/runtime';
+import { bytesCodec, defineStage, runStage, type Stage, subscribe } from '@feedlog/runtime';
 import { type ClassifiedHeadline, itemId, type RawHeadline, serdeFor } from '@feedlog/schemas';
 import { applyTopics, declareFeedlog, topicNames } from '@feedlog/topics';
 import type { Kafka, KafkaMessage } from 'kafkajs';
+import { profiled } from './lib/cpu-profile.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -43,6 +51,9 @@ const BATCH = Number(arg('--batch') ?? 500);
 const asJson = args.includes('--json');
 const data = arg('--data') ?? fileURLToPath(new URL('../../shared/data/uci/stories-dev.csv', import.meta.url));
 const withQuality = !args.includes('--no-quality');
+const withCluster = !args.includes('--no-cluster');
+const oldLoop = args.includes('--old-loop');
+const profDir = arg('--cpu-prof-dir');
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 const kafka = createKafka(loadConfig(), { clientId: 'bench-stages' });
@@ -247,13 +258,69 @@ async function throughput() {
     pureClassify = Math.max(pureClassify, N / ((performance.now() - t0) / 1000));
   }
 
-  const cStage = classifyStage({ model, prefix, serde: {}, config: { batch: { maxRecords: BATCH, lingerMs: 20 } } });
-  const cClock = stageClock(cStage.name, N);
-  const classify = await runStage(cStage, { kafka, clientId: 'bench-classify' });
-  await timeout(cClock.done, 600_000, 'classify');
-  const c = cClock.result();
-  await classify.stop();
-  log(`classify stage: ${c.perSec.toFixed(0)} rec/s (${c.batches} batches)`);
+  // each variant a stage of its own name (own group, own transactional ids) over the same input
+  const admin = kafka.admin();
+  await admin.connect();
+  const rawParts = (await admin.fetchTopicOffsets(t(topicNames.raw))).length;
+  const variants = oldLoop ? [false, true] : [false];
+  for (const old of variants)
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic: t(`bench.passthrough${old ? '.old' : ''}`), numPartitions: rawParts, replicationFactor: 1 }],
+    });
+  await admin.disconnect();
+  const loop = (old: boolean) => ({
+    batch: { maxRecords: BATCH, lingerMs: 20 },
+    ...(old ? { backpressureBlockMs: 0 } : {}),
+  });
+  const timed = async (stage: Stage<unknown, unknown>, label: string) => {
+    const clock = stageClock(stage.name, N);
+    const running = await runStage(stage, { kafka, clientId: `bench-${label}` });
+    await profiled(profDir, label, () => timeout(clock.done, 600_000, label));
+    const r = clock.result();
+    await running.stop();
+    log(`${label}: ${r.perSec.toFixed(0)} rec/s (${r.batches} batches)`);
+    return r;
+  };
+  const results: Record<string, ReturnType<ReturnType<typeof stageClock>['result']>> = {};
+  for (const old of variants) {
+    const sfx = old ? '-old' : '';
+    results[`passthrough${sfx}`] = await timed(
+      defineStage({
+        name: `${prefix.replace(/[^a-z0-9_.-]/gi, '-')}passthrough${sfx}`,
+        generation: 1,
+        model: { name: 'passthrough', version: '1' },
+        input: { topic: t(topicNames.raw), codec: bytesCodec() },
+        output: { topic: t(`bench.passthrough${sfx ? '.old' : ''}`), codec: bytesCodec() },
+        dlq: { topic: t('classify.dlq') },
+        config: loop(old),
+        map: (r) => r.value,
+      }) as Stage<unknown, unknown>,
+      `passthrough${sfx}`,
+    );
+    results[`classify${sfx}`] = await timed(
+      classifyStage({
+        model,
+        prefix,
+        name: `${prefix.replace(/[^a-z0-9_.-]/gi, '-')}classify${sfx}`,
+        serde: {},
+        config: loop(old),
+      }) as Stage<unknown, unknown>,
+      `classify${sfx}`,
+    );
+  }
+  const c = results.classify as ReturnType<ReturnType<typeof stageClock>['result']>;
+  const passthrough = results.passthrough as typeof c;
+  if (!withCluster) {
+    await teardown(prefix);
+    return {
+      records: N,
+      batch: BATCH,
+      passthrough,
+      results,
+      classify: { ...c, stagePerSec: c.perSec, purePerSec: pureClassify, ratio: c.perSec / pureClassify },
+    };
+  }
 
   // pure cluster transform: the classified records in the order the stage will see them is not
   // known up front; use event-time order (the cluster algorithm's cost does not depend on it much)
@@ -281,7 +348,7 @@ async function throughput() {
   const parts = clusterStage({ prefix, config: { batch: { maxRecords: BATCH, lingerMs: 20 } } });
   const kClock = stageClock(parts.stage.name, N);
   const cluster = await runClusterStage(parts, { kafka, clientId: 'bench-cluster' });
-  await timeout(kClock.done, 600_000, 'cluster');
+  await profiled(profDir, 'cluster', () => timeout(kClock.done, 600_000, 'cluster'));
   const k = kClock.result();
   await cluster.stop();
   log(`cluster stage: ${k.perSec.toFixed(0)} rec/s (${k.batches} batches)`);
@@ -291,6 +358,8 @@ async function throughput() {
   return {
     records: N,
     batch: BATCH,
+    passthrough,
+    results,
     classify: { ...c, stagePerSec: c.perSec, purePerSec: pureClassify, ratio: c.perSec / pureClassify },
     cluster: { ...k, stagePerSec: k.perSec, purePerSec: pureCluster, ratio: k.perSec / pureCluster },
     changelog,
@@ -363,12 +432,22 @@ else {
   console.log(
     `classify  | ${f(tp.classify.stagePerSec).padStart(11)} | ${f(tp.classify.perCpuSec).padStart(15)} | ${f(tp.classify.purePerSec).padStart(20)} | ${tp.classify.ratio.toFixed(3).padStart(12)} | ${share(tp.classify)}`,
   );
-  console.log(
-    `cluster   | ${f(tp.cluster.stagePerSec).padStart(11)} | ${f(tp.cluster.perCpuSec).padStart(15)} | ${f(tp.cluster.purePerSec).padStart(20)} | ${tp.cluster.ratio.toFixed(3).padStart(12)} | ${share(tp.cluster)}`,
-  );
-  console.log(
-    `cluster changelog: ${f(tp.changelog.messages)} messages, ${(tp.changelog.bytes / 1e6).toFixed(2)} MB key+value = ${tp.changelog.messagesPerRecord.toFixed(2)} messages and ${f(tp.changelog.bytesPerRecord)} bytes per record`,
-  );
+  for (const [name, r] of Object.entries(tp.results))
+    console.log(
+      `${name.padEnd(16)} ${f(r.perSec).padStart(8)} rec/s  ${f(r.perCpuSec).padStart(7)} rec/cpu-s  ×${(r.perSec / tp.passthrough.perSec).toFixed(2)} of passthrough  (wall: ${share(r)})`,
+    );
+  if (tp.results['passthrough-old'] && tp.results['classify-old'])
+    console.log(
+      `new loop / old loop: passthrough ×${(tp.passthrough.perSec / tp.results['passthrough-old'].perSec).toFixed(2)}, classify ×${(tp.classify.perSec / tp.results['classify-old'].perSec).toFixed(2)}`,
+    );
+  if (tp.cluster)
+    console.log(
+      `cluster   | ${f(tp.cluster.stagePerSec).padStart(11)} | ${f(tp.cluster.perCpuSec).padStart(15)} | ${f(tp.cluster.purePerSec).padStart(20)} | ${tp.cluster.ratio.toFixed(3).padStart(12)} | ${share(tp.cluster)}`,
+    );
+  if (tp.changelog)
+    console.log(
+      `cluster changelog: ${f(tp.changelog.messages)} messages, ${(tp.changelog.bytes / 1e6).toFixed(2)} MB key+value = ${tp.changelog.messagesPerRecord.toFixed(2)} messages and ${f(tp.changelog.bytesPerRecord)} bytes per record`,
+    );
   if (q) {
     console.log(`\ncluster quality on UCI (${q.rows} rows; ${q.clustered} read back from clustered)`);
     console.log('                      | pairwise P / R / F1     | B-cubed P / R / F1      | ARI   | stories');

@@ -111,6 +111,12 @@ export interface StageConfig {
   batch: { maxRecords: number; lingerMs: number };
   /** per partition: fetching pauses above either bound and resumes below half of it */
   buffer: { maxRecords: number; maxBytes: number };
+  /**
+   * A full buffer first holds the consumer (no next fetch) up to this long, waiting to drain below
+   * half, and only then pauses the partition; 0: pause at once (the runtime before issue 14, whose
+   * resumed partitions waited for kafkajs' next fetch: up to maxWaitTimeMs). Not for merge stages.
+   */
+  backpressureBlockMs: number;
   retry: RetryPolicy;
   breaker: BreakerOptions;
   /** how long a graceful stop waits for the open batch before aborting its transaction */
@@ -131,6 +137,7 @@ export const defaultStageConfig: StageConfig = {
   mode: 'exactly-once',
   batch: { maxRecords: 500, lingerMs: 50 },
   buffer: { maxRecords: 5_000, maxBytes: 16 * 1024 * 1024 },
+  backpressureBlockMs: 1_000,
   retry: defaultRetry,
   breaker: { failureThreshold: 5, halfOpenAfterMs: 5_000 },
   shutdownTimeoutMs: 10_000,

@@ -12,4 +12,9 @@ export const runtimeEnv = defineEnv('@feedlog/runtime', {
     default: 'every record',
     doc: 'Read only the records of this upstream generation (a replay sets it; shared topics hold every generation).',
   },
+  STAGE_BACKPRESSURE_BLOCK_MS: {
+    schema: int({ min: 0 }).optional(),
+    default: "the stage's config (1000)",
+    doc: 'A full partition buffer holds the consumer this long before the partition is paused; 0: pause at once (the loop before issue 14, slower under load).',
+  },
 });

@@ -44,6 +44,57 @@ export const toKafkaMessage = (m: TopicMessage): Message => ({
   ...(m.timestamp === undefined ? {} : { timestamp: m.timestamp }),
 });
 
+/**
+ * One transaction's messages cut into produce requests of at most `maxBytes` (estimated: keys,
+ * values and headers) and `maxMessages`. Why: kafkajs writes all of a request's messages for one
+ * partition as one record batch, and a record batch over the broker's message.max.bytes (1 MiB by
+ * default) is refused with MESSAGE_TOO_LARGE every time it is retried (a stage keyed like its input
+ * sends a whole batch to one partition: 3,800 records of 200 bytes plus a traceparent did it). And
+ * kafkajs groups a request's messages by partition in time quadratic in their number.
+ */
+export function chunkMessages(
+  topicMessages: { topic: string; messages: Message[] }[],
+  maxBytes = 512 * 1024,
+  maxMessages = 1_000,
+): { topic: string; messages: Message[] }[][] {
+  const chunks: { topic: string; messages: Message[] }[][] = [];
+  let chunk: { topic: string; messages: Message[] }[] = [];
+  let bytes = 0;
+  let count = 0;
+  for (const { topic, messages } of topicMessages) {
+    let current: Message[] | undefined;
+    for (const m of messages) {
+      const size = sizeOfMessage(m);
+      if (count > 0 && (bytes + size > maxBytes || count >= maxMessages)) {
+        chunks.push(chunk);
+        chunk = [];
+        bytes = 0;
+        count = 0;
+        current = undefined;
+      }
+      if (!current) {
+        current = [];
+        chunk.push({ topic, messages: current });
+      }
+      current.push(m);
+      bytes += size;
+      count++;
+    }
+  }
+  if (count > 0) chunks.push(chunk);
+  return chunks;
+}
+
+const byteLength = (x: Buffer | string | null | undefined) =>
+  x == null ? 0 : typeof x === 'string' ? Buffer.byteLength(x) : x.length;
+
+function sizeOfMessage(m: Message): number {
+  let size = 24 + byteLength(m.key as Buffer | string | null) + byteLength(m.value as Buffer | string | null);
+  for (const [k, v] of Object.entries(m.headers ?? {}))
+    size += 2 + k.length + (Array.isArray(v) ? v.reduce((s, x) => s + byteLength(x), 0) : byteLength(v));
+  return size;
+}
+
 function byTopic(offsets: Commit['offsets']) {
   const by = new Map<string, { partition: number; offset: string }[]>();
   for (const o of offsets) by.set(o.topic, [...(by.get(o.topic) ?? []), { partition: o.partition, offset: o.offset }]);
@@ -84,7 +135,7 @@ export class TransactionalSink implements Sink {
       const topicMessages = c.topicMessages
         .filter((t) => t.messages.length > 0)
         .map((t) => ({ topic: t.topic, messages: t.messages.map(toKafkaMessage) }));
-      if (topicMessages.length > 0) await tx.sendBatch({ topicMessages, acks: -1 });
+      for (const chunk of chunkMessages(topicMessages)) await tx.sendBatch({ topicMessages: chunk, acks: -1 });
       if (signal.aborted) throw new TransactionError('aborted by shutdown');
       await tx.sendOffsets({ consumerGroupId: this.groupId, topics: byTopic(c.offsets) });
       if (signal.aborted) throw new TransactionError('aborted by shutdown');
@@ -126,7 +177,7 @@ export class AtLeastOnceSink implements Sink {
       .filter((t) => t.messages.length > 0)
       .map((t) => ({ topic: t.topic, messages: t.messages.map(toKafkaMessage) }));
     try {
-      if (topicMessages.length > 0) await producer.sendBatch({ topicMessages, acks: -1 });
+      for (const chunk of chunkMessages(topicMessages)) await producer.sendBatch({ topicMessages: chunk, acks: -1 });
       if (signal.aborted) throw new TransactionError('aborted by shutdown');
       await this.consumer.commitOffsets(c.offsets);
     } catch (e) {

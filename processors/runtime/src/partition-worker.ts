@@ -23,6 +23,11 @@ export interface WorkerHost {
   onCommit(worker: PartitionWorker): void;
   /** commit offsets over fetches that held only transaction markers (store stages: lag reaches 0) */
   advanceOverMarkers: boolean;
+  /**
+   * A full buffer holds the consumer in `admit` (kafkajs' own backpressure: no fetch until the
+   * handler returns) for up to this long before pausing the partition; 0: pause at once.
+   */
+  blockMs: number;
 }
 
 /**
@@ -52,6 +57,8 @@ export class PartitionWorker {
   private readonly soft = new AbortController();
   private readonly hard = new AbortController();
   private wake: (() => void) | undefined;
+  /** `admit` waiting for the buffer to drain below half its bound */
+  private drained: (() => void) | undefined;
   private firstArrival = 0;
   private failures = 0;
   private inflightFirst: string | undefined;
@@ -97,9 +104,44 @@ export class PartitionWorker {
       this.bufferedBytes += sizeOf(r);
       this.fetchedUpTo = off + 1;
     }
-    const { maxRecords, maxBytes } = this.host.stage.config.buffer;
-    if (this.buffer.length >= maxRecords || this.bufferedBytes >= maxBytes) this.addPause('buffer full');
+    if (this.full && this.host.blockMs <= 0) this.addPause('buffer full');
     this.wake?.();
+  }
+
+  private get full(): boolean {
+    const { maxRecords, maxBytes } = this.host.stage.config.buffer;
+    return this.buffer.length >= maxRecords || this.bufferedBytes >= maxBytes;
+  }
+
+  private get belowHalf(): boolean {
+    const { maxRecords, maxBytes } = this.host.stage.config.buffer;
+    return this.buffer.length < maxRecords / 2 && this.bufferedBytes < maxBytes / 2;
+  }
+
+  /**
+   * From the consumer, after `push`: while the buffer is full, hold the consumer's handler until it
+   * is below half (or the worker closes), at most `blockMs`; then pause the partition. Why not pause
+   * at once: kafkajs only looks at a resumed partition with its next fetch, and that fetch parks on
+   * the broker for maxWaitTime when every other partition is at its end, or is not sent at all but
+   * slept for maxWaitTime when every partition is paused: with a 2 s idle wait, a stage under load
+   * spent half its time there. A held handler just delays the next fetch, and a partition resumed
+   * this way is in it.
+   */
+  async admit(): Promise<void> {
+    if (this.closing || !this.full || this.host.blockMs <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await new Promise<boolean>((resolve) => {
+      this.drained = () => resolve(true);
+      timer = setTimeout(() => resolve(false), this.host.blockMs);
+    });
+    clearTimeout(timer);
+    this.drained = undefined;
+    // still full after blockMs (a slow transform, an open breaker): stop fetching it, free the consumer
+    if (!drained && !this.closing && this.full) this.addPause('buffer full');
+  }
+
+  private release() {
+    if (this.drained && (this.closing || this.belowHalf)) this.drained();
   }
 
   /** from the consumer: a fetch that held only control records (commit markers) or aborted ones */
@@ -127,6 +169,7 @@ export class PartitionWorker {
       this.closing = true;
       this.soft.abort();
       this.wake?.();
+      this.release();
     }
     const timer = setTimeout(() => this.hard.abort(), graceMs);
     let giveUp: NodeJS.Timeout | undefined;
@@ -183,6 +226,7 @@ export class PartitionWorker {
     this.buffer = [];
     this.bufferedBytes = 0;
     this.removePause('buffer full');
+    this.release();
   }
 
   private waitForBatch(): Promise<void> {
@@ -240,8 +284,10 @@ export class PartitionWorker {
     const batch = this.buffer.splice(0, n);
     for (const r of batch) this.bufferedBytes -= sizeOf(r);
     if (this.buffer.length > 0) this.firstArrival = performance.now();
-    const { maxRecords, maxBytes } = this.host.stage.config.buffer;
-    if (this.buffer.length < maxRecords / 2 && this.bufferedBytes < maxBytes / 2) this.removePause('buffer full');
+    if (this.belowHalf) {
+      this.removePause('buffer full');
+      this.release();
+    }
     return batch;
   }
 
@@ -294,6 +340,7 @@ export class PartitionWorker {
       const before = this.buffer.length;
       this.buffer = this.buffer.filter((r) => Number(r.offset) >= committed);
       if (this.buffer.length !== before) this.bufferedBytes = this.buffer.reduce((s, r) => s + sizeOf(r), 0);
+      this.release();
       // the consumer started elsewhere (a store keeps the offsets, not the group): a gap is re-read
       const head = this.buffer[0];
       const gap = head ? Number(head.offset) > committed : this.fetchedUpTo > committed;

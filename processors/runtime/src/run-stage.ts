@@ -3,6 +3,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { singleMemberAssigner } from './assigner.ts';
 import { Breaker } from './breaker.ts';
 import type { Stage } from './define-stage.ts';
+import { runtimeEnv } from './env.ts';
 import { AtLeastOnceSink, type Sink, TransactionalSink, transactionalIdFor } from './eos.ts';
 import type { PartitionHealth, StageHealth, StageStatus } from './health.ts';
 import { publish } from './instrumentation.ts';
@@ -39,7 +40,8 @@ const tp = (topic: string, partition: number) => `${topic}:${partition}`;
  * partition on one instance (`singleMemberAssigner`) and one MergeWorker with one producer.
  */
 export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}): Promise<RunningStage> {
-  const cfg = stage.config;
+  const blockMs = runtimeEnv.parse().STAGE_BACKPRESSURE_BLOCK_MS;
+  const cfg = blockMs === undefined ? stage.config : { ...stage.config, backpressureBlockMs: blockMs };
   const kafka = opts.kafka ?? createKafka(loadConfig(), { clientId: opts.clientId ?? `feedlog-${stage.name}` });
   const topics = stage.input.topics;
   const groupId = stage.groupId;
@@ -101,6 +103,7 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
     breaker,
     onCommit() {},
     advanceOverMarkers: stage.store !== undefined,
+    blockMs: cfg.backpressureBlockMs,
   };
 
   let readyResolve: () => void = () => {};
@@ -207,6 +210,7 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
     }
     const w = workers.get(tp(batch.topic, batch.partition)) ?? startWorker(batch.topic, batch.partition);
     w.push(batch.messages, Number(batch.highWatermark));
+    await w.admit();
   };
 
   let stopping: Promise<void> | undefined;
@@ -232,7 +236,13 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
   await admin.connect();
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: cfg.fromBeginning });
-  await consumer.run({ autoCommit: false, eachBatchAutoResolve: true, partitionsConsumedConcurrently: 1, eachBatch });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: true,
+    // a partition held in `admit` must not hold up the batches of the others from the same fetch
+    partitionsConsumedConcurrently: !merged && cfg.backpressureBlockMs > 0 ? 64 : 1,
+    eachBatch,
+  });
 
   const partitions = (): PartitionHealth[] =>
     merged

@@ -1,6 +1,6 @@
 import type { Consumer, Kafka, Producer } from 'kafkajs';
 import type { DeadLetter } from './dlq.ts';
-import { type Commit, type Sink, toKafkaMessage } from './eos.ts';
+import { type Commit, chunkMessages, type Sink, toKafkaMessage } from './eos.ts';
 import { TransactionError } from './errors.ts';
 import { publish } from './instrumentation.ts';
 
@@ -58,7 +58,7 @@ export class StoreSink<O> implements Sink {
     const topicMessages = c.topicMessages
       .filter((t) => t.messages.length > 0)
       .map((t) => ({ topic: t.topic, messages: t.messages.map(toKafkaMessage) }));
-    if (topicMessages.length > 0) await producer.sendBatch({ topicMessages, acks: -1 });
+    for (const chunk of chunkMessages(topicMessages)) await producer.sendBatch({ topicMessages: chunk, acks: -1 });
     if (signal.aborted) throw new TransactionError('aborted by shutdown');
     await this.store.commit(
       {

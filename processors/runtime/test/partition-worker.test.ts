@@ -20,7 +20,9 @@ const msg = (offset: number): KafkaMessage => ({
 });
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => msg(from + i));
 
-function fixture(opts: { committed?: number; failCommits?: number; markers?: boolean } = {}) {
+function fixture(
+  opts: { committed?: number; failCommits?: number; markers?: boolean; blockMs?: number; gate?: Promise<void> } = {},
+) {
   const stage = defineStage({
     name: 'pw',
     generation: 1,
@@ -49,6 +51,7 @@ function fixture(opts: { committed?: number; failCommits?: number; markers?: boo
       state.inits++;
     },
     async commit(c: Commit) {
+      await opts.gate;
       if (state.failCommits > 0) {
         state.failCommits--;
         throw new TransactionError('fenced (test)');
@@ -69,6 +72,7 @@ function fixture(opts: { committed?: number; failCommits?: number; markers?: boo
     breaker: (n) => new Breaker(n),
     onCommit() {},
     advanceOverMarkers: opts.markers ?? false,
+    blockMs: opts.blockMs ?? 0,
   };
   return { state, worker: new PartitionWorker(host, 'in', 0) };
 }
@@ -144,5 +148,47 @@ describe('PartitionWorker offsets', () => {
     await until(() => state.committed === 40);
     expect(state.resumes).toBe(1);
     await worker.close(1_000);
+  });
+
+  it('holds the consumer while the buffer is full instead of pausing, and lets go below half', async () => {
+    const { state, worker } = fixture({ blockMs: 60_000 });
+    worker.push(range(0, 40));
+    expect(state.pauses).toBe(0);
+    let admitted = false;
+    const admit = worker.admit().then(() => {
+      admitted = true;
+    });
+    await admit;
+    // let go once the buffer (bound 25) is below half: at least 28 of 40 records taken
+    expect(worker.buffered).toBeLessThan(13);
+    expect(admitted).toBe(true);
+    await until(() => state.committed === 40);
+    expect(state.pauses).toBe(0);
+    await worker.close(1_000);
+    expect(state.outputs).toEqual(range(0, 40).map((m) => `V${m.offset}`));
+  });
+
+  it('pauses after holding the consumer for blockMs when the buffer does not drain, and resumes later', async () => {
+    let open: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    const { state, worker } = fixture({ blockMs: 20, gate });
+    worker.push(range(0, 40));
+    await worker.admit(); // the first batch's commit is stuck: the buffer stays full
+    expect(state.pauses).toBe(1);
+    open();
+    await until(() => state.committed === 40);
+    expect(state.resumes).toBe(1);
+    await worker.close(1_000);
+  });
+
+  it('lets a held consumer go when the worker closes', async () => {
+    const gate = new Promise<void>(() => {});
+    const { worker } = fixture({ blockMs: 60_000, gate });
+    worker.push(range(0, 40));
+    const admit = worker.admit();
+    await worker.close(10);
+    await admit;
   });
 });
