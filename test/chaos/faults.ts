@@ -79,6 +79,41 @@ export async function registryRestarts(stack: ChaosStack, times: number, pauseMs
   return `registry restarted ${times}×`;
 }
 
+/**
+ * Each of `targets`, in a random order, frozen (SIGSTOP) for `freezeMs`, longer than its session
+ * timeout, then resumed (SIGCONT): what a long GC pause, a swapped-out process or a starved CPU
+ * does. The group evicts it while it holds batches; on resume it finishes them and commits before
+ * it learns it is no longer a member (the `bench e2e` run at load 45 lost the index stage's
+ * membership this way). A harness that dies meanwhile resumes its children (they are SIGKILLed).
+ */
+export async function freezeStages(
+  stack: ChaosStack,
+  opts: { targets: readonly ProcessName[]; freezeMs: number; pauseMs: number; log: Log },
+): Promise<string> {
+  const order = [...opts.targets].sort(() => Math.random() - 0.5);
+  for (const name of order) {
+    await sleep(opts.pauseMs);
+    const pid = stack.service(name).pid;
+    if (pid === undefined) throw new Error(`${name} is not running`);
+    const resume = () => {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {}
+    };
+    process.once('exit', resume);
+    process.kill(pid, 'SIGSTOP');
+    opts.log(`${name} frozen (SIGSTOP) for ${opts.freezeMs / 1000} s`);
+    try {
+      await sleep(opts.freezeMs);
+    } finally {
+      resume();
+      process.off('exit', resume);
+    }
+    opts.log(`${name} resumed (SIGCONT)`);
+  }
+  return `${order.length} processes frozen ${opts.freezeMs / 1000} s each (${order.join(', ')})`;
+}
+
 /** A stage scaled 1 → `to` → 1 instances (extra instances join its group, then leave with SIGTERM), `cycles` times. */
 export async function rebalanceStorm(
   stack: ChaosStack,

@@ -4,6 +4,7 @@ import {
   brokerKill,
   diskFull,
   embedderDown,
+  freezeStages,
   type Log,
   networkStall,
   postgresDown,
@@ -14,7 +15,7 @@ import {
 } from './faults.ts';
 import { checkInvariants, LagWatch, type Verdict } from './invariants.ts';
 import { Pusher, producePoison, Reader } from './load.ts';
-import type { ChaosStack } from './stack.ts';
+import { type ChaosStack, STAGES } from './stack.ts';
 
 /**
  * The scenarios and the runner: load starts, the fault is injected and healed while the load
@@ -34,6 +35,8 @@ export interface ScaleSettings {
   stormCycles: number;
   brokerDownMs: number;
   stallMs: number;
+  /** how long each stage process stays frozen (SIGSTOP; the stages' session timeout is 6 s) */
+  freezeMs: number;
   /** how long the stack may take to drain after the heal */
   catchUpMs: number;
 }
@@ -50,6 +53,7 @@ export const scales: Record<Scale, ScaleSettings> = {
     stormCycles: 1,
     brokerDownMs: 10_000,
     stallMs: 10_000,
+    freezeMs: 10_000,
     catchUpMs: 120_000,
   },
   full: {
@@ -63,6 +67,7 @@ export const scales: Record<Scale, ScaleSettings> = {
     stormCycles: 2,
     brokerDownMs: 30_000,
     stallMs: 30_000,
+    freezeMs: 12_000,
     catchUpMs: 600_000,
   },
 };
@@ -164,6 +169,19 @@ export const scenarios: Scenario[] = [
         holdMs: hold,
         log: ctx.log,
       });
+    },
+  },
+  {
+    name: 'freeze',
+    fault: 'each stage and the materializer frozen (SIGSTOP) past its session timeout, then resumed',
+    ci: false,
+    async inject(ctx) {
+      await loadUnderway(ctx, 0.1);
+      const targets = [...STAGES, 'materialize'] as const;
+      // the frozen spans and the gaps between them fill the load's duration
+      const total = (ctx.scale.items / ctx.scale.rate) * 1_000;
+      const pauseMs = Math.max(1_000, (total - targets.length * ctx.scale.freezeMs) / (targets.length + 1));
+      return freezeStages(ctx.stack, { targets, freezeMs: ctx.scale.freezeMs, pauseMs, log: ctx.log });
     },
   },
   {

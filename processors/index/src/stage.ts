@@ -60,12 +60,17 @@ type Op = { kind: 'upsert' | 'delete'; at: number[] };
  * The index stage: embedded → indexed. Writes each record's vector and payload to the vector index
  * (generation N) and emits an IndexedHeadline once the store acknowledged the write.
  *
- * Delivery: at-least-once. The store write is a side effect outside Kafka, so a Kafka transaction
- * could not make it atomic with the offset commit anyway; what makes re-delivery harmless is that
+ * Delivery: exactly-once on `indexed`, like every stage on the shared runtime: the outputs and the
+ * input offsets of a batch are one Kafka transaction per input partition, and whoever is assigned
+ * the partition next fences the previous owner's producer. The store write is a side effect
+ * outside Kafka, so no transaction covers it; it happens in `transform`, before the commit, and
  * every store operation is idempotent by item id: an upsert replaces the point with the same id
- * (the embedded index keys on the item id; Qdrant on UUID v5 of it) and a delete of an absent item
- * is a no-op. A record processed twice (crash after the write, before the commit) leaves the index
- * as processing it once would, and downstream consumers upsert `indexed` by item id as well.
+ * (the embedded index keys on the item id; Qdrant on UUID v5 of it), a delete of an absent item
+ * is a no-op. A batch written to the store and then not committed (SIGKILL, a fenced zombie after
+ * a rebalance, a failed commit) is processed again from the committed offset: the store ends as
+ * one write would leave it, and `indexed` holds the batch once (the aborted transaction is never
+ * visible under read_committed). At-least-once here once wrote a revoked batch to `indexed` a
+ * second time after every rebalance or lost group membership (issue 15's chaos suite).
  *
  * Failures: the store is called through the runtime's circuit breaker; a store failure is a
  * RetriableError (retried with backoff), and once the breaker opens the runtime pauses the
@@ -102,8 +107,8 @@ export function indexStage(opts: IndexStageOptions): Stage<EmbeddedHeadline, Ind
     output: { topic: output, codec: serdeFor('IndexedHeadline', output, { prefix, ...opts.serde }) },
     dlq: { topic: dlq, codec: serdeFor('DeadLetter', dlq, { prefix, ...opts.serde }) },
     config: {
-      // the vector-store write is idempotent by item id: at-least-once is exact enough (see above)
-      mode: 'at-least-once',
+      // `indexed` + offsets in one transaction; the store write before it is idempotent (see above)
+      mode: 'exactly-once',
       batch: { maxRecords: 256, lingerMs: 50 },
       // the breaker must open before a record runs out of attempts: 3 failures open it, 10 attempts
       breaker: { failureThreshold: 3, halfOpenAfterMs: 2_000 },
