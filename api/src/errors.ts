@@ -36,6 +36,7 @@ const Unauthorized = createError('unauthorized', '%s', 401);
 const Forbidden = createError('forbidden', '%s', 403);
 const NotFound = createError('not_found', '%s', 404);
 const Conflict = createError('conflict', '%s', 409);
+const LengthRequired = createError('length_required', '%s', 411);
 const RateLimited = createError('rate_limited', 'rate limit of %s requests per %s exceeded; retry in %s', 429);
 const Unavailable = createError('unavailable', '%s', 503);
 const Busy = createError('busy', '%s; retry in %s s', 503);
@@ -49,6 +50,7 @@ export const errors = {
   forbidden: (msg: string): DetailedError => new Forbidden(msg),
   notFound: (msg: string): DetailedError => new NotFound(msg),
   conflict: (msg: string): DetailedError => new Conflict(msg),
+  lengthRequired: (msg: string): DetailedError => new LengthRequired(msg),
   rateLimited: (max: number, window: string, after: string): DetailedError => new RateLimited(max, window, after),
   /** A dependency is down: 503 with a message that names the component, never its internals. */
   unavailable: (msg: string): DetailedError => {

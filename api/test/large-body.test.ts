@@ -161,4 +161,47 @@ describe('large bodies through the body lane', { timeout: 120_000 }, () => {
       /^feedlog_api_large_bodies_refused_total 1$/m,
     );
   });
+
+  it('a chunked body (no Content-Length) is read only up to the threshold: a larger one is 411, a small one accepted', async () => {
+    const t = await testApp({ rateLimit: false });
+    apps.push(t.app);
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = t.app.server.address() as AddressInfo;
+    /** a POST whose body is sent with Transfer-Encoding: chunked, in 16 KiB chunks */
+    const chunked = (body: Buffer) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1');
+        let got = '';
+        socket.on('data', (d) => {
+          got += d.toString();
+          if (/\r\n\r\n[\s\S]*\}$/.test(got)) {
+            socket.destroy();
+            resolve(got);
+          }
+        });
+        socket.on('error', reject);
+        socket.write(
+          `POST /v1/items HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nx-api-key: ${WRITE_KEY}\r\ntransfer-encoding: chunked\r\n\r\n`,
+        );
+        for (let i = 0; i < body.length; i += 16 * 1024) {
+          const part = body.subarray(i, i + 16 * 1024);
+          socket.write(`${part.length.toString(16)}\r\n`);
+          socket.write(part);
+          socket.write('\r\n');
+        }
+        socket.write('0\r\n\r\n');
+      });
+    const big = Buffer.from(JSON.stringify({ items: Array.from({ length: 300 }, (_, i) => item(i, { summary: long })) }));
+    expect(big.length).toBeGreaterThan(64 * 1024);
+    const refused = await chunked(big);
+    expect(refused).toMatch(/^HTTP\/1.1 411/);
+    expect(JSON.parse(refused.slice(refused.indexOf('\r\n\r\n') + 4))).toMatchObject({
+      error: 'length_required',
+      message: expect.stringMatching(/must declare its Content-Length/),
+    });
+    expect(t.sink.records.length).toBe(0);
+    const small = await chunked(Buffer.from(JSON.stringify({ items: [item(1)] })));
+    expect(small).toMatch(/^HTTP\/1.1 202/);
+    expect(t.sink.records.length).toBe(1);
+  });
 });

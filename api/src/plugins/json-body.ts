@@ -156,14 +156,23 @@ export function installJsonParser(
       void viaSlot(lane, req, payload, declared, limit, done);
       return;
     }
-    readChunks(payload, declared, limit).then(
+    // A body without content-length (chunked) cannot be admitted or paced before it is read, so
+    // only a small one is read here on the event loop; a larger one must declare its length and
+    // go through the lane like every other large body (else a hostile client bypasses the pacing).
+    const undeclared = lane !== undefined && Number.isNaN(declared);
+    const cap = undeclared ? Math.min(limit, lane.threshold - 1) : limit;
+    readChunks(payload, declared, cap).then(
       (buf) => {
         if (lane && buf.length >= lane.threshold) return toLane(lane, req, buf, done);
         const out = parseJsonBody(buf, maxDepth, maxValues);
         if (out.ok) done(null, out.value);
         else done(refused(out.refusal), undefined);
       },
-      (e: Error) => done(e, undefined),
+      (e: Error & { code?: string }) => {
+        if (undeclared && cap < limit && e.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+          return done(errors.lengthRequired(`a body of ${cap + 1} bytes or more must declare its Content-Length`));
+        done(e, undefined);
+      },
     );
   });
   return lane;

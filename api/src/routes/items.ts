@@ -34,6 +34,7 @@ export const itemsRoutes: FastifyPluginAsyncTypebox<ItemsRouteOptions> = async (
           400: ErrorBody,
           401: ErrorBody,
           403: ErrorBody,
+          411: ErrorBody,
           413: ErrorBody,
           415: ErrorBody,
           429: ErrorBody,
