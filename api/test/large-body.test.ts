@@ -191,7 +191,9 @@ describe('large bodies through the body lane', { timeout: 120_000 }, () => {
         }
         socket.write('0\r\n\r\n');
       });
-    const big = Buffer.from(JSON.stringify({ items: Array.from({ length: 300 }, (_, i) => item(i, { summary: long })) }));
+    const big = Buffer.from(
+      JSON.stringify({ items: Array.from({ length: 300 }, (_, i) => item(i, { summary: long })) }),
+    );
     expect(big.length).toBeGreaterThan(64 * 1024);
     const refused = await chunked(big);
     expect(refused).toMatch(/^HTTP\/1.1 411/);
