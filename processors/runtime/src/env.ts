@@ -1,5 +1,7 @@
 import { defineEnv } from '@feedlog/common/define-env';
-import { int } from '@feedlog/common/env-parsers';
+import { int, oneOf } from '@feedlog/common/env-parsers';
+
+const nodeMajor = Number(process.versions.node.split('.')[0]);
 
 /** What every stage process is told about its place among generations (see replay). */
 export const runtimeEnv = defineEnv('@feedlog/runtime', {
@@ -16,5 +18,13 @@ export const runtimeEnv = defineEnv('@feedlog/runtime', {
     schema: int({ min: 0 }).optional(),
     default: "the stage's config (1000)",
     doc: 'A full partition buffer holds the consumer this long before the partition is paused; 0: pause at once (the loop before issue 14, slower under load).',
+  },
+  FEEDLOG_KAFKA_CLIENT: {
+    schema: oneOf(['kafkajs', 'platformatic'])
+      .refine((c) => c !== 'platformatic' || nodeMajor >= 22, {
+        message: `platformatic (@platformatic/kafka 2.x) needs Node >= 22; this is Node ${process.versions.node}`,
+      })
+      .default('kafkajs'),
+    doc: "Kafka client of the stage runtime: kafkajs | platformatic (@platformatic/kafka 2.x, Node >= 22; see processors/runtime's README).",
   },
 });

@@ -1,4 +1,9 @@
-import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
+import type {
+  ClientConsumer as Consumer,
+  ProduceMessage as Message,
+  ClientProducer as Producer,
+  StageClient,
+} from './client/types.ts';
 import type { DeadLetter, TopicMessage } from './dlq.ts';
 import { TransactionError } from './errors.ts';
 
@@ -105,7 +110,7 @@ export class TransactionalSink implements Sink {
   private producer: Producer | undefined;
 
   constructor(
-    private readonly kafka: Kafka,
+    private readonly kafka: StageClient,
     readonly transactionalId: string,
     private readonly groupId: string,
     private readonly transactionTimeoutMs: number,
@@ -160,7 +165,7 @@ export class AtLeastOnceSink implements Sink {
   private producer: Producer | undefined;
 
   constructor(
-    private readonly kafka: Kafka,
+    private readonly kafka: StageClient,
     private readonly consumer: Consumer,
   ) {}
 

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import type { Kafka, KafkaMessage } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { Breaker } from './breaker.ts';
+import type { InMessage as KafkaMessage } from './client/types.ts';
 import type { Stage } from './define-stage.ts';
 import type { RawRecord } from './dlq.ts';
 import type { Sink } from './eos.ts';

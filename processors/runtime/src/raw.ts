@@ -1,4 +1,4 @@
-import type { KafkaMessage } from 'kafkajs';
+import type { InMessage as KafkaMessage } from './client/types.ts';
 import type { Stage } from './define-stage.ts';
 import type { RawRecord, TopicMessage } from './dlq.ts';
 import { publish } from './instrumentation.ts';

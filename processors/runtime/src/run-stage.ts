@@ -1,7 +1,8 @@
 import { createKafka, fetchMaxWaitOverride, loadConfig } from '@feedlog/common';
-import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import { singleMemberAssigner } from './assigner.ts';
+import type { Kafka } from 'kafkajs';
 import { Breaker } from './breaker.ts';
+import { createStageClient } from './client/index.ts';
+import type { BatchPayload, ClientAdmin, ClientConsumer, StageClient } from './client/types.ts';
 import type { Stage } from './define-stage.ts';
 import { runtimeEnv } from './env.ts';
 import { AtLeastOnceSink, type Sink, TransactionalSink, transactionalIdFor } from './eos.ts';
@@ -12,8 +13,11 @@ import { PartitionWorker, type WorkerHost } from './partition-worker.ts';
 import { StoreSink } from './store-sink.ts';
 
 export interface RunOptions {
-  /** a kafkajs client; default: createKafka(loadConfig()) */
+  /** a kafkajs client; default: createKafka(loadConfig()). The kafkajs backend uses it, and a
+   * merge stage's `onAssigned` gets it (cluster restores its changelog with it) */
   kafka?: Kafka;
+  /** the runtime's Kafka client; default: FEEDLOG_KAFKA_CLIENT's (kafkajs: over `kafka`) */
+  client?: StageClient;
   clientId?: string;
 }
 
@@ -40,9 +44,12 @@ const tp = (topic: string, partition: number) => `${topic}:${partition}`;
  * partition on one instance (`singleMemberAssigner`) and one MergeWorker with one producer.
  */
 export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}): Promise<RunningStage> {
-  const blockMs = runtimeEnv.parse().STAGE_BACKPRESSURE_BLOCK_MS;
+  const env = runtimeEnv.parse();
+  const blockMs = env.STAGE_BACKPRESSURE_BLOCK_MS;
   const cfg = blockMs === undefined ? stage.config : { ...stage.config, backpressureBlockMs: blockMs };
-  const kafka = opts.kafka ?? createKafka(loadConfig(), { clientId: opts.clientId ?? `feedlog-${stage.name}` });
+  const clientId = opts.clientId ?? `feedlog-${stage.name}`;
+  const kafka = opts.kafka ?? createKafka(loadConfig(), { clientId });
+  const client = opts.client ?? (await createStageClient(env.FEEDLOG_KAFKA_CLIENT, kafka, clientId));
   const topics = stage.input.topics;
   const groupId = stage.groupId;
   const any = stage as Stage<unknown, unknown>;
@@ -55,17 +62,15 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
     publish('lifecycle', { stage: stage.name, status: s, ...(detail ? { detail } : {}) });
   };
 
-  const admin: Admin = kafka.admin();
-  const consumer: Consumer = kafka.consumer({
+  const admin: ClientAdmin = client.admin();
+  const consumer: ClientConsumer = client.consumer({
     groupId,
-    readUncommitted: false,
     sessionTimeout: cfg.sessionTimeoutMs,
     heartbeatInterval: cfg.heartbeatIntervalMs,
     maxWaitTimeInMs: fetchMaxWaitOverride() ?? cfg.maxWaitTimeMs,
     // one fetch is what a paused partition can still add to its buffer: keep it within the bound
     maxBytesPerPartition: cfg.maxBytesPerPartition || Math.max(64 * 1024, Math.min(1024 * 1024, cfg.buffer.maxBytes)),
-    allowAutoTopicCreation: false,
-    ...(stage.merge ? { partitionAssigners: [singleMemberAssigner(Date.now())] } : {}),
+    ...(stage.merge ? { singleMemberSince: Date.now() } : {}),
   });
 
   const breaker = (name: string) => {
@@ -82,10 +87,10 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
   const host: WorkerHost = {
     stage: any,
     newSink(t, p): Sink {
-      if (stage.store) return new StoreSink(kafka, consumer, stage.store, stage.name);
-      if (cfg.mode === 'at-least-once') return new AtLeastOnceSink(kafka, consumer);
+      if (stage.store) return new StoreSink(client, consumer, stage.store, stage.name);
+      if (cfg.mode === 'at-least-once') return new AtLeastOnceSink(client, consumer);
       return new TransactionalSink(
-        kafka,
+        client,
         transactionalIdFor(stage.name, stage.generation, t, p),
         groupId,
         cfg.transactionTimeoutMs,
@@ -93,9 +98,7 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
     },
     async committedOffset(t, p) {
       if (stage.store) return stage.store.committedOffset(t, p);
-      const [res] = await admin.fetchOffsets({ groupId, topics: [t] });
-      const off = res?.partitions.find((x) => x.partition === p)?.offset;
-      return off === undefined ? -1 : Number(off);
+      return (await admin.committedOffsets(groupId, t)).get(p) ?? -1;
     },
     seek,
     pause: (t, p) => consumer.pause([{ topic: t, partitions: [p] }]),
@@ -123,15 +126,9 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
     ? new MergeWorker({
         stage: any,
         kafka,
-        newSink: () => new TransactionalSink(kafka, transactionalId as string, groupId, cfg.transactionTimeoutMs),
-        async committedOffsets(t) {
-          const [res] = await admin.fetchOffsets({ groupId, topics: [t] });
-          return new Map((res?.partitions ?? []).map((x) => [x.partition, Number(x.offset)]));
-        },
-        async topicEnds(t) {
-          const ends = await admin.fetchTopicOffsets(t);
-          return new Map(ends.map((e) => [e.partition, { low: Number(e.low), high: Number(e.high) }]));
-        },
+        newSink: () => new TransactionalSink(client, transactionalId as string, groupId, cfg.transactionTimeoutMs),
+        committedOffsets: (t) => admin.committedOffsets(groupId, t),
+        topicEnds: (t) => admin.topicEnds(t),
         seek,
         pause: (t, ps) => consumer.pause([{ topic: t, ...(ps ? { partitions: ps } : {}) }]),
         resume: (t, ps) => consumer.resume([{ topic: t, ...(ps ? { partitions: ps } : {}) }]),
@@ -151,13 +148,13 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
     return w;
   };
 
-  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+  const onGroupJoin = (memberAssignment: Record<string, number[]>) => {
     if (status === 'stopping' || status === 'stopped') return;
-    const assigned = new Set(topics.flatMap((t) => (payload.memberAssignment[t] ?? []).map((p) => tp(t, p))));
+    const assigned = new Set(topics.flatMap((t) => (memberAssignment[t] ?? []).map((p) => tp(t, p))));
     const revoked: { topic: string; partition: number }[] = [];
     const added: { topic: string; partition: number }[] = [];
     if (merged) {
-      merged.assign([...(payload.memberAssignment[stage.input.topic] ?? [])].sort((a, b) => a - b));
+      merged.assign([...(memberAssignment[stage.input.topic] ?? [])].sort((a, b) => a - b));
     } else {
       for (const [k, w] of workers) {
         if (assigned.has(k)) w.invalidate();
@@ -168,7 +165,7 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
         }
       }
       for (const t of topics) {
-        for (const p of payload.memberAssignment[t] ?? []) {
+        for (const p of memberAssignment[t] ?? []) {
           if (workers.has(tp(t, p))) continue;
           startWorker(t, p);
           added.push({ topic: t, partition: p });
@@ -179,27 +176,32 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
     if (merged) return;
     if (status === 'starting') setStatus('ready');
     readyResolve();
-  });
+  };
 
-  // a fetch that held only control records (commit markers) or aborted records never reaches
-  // eachBatch: this event still says how far it got
-  consumer.on(consumer.events.START_BATCH_PROCESS, ({ payload }) => {
-    if (payload.batchSize !== 0 || status !== 'ready') return;
+  // a fetch that held only control records (commit markers) or aborted records
+  const onEmptyFetch = (payload: {
+    topic: string;
+    partition: number;
+    firstOffset: string;
+    lastOffset: string;
+    offsetLag: string;
+  }) => {
+    if (status !== 'ready') return;
     const last = Number(payload.lastOffset);
     if (merged) merged.pushEmpty(payload.partition, last, Number(payload.offsetLag));
     else workers.get(tp(payload.topic, payload.partition))?.pushEmpty(Number(payload.firstOffset), last);
-  });
+  };
 
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    publish('error', { stage: stage.name, where: 'consumer', error: payload.error });
-    if (!payload.restart) {
-      failure = payload.error;
-      setStatus('failed', String(payload.error));
-      void stop().finally(() => doneReject(payload.error));
+  const onCrash = (error: unknown, restart: boolean) => {
+    publish('error', { stage: stage.name, where: 'consumer', error });
+    if (!restart) {
+      failure = error;
+      setStatus('failed', String(error));
+      void stop().finally(() => doneReject(error));
     }
-  });
+  };
 
-  const eachBatch = async ({ batch, isStale }: EachBatchPayload) => {
+  const eachBatch = async ({ batch, isStale }: BatchPayload) => {
     if (status === 'stopping' || status === 'stopped') return;
     // a seek is pending for this partition: what this fetch returned is from before it
     if (isStale()) return;
@@ -235,13 +237,12 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
 
   await admin.connect();
   await consumer.connect();
-  await consumer.subscribe({ topics, fromBeginning: cfg.fromBeginning });
   await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: true,
+    topics,
+    fromBeginning: cfg.fromBeginning,
     // a partition held in `admit` must not hold up the batches of the others from the same fetch
     partitionsConsumedConcurrently: !merged && cfg.backpressureBlockMs > 0 ? 64 : 1,
-    eachBatch,
+    handlers: { onGroupJoin, onEmptyFetch, onCrash, eachBatch },
   });
 
   const partitions = (): PartitionHealth[] =>

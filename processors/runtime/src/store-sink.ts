@@ -1,4 +1,4 @@
-import type { Consumer, Kafka, Producer } from 'kafkajs';
+import type { ClientConsumer as Consumer, ClientProducer as Producer, StageClient } from './client/types.ts';
 import type { DeadLetter } from './dlq.ts';
 import { type Commit, chunkMessages, type Sink, toKafkaMessage } from './eos.ts';
 import { TransactionError } from './errors.ts';
@@ -38,7 +38,7 @@ export class StoreSink<O> implements Sink {
   private producer: Producer | undefined;
 
   constructor(
-    private readonly kafka: Kafka,
+    private readonly kafka: StageClient,
     private readonly consumer: Consumer,
     private readonly store: OffsetStore<O>,
     private readonly stage: string,
