@@ -1,4 +1,3 @@
-import { ConfigError } from '@feedlog/common/define-env';
 import type { Kafka } from 'kafkajs';
 import { kafkajsClient } from './kafkajs.ts';
 import type { ClientName, StageClient } from './types.ts';
@@ -12,5 +11,6 @@ export type * from './types.ts';
  */
 export async function createStageClient(name: ClientName, kafka: Kafka, clientId: string): Promise<StageClient> {
   if (name === 'kafkajs') return kafkajsClient(kafka);
-  throw new ConfigError(`FEEDLOG_KAFKA_CLIENT=${name}: backend not built yet (${clientId})`, []);
+  const { platformaticClient } = await import('./platformatic.ts');
+  return platformaticClient({ clientId });
 }
