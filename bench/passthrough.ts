@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { createKafka, loadConfig } from '@feedlog/common';
 import { Consumer as PConsumer, type Message as PMessage, Producer as PProducer } from '@platformatic/kafka';
 import type { Kafka } from 'kafkajs';
+import { platformaticClient } from '../processors/runtime/src/client/platformatic.ts';
 import { bytesCodec, defineStage, runStage, subscribe } from '../processors/runtime/src/index.ts';
 import { profiled } from './lib/cpu-profile.ts';
 
@@ -165,7 +166,12 @@ async function kafkajsEos(name: string): Promise<number> {
 }
 
 /** `legacy`: the runtime's loop as it was before issue 14 (StageConfig.legacyLoop) */
-async function runtime(name: string, mode: 'exactly-once' | 'at-least-once', legacy = false): Promise<number> {
+async function runtime(
+  name: string,
+  mode: 'exactly-once' | 'at-least-once',
+  legacy = false,
+  client: 'kafkajs' | 'platformatic' = 'kafkajs',
+): Promise<number> {
   const out = `${run}.${name}`;
   await createTopic(kafka, out);
   await createTopic(kafka, `${out}.dlq`, 1);
@@ -196,7 +202,12 @@ async function runtime(name: string, mode: 'exactly-once' | 'at-least-once', leg
     },
     map: (r) => r.value,
   });
-  const running = await runStage(stage, { kafka });
+  const running = await runStage(stage, {
+    kafka,
+    ...(client === 'platformatic'
+      ? { client: platformaticClient({ clientId: `bench-${name}`, brokers: cfg.kafka.brokers }) }
+      : {}),
+  });
   await clock.finished;
   off();
   const per = (x: number) => (x / sum.batches).toFixed(1);
@@ -276,6 +287,11 @@ const variants: [string, () => Promise<number>][] = [
 if (withPlatformatic) {
   variants.push(['@platformatic/kafka plain', () => platformatic(`pplain${round}`, false)]);
   variants.push(['@platformatic/kafka EOS (txn per batch)', () => platformatic(`peos${round}`, true)]);
+  // the runtime on its @platformatic/kafka 2.x backend (FEEDLOG_KAFKA_CLIENT=platformatic)
+  variants.push([
+    'runtime exactly-once (platformatic 2.x)',
+    () => runtime(`rtpeos${round}`, 'exactly-once', false, 'platformatic'),
+  ]);
 }
 // interleaved rounds: a burst of load from elsewhere on the machine hits every variant alike
 let round = 0;
