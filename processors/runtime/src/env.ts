@@ -1,7 +1,11 @@
 import { defineEnv } from '@feedlog/common/define-env';
 import { int, oneOf } from '@feedlog/common/env-parsers';
 
-const nodeMajor = Number(process.versions.node.split('.')[0]);
+/** @platformatic/kafka 2.x runs on Node >= 22 only: why `client` cannot run on `node`, or undefined */
+export function clientNodeIssue(client: string, node = process.versions.node): string | undefined {
+  if (client !== 'platformatic' || Number(node.split('.')[0]) >= 22) return undefined;
+  return `platformatic (@platformatic/kafka 2.x) needs Node >= 22; this is Node ${node}`;
+}
 
 /** What every stage process is told about its place among generations (see replay). */
 export const runtimeEnv = defineEnv('@feedlog/runtime', {
@@ -21,8 +25,8 @@ export const runtimeEnv = defineEnv('@feedlog/runtime', {
   },
   FEEDLOG_KAFKA_CLIENT: {
     schema: oneOf(['kafkajs', 'platformatic'])
-      .refine((c) => c !== 'platformatic' || nodeMajor >= 22, {
-        message: `platformatic (@platformatic/kafka 2.x) needs Node >= 22; this is Node ${process.versions.node}`,
+      .refine((c) => clientNodeIssue(c) === undefined, {
+        message: clientNodeIssue('platformatic', process.versions.node),
       })
       .default('kafkajs'),
     doc: "Kafka client of the stage runtime: kafkajs | platformatic (@platformatic/kafka 2.x, Node >= 22; see processors/runtime's README).",

@@ -3,7 +3,7 @@ import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { brokerReason } from '../src/client/platformatic-errors.ts';
 import { committedRecords } from '../src/client/platformatic-fetch.ts';
-import { runtimeEnv } from '../src/env.ts';
+import { clientNodeIssue, runtimeEnv } from '../src/env.ts';
 
 const IS_TRANSACTIONAL = 0x10;
 const IS_CONTROL = 0x20;
@@ -35,6 +35,9 @@ describe('the client seam', () => {
     expect(runtimeEnv.parse({}).FEEDLOG_KAFKA_CLIENT).toBe('kafkajs');
     expect(runtimeEnv.parse({ FEEDLOG_KAFKA_CLIENT: 'platformatic' }).FEEDLOG_KAFKA_CLIENT).toBe('platformatic');
     expect(() => runtimeEnv.parse({ FEEDLOG_KAFKA_CLIENT: 'rdkafka' })).toThrow(/FEEDLOG_KAFKA_CLIENT/);
+    expect(clientNodeIssue('platformatic', '20.19.0')).toMatch(/needs Node >= 22; this is Node 20.19.0/);
+    expect(clientNodeIssue('platformatic', '24.21.0')).toBeUndefined();
+    expect(clientNodeIssue('kafkajs', '20.19.0')).toBeUndefined();
   });
 
   it('platformatic keys land on the partitions kafkajs (and the Java client) chooses: murmur2', () => {
@@ -42,7 +45,7 @@ describe('the client seam', () => {
     for (const n of [1, 3, 6, 7, 32])
       for (let i = 0; i < 500; i++) {
         const key = Buffer.from(`item-${i}-${(i * 2654435761) % 9973}`);
-        const partitionMetadata = Array.from({ length: n }, (_, p) => ({ partitionId: p, leader: 0 }));
+        const partitionMetadata = Array.from({ length: n }, (_, p) => ({ partitionId: p, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
         const expected = kjs({ topic: 't', partitionMetadata, message: { key, value: null } });
         expect(compatibilityPartitioner({} as never, key) % n).toBe(expected);
       }
