@@ -45,7 +45,13 @@ describe('the client seam', () => {
     for (const n of [1, 3, 6, 7, 32])
       for (let i = 0; i < 500; i++) {
         const key = Buffer.from(`item-${i}-${(i * 2654435761) % 9973}`);
-        const partitionMetadata = Array.from({ length: n }, (_, p) => ({ partitionId: p, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
+        const partitionMetadata = Array.from({ length: n }, (_, p) => ({
+          partitionId: p,
+          leader: 0,
+          partitionErrorCode: 0,
+          replicas: [0],
+          isr: [0],
+        }));
         const expected = kjs({ topic: 't', partitionMetadata, message: { key, value: null } });
         expect(compatibilityPartitioner({} as never, key) % n).toBe(expected);
       }
