@@ -2,7 +2,7 @@ import { compatibilityPartitioner } from '@platformatic/kafka';
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { brokerReason } from '../src/client/platformatic-errors.ts';
-import { committedRecords } from '../src/client/platformatic-fetch.ts';
+import { committedRecords, singleMember } from '../src/client/platformatic-fetch.ts';
 import { clientNodeIssue, runtimeEnv } from '../src/env.ts';
 
 const IS_TRANSACTIONAL = 0x10;
@@ -81,5 +81,18 @@ describe('the client seam', () => {
     );
     const top = new AggregateError([response], 'Cannot complete operation after 1 retries.');
     expect(brokerReason(top)).toBe('INVALID_PRODUCER_EPOCH: Producer attempted an operation with an old epoch.');
+  });
+
+  it('merge stages on platformatic: every partition to the member that started first, the others stand by', () => {
+    const { protocolsMetadata, partitionAssigner } = singleMember(1000);
+    expect(protocolsMetadata().toString()).toBe('1000');
+    const members = new Map([
+      ['b', { memberId: 'b', metadata: Buffer.from('1000') }],
+      ['a', { memberId: 'a', metadata: Buffer.from('2000') }],
+      ['c', { memberId: 'c', metadata: Buffer.from('1000') }],
+    ]);
+    const out = partitionAssigner('x', members, new Set(['in']), { topics: new Map([['in', { partitionsCount: 3 }]]) });
+    const by = Object.fromEntries(out.map((m) => [m.memberId, [...m.assignments.values()]]));
+    expect(by).toEqual({ b: [{ topic: 'in', partitions: [0, 1, 2] }], a: [], c: [] });
   });
 });

@@ -53,6 +53,42 @@ export function committedRecords(
   return out;
 }
 
+/**
+ * `singleMemberAssigner` (assigner.ts) for this client: every partition to the member that started
+ * first (its start time is the subscription's user data), ties by member id; the others stand by.
+ */
+export function singleMember(startedAt: number) {
+  const started = (m: { metadata?: Buffer | string }) => {
+    const n = m.metadata ? Number(m.metadata.toString()) : Number.NaN;
+    return Number.isFinite(n) ? n : Number.MAX_SAFE_INTEGER;
+  };
+  return {
+    protocolsMetadata: () => Buffer.from(String(startedAt)),
+    partitionAssigner: (
+      _current: string,
+      members: Map<string, { memberId: string; metadata?: Buffer | string }>,
+      topics: Set<string>,
+      metadata: { topics: Map<string, { partitionsCount: number }> },
+    ) => {
+      const sorted = [...members.values()].sort(
+        (a, b) => started(a) - started(b) || (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0),
+      );
+      const owner = sorted[0]?.memberId;
+      return [...members.keys()].map((memberId) => ({
+        memberId,
+        assignments: new Map(
+          memberId === owner
+            ? [...topics].map((topic) => {
+                const n = metadata.topics.get(topic)?.partitionsCount ?? 0;
+                return [topic, { topic, partitions: Array.from({ length: n }, (_, p) => p) }] as const;
+              })
+            : [],
+        ),
+      }));
+    },
+  };
+}
+
 function toMessage(offset: bigint, b: RecordsBatch, i: number): InMessage {
   const r = b.records[i] as RecordsBatch['records'][number];
   const headers: Record<string, Buffer> = {};
@@ -118,6 +154,7 @@ export class PlatformaticFetcher implements ClientConsumer {
       sessionTimeout: this.o.sessionTimeout,
       heartbeatInterval: this.o.heartbeatInterval,
       rebalanceTimeout: Math.max(this.o.sessionTimeout, 60_000),
+      ...(this.o.singleMemberSince === undefined ? {} : singleMember(this.o.singleMemberSince)),
     });
     this.running = true;
     this.loopDone = this.loop(r.fromBeginning, handlers);
