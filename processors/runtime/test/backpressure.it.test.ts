@@ -2,10 +2,12 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { testKafka } from '@feedlog/test';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createStageClient } from '../src/client/index.ts';
 import { bytesCodec, defineStage, runStage, serveHealth, subscribe } from '../src/index.ts';
 import { countByKey, createTopics, deleteTopics, readCommitted, type Topics } from './helpers.ts';
 
-describe('backpressure and health on the real broker', () => {
+// both Kafka clients behind the runtime's seam (FEEDLOG_KAFKA_CLIENT)
+describe.each(['kafkajs', 'platformatic'] as const)('backpressure and health on the real broker (%s)', (clientName) => {
   const kafka = testKafka('runtime-backpressure');
   const topicsList: Topics[] = [];
   afterAll(async () => {
@@ -20,7 +22,7 @@ describe('backpressure and health on the real broker', () => {
   ])(
     '%s',
     async (_title, blockMs) => {
-      const t = await createTopics(kafka, `backpressure${blockMs}`, 1);
+      const t = await createTopics(kafka, `backpressure${blockMs}${clientName}`, 1);
       topicsList.push(t);
       const N = 5_000;
       const value = Buffer.alloc(1_000, 'x');
@@ -57,7 +59,10 @@ describe('backpressure and health on the real broker', () => {
       const off = subscribe('backpressure', (e) => {
         if (e.stage === t.stage) events.push(e.paused);
       });
-      const running = await runStage(stage, { clientId: 'backpressure-test' });
+      const running = await runStage(stage, {
+        clientId: 'backpressure-test',
+        client: await createStageClient(clientName, kafka, 'backpressure-test'),
+      });
       const server = await serveHealth(running.health, 0, '127.0.0.1');
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       let maxBuffered = 0;

@@ -1,6 +1,7 @@
 import { testKafka, waitFor } from '@feedlog/test';
 import type { Message } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createStageClient } from '../src/client/index.ts';
 import {
   confluentJsonCodec,
   type DeadLetter,
@@ -15,7 +16,8 @@ import {
 } from '../src/index.ts';
 import { countByKey, createTopics, deleteTopics, readCommitted, type Topics } from './helpers.ts';
 
-describe('poison records on the real broker', () => {
+// both Kafka clients behind the runtime's seam (FEEDLOG_KAFKA_CLIENT)
+describe.each(['kafkajs', 'platformatic'] as const)('poison records on the real broker (%s)', (clientName) => {
   const kafka = testKafka('runtime-poison');
   let topics: Topics | undefined;
   afterAll(async () => {
@@ -68,7 +70,10 @@ describe('poison records on the real broker', () => {
 
     const dlqEvents: string[] = [];
     const off = subscribe('dlq', (e) => dlqEvents.push(e.errorClass));
-    const running = await runStage(stage, { clientId: 'poison-test' });
+    const running = await runStage(stage, {
+      clientId: 'poison-test',
+      client: await createStageClient(clientName, kafka, 'poison-test'),
+    });
     try {
       await waitFor('three dead letters', () => dlqEvents.length >= 3, 60_000);
       const out = await readCommitted(t.output, 300, { quietMs: 1_000 });
