@@ -17,7 +17,7 @@ export interface EmbeddingHead {
 }
 
 export interface HeadOptions {
-  /** L2 strength on W; default 1e-3 */
+  /** L2 strength on W; default 0.1 (train-fused chooses it out of fold) */
   l2?: number;
   maxIter?: number;
   /** per-class loss weights (class balancing); default all 1 */
@@ -52,7 +52,7 @@ export function trainEmbeddingHead(
   X.forEach((v, i) => {
     for (let j = 0; j < D; j++) Z[i * D + j] = (v[j]! - mean[j]!) * invStd[j]!;
   });
-  const l2 = opts.l2 ?? 1e-3;
+  const l2 = opts.l2 ?? 0.1;
   const cw = opts.classWeights ?? new Array<number>(classes).fill(1);
   let wsum = 0;
   for (const c of y) wsum += cw[c]!;

@@ -17,7 +17,7 @@ export interface FusedHeader {
   /** the sentence-embedding model the head and the neighbours were trained on (the stage must ask for it) */
   embedding: { model: string; dims: number };
   fusion: FusionParams & { members: ['ngram', 'head', 'knn']; chosenBy: string };
-  head: { l2: number };
+  head: { l2: number; chosenFrom?: number[] };
   knn: { k: number; tau: number; smooth: number; rows: number };
   training: Record<string, unknown>;
   metrics: Record<string, unknown>;
