@@ -33,6 +33,7 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { classifyBatch } from '@feedlog/classify';
+import { isFused } from '@feedlog/classify/load-any';
 import { classifyStage, loadClassifyModel } from '@feedlog/classify/stage';
 import { ClusterState, evaluateClustering, type LabeledHeadline, loadUciCsv } from '@feedlog/cluster';
 import { runClusterStage } from '@feedlog/cluster/run-cluster';
@@ -247,6 +248,7 @@ async function throughput() {
   );
 
   const model = loadClassifyModel(undefined);
+  if (isFused(model)) throw new Error('the pure-transform figure is the n-gram model’s');
   // pure classify transform on the same headlines (best of 3)
   let pureClassify = 0;
   for (let k = 0; k < 3; k++) {

@@ -14,7 +14,10 @@ import {
   MemoryEmbeddingCache,
 } from '../../processors/embed/src/index.ts';
 
-const dir = fileURLToPath(new URL('../../.feedlog/cache/', import.meta.url));
+// FEEDLOG_EMBED_CACHE_DIR moves the snapshot (e.g. /tmp/classifier/ for experiments)
+const dir = process.env.FEEDLOG_EMBED_CACHE_DIR
+  ? `${process.env.FEEDLOG_EMBED_CACHE_DIR.replace(/\/$/, '')}/`
+  : fileURLToPath(new URL('../../.feedlog/cache/', import.meta.url));
 
 /** A MemoryEmbeddingCache loaded from / saved to `.feedlog/cache/emb-<model>.json`. */
 class FileSnapshotCache implements EmbeddingCache {

@@ -270,7 +270,8 @@ export function stageServices(config: FeedlogConfig): NodeServiceSpec[] {
     },
   });
   return [
-    stage(1, 'classify', 'processors/classify/src/main.ts'),
+    // a fused classifier (CLASSIFY_MODEL=….flcf) asks the stack's embedder too
+    stage(1, 'classify', 'processors/classify/src/main.ts', { EMBEDDING_BASE_URL: config.embedder.baseUrl }),
     // clustering on meaning (the default) asks the stack's embedder, started before the stages
     stage(2, 'cluster', 'processors/cluster/src/main.ts', { EMBEDDING_BASE_URL: config.embedder.baseUrl }),
     stage(3, 'embed', 'processors/embed/src/main.ts'),

@@ -2,6 +2,7 @@
 // stage, a token-hash stand-in for the cluster stage, the same embedding endpoint (batched) as
 // the embed stage, and an index that appends (id, pushed at, indexed at) to a file.
 import { appendFileSync } from 'node:fs';
+import { isFused } from '@feedlog/classify/load-any';
 import { loadClassifyModel } from '@feedlog/classify/stage';
 
 export interface Msg {
@@ -20,6 +21,8 @@ export type Transform = (batch: Msg[]) => Promise<Msg[]>;
 
 export function classifyTransform(): Transform {
   const model = loadClassifyModel(undefined);
+  if (isFused(model))
+    throw new Error('the Redis comparison runs the n-gram model (a fused one needs the embedder first)');
   return async (batch) => {
     const p = model.predict(batch.map((m) => (m.summary ? `${m.title}\n${m.summary}` : m.title)));
     return batch.map((m, i) => ({ ...m, category: p[i]?.category ?? 'unknown', confidence: p[i]?.confidence ?? 0 }));

@@ -1,4 +1,5 @@
 import { textOf } from './data.ts';
+import type { FusedClassifierModel } from './fused-model.ts';
 import type { ClassifierModel } from './model.ts';
 
 /** What the classify stage hands the transform (the fields of a RawHeadline it needs). */
@@ -37,12 +38,8 @@ export const MAX_TEXT_CHARS = 4000;
  */
 export function classifyBatch(model: ClassifierModel, records: readonly ClassifyInput[]): ClassifyResult[] {
   return records.map((r) => {
-    const title = typeof r?.title === 'string' ? r.title.trim() : '';
-    const summary = typeof r?.summary === 'string' ? r.summary.trim() : '';
-    if (!title && !summary) {
-      return { ok: false, error: new ClassifyInputError('record has neither a title nor a summary to classify') };
-    }
-    const text = textOf({ title, summary }).slice(0, MAX_TEXT_CHARS);
+    const text = classifyText(r);
+    if (text instanceof ClassifyInputError) return { ok: false, error: text };
     const p = model.predictOne(text);
     return {
       ok: true,
@@ -52,4 +49,54 @@ export function classifyBatch(model: ClassifierModel, records: readonly Classify
       modelVersion: model.version,
     };
   });
+}
+
+/** The text the n-gram model reads, or the error of a record with none. */
+export function classifyText(r: ClassifyInput): string | ClassifyInputError {
+  const title = typeof r?.title === 'string' ? r.title.trim() : '';
+  const summary = typeof r?.summary === 'string' ? r.summary.trim() : '';
+  if (!title && !summary) return new ClassifyInputError('record has neither a title nor a summary to classify');
+  return textOf({ title, summary }).slice(0, MAX_TEXT_CHARS);
+}
+
+/**
+ * The fused model's batch: `vectors` are the records' sentence embeddings in order (undefined for a
+ * record the embedder refused, which is returned as `ok: false` with `refused`); one result per record.
+ */
+export function classifyBatchFused(
+  model: FusedClassifierModel,
+  records: readonly ClassifyInput[],
+  vectors: readonly (Float32Array | Error | undefined)[],
+): ClassifyResult[] {
+  const out: ClassifyResult[] = new Array(records.length);
+  const texts: string[] = [];
+  const vs: Float32Array[] = [];
+  const at: number[] = [];
+  records.forEach((r, i) => {
+    const text = classifyText(r);
+    const v = vectors[i];
+    if (text instanceof ClassifyInputError) out[i] = { ok: false, error: text };
+    else if (!(v instanceof Float32Array))
+      out[i] = {
+        ok: false,
+        error: new ClassifyInputError(`the embedder refused the record's text: ${v?.message ?? 'no vector'}`, {
+          cause: v,
+        }),
+      };
+    else {
+      texts.push(text);
+      vs.push(v);
+      at.push(i);
+    }
+  });
+  model.predictWithVectors(texts, vs).forEach((p, j) => {
+    out[at[j]!] = {
+      ok: true,
+      category: p.category,
+      confidence: p.confidence,
+      modelName: model.name,
+      modelVersion: model.version,
+    };
+  });
+  return out;
 }

@@ -1,7 +1,8 @@
 import { statSync } from 'node:fs';
 import Table from 'cli-table3';
 import { type Command, Option } from 'commander';
-import { DATA_FORMATS, type DataFormat, loadDataset } from './data.ts';
+import { DATA_FORMATS, type DataFormat, type Dataset, loadDataset } from './data.ts';
+import { openClassifyEmbedder, trainFusedCommand } from './fused-cli.ts';
 import { DEFAULT_MIN_CLASS_EXAMPLES, thinClasses } from './guard.ts';
 import type { Metrics } from './metrics.ts';
 import {
@@ -15,6 +16,8 @@ import {
 import { METHODS, type Method } from './trainers.ts';
 
 export const DEFAULT_MODEL_OUT = '.feedlog/models/classify.flcm';
+/** where `train classify --embeddings` writes when --out is not given */
+export const DEFAULT_FUSED_OUT = '.feedlog/models/classify.flcf';
 
 interface TrainClassifyOpts {
   data: string;
@@ -31,6 +34,8 @@ interface TrainClassifyOpts {
   json?: boolean;
   minClassExamples: number;
   force?: boolean;
+  embeddings?: boolean;
+  embeddingModel?: string;
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
@@ -93,7 +98,12 @@ export function registerClassifyCommands(program: Command): Command {
       DEFAULT_MIN_CLASS_EXAMPLES,
     )
     .option('--force', 'train even when a class is too thin (same as --min-class-examples 0)')
-    .action((opts: TrainClassifyOpts, cmd: Command) => {
+    .option(
+      '--embeddings',
+      'train the fused classifier (n-gram + head on sentence embeddings + kNN) into a .flcf artifact; needs the embedder (EMBEDDING_BASE_URL)',
+    )
+    .option('--embedding-model <id>', 'embedding model of the fused classifier (default EMBEDDING_MODEL)')
+    .action(async (opts: TrainClassifyOpts, cmd: Command) => {
       const t0 = performance.now();
       if (!(opts.holdout >= 0 && opts.holdout < 1)) throw new RangeError('--holdout must be in [0, 1)');
       if (!Number.isInteger(opts.seed)) throw new RangeError('--seed must be an integer');
@@ -117,6 +127,10 @@ export function registerClassifyCommands(program: Command): Command {
       let candidates: Candidate[] = DEFAULT_CANDIDATES;
       if (opts.method) {
         candidates = [DEFAULT_CANDIDATES.find((c) => c.method === opts.method) ?? { method: opts.method }];
+      }
+      if (opts.embeddings) {
+        await trainFusedAction(ds, opts, candidates, byGroup);
+        return;
       }
       const r = trainClassifier(ds, {
         ...(opts.name ? { name: opts.name } : {}),
@@ -179,4 +193,60 @@ export function registerClassifyCommands(program: Command): Command {
       process.stdout.write(`${out.join('\n')}\n`);
     });
   return train;
+}
+
+async function trainFusedAction(ds: Dataset, opts: TrainClassifyOpts, candidates: Candidate[], byGroup: boolean) {
+  const out = opts.out === DEFAULT_MODEL_OUT ? DEFAULT_FUSED_OUT : opts.out;
+  const e = await openClassifyEmbedder(opts.embeddingModel, log);
+  try {
+    const r = await trainFusedCommand(ds, {
+      out,
+      embed: e.embed,
+      embeddingModel: e.model,
+      holdout: opts.holdout,
+      seed: opts.seed,
+      byGroup,
+      refit: opts.refit,
+      candidates,
+      ...(opts.name ? { name: opts.name } : {}),
+      log,
+    });
+    const { header } = r.model;
+    if (opts.json) {
+      process.stdout.write(
+        `${JSON.stringify({ artifact: r.artifact, bytes: r.bytes, seconds: r.seconds, header, split: r.split, holdout: r.holdout ?? null }, null, 2)}\n`,
+      );
+      return;
+    }
+    const lines: string[] = [];
+    if (r.holdout) {
+      const h = r.holdout;
+      lines.push(`hold-out (${r.split.kind}; ${r.split.train} train / ${r.split.test} test rows):`);
+      lines.push(metricsTable('fused, title + summary', h.full));
+      lines.push(`expected calibration error (15 bins): fused ${pct(h.ece)}, n-gram member alone ${pct(h.ngram.ece)}`);
+      lines.push(
+        `n-gram member alone: accuracy ${pct(h.ngram.full.accuracy)}, macro-F1 ${pct(h.ngram.full.macroF1)}${h.ngram.titleOnly ? `; title only ${pct(h.ngram.titleOnly.accuracy)}` : ''}`,
+      );
+      if (h.titleOnly) lines.push(metricsTable('fused, title only', h.titleOnly));
+    }
+    const f = header.fusion;
+    const t = new Table({ style: { head: [], border: [] } });
+    t.push(
+      { artifact: r.artifact },
+      { name: header.name },
+      { version: header.version },
+      { embedding: `${header.embedding.model} (${header.embedding.dims} dims)` },
+      {
+        fusion: `n-gram ${f.weights[0]} · head ${f.weights[1]} · kNN(${header.knn.k}) ${f.weights[2]}, T ${f.temperature} (${f.chosenBy})`,
+      },
+      { labels: header.labels.join(', ') },
+      { 'trained on': `${header.training.trainedOnRows} rows` },
+      { size: `${(r.bytes / 1024 / 1024).toFixed(1)} MiB` },
+      { seconds: r.seconds.toFixed(1) },
+    );
+    lines.push(t.toString());
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    await e.close();
+  }
 }

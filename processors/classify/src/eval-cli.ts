@@ -3,6 +3,9 @@ import Table from 'cli-table3';
 import { type Command, Option } from 'commander';
 import { confusionTable, DEFAULT_MODEL_OUT } from './cli.ts';
 import { DATA_FORMATS, type DataFormat, loadDataset, textOf } from './data.ts';
+import { openClassifyEmbedder, rowEmbeddingText } from './fused-cli.ts';
+import type { EmbedTexts } from './fused-model.ts';
+import { type AnyClassifyModel, isFused, loadAnyClassifyModel } from './load-any.ts';
 import { evaluate, expectedCalibrationError, type Metrics } from './metrics.ts';
 import { loadModel } from './model.ts';
 
@@ -27,7 +30,56 @@ export function evaluateClassifier(o: {
 }): ClassifyEval {
   const model = loadModel(o.model);
   const ds = loadDataset(o.data, o.format);
-  const labels = [...model.header.labels];
+  return score(
+    o,
+    model,
+    ds,
+    ds.examples.map((e) => model.predictOne(textOf(e, !o.titleOnly))),
+  );
+}
+
+/**
+ * Either artifact type: a fused model gets the rows' vectors from `embedder(model)` (the stages'
+ * client + cache, for the embedding model the artifact names).
+ */
+export async function evaluateAnyClassifier(
+  o: { data: string; model: string; format?: DataFormat; titleOnly?: boolean },
+  embedder: (embeddingModel: string) => Promise<{ embed: EmbedTexts; close: () => Promise<void> }> = (m) =>
+    openClassifyEmbedder(m, () => {}),
+): Promise<ClassifyEval> {
+  const model: AnyClassifyModel = loadAnyClassifyModel(o.model);
+  const ds = loadDataset(o.data, o.format);
+  if (!isFused(model))
+    return score(
+      o,
+      model,
+      ds,
+      ds.examples.map((e) => model.predictOne(textOf(e, !o.titleOnly))),
+    );
+  const e = await embedder(model.embeddingModel);
+  try {
+    const vectors = await e.embed(ds.examples.map((x) => rowEmbeddingText(x, !o.titleOnly)));
+    return score(
+      o,
+      model,
+      ds,
+      model.predictWithVectors(
+        ds.examples.map((x) => textOf(x, !o.titleOnly)),
+        vectors,
+      ),
+    );
+  } finally {
+    await e.close();
+  }
+}
+
+function score(
+  o: { data: string; model: string; titleOnly?: boolean },
+  model: AnyClassifyModel,
+  ds: ReturnType<typeof loadDataset>,
+  predictions: readonly { category: string; confidence: number }[],
+): ClassifyEval {
+  const labels = [...model.labels];
   const unknownLabels: Record<string, number> = {};
   for (const e of ds.examples) {
     if (!labels.includes(e.label)) {
@@ -40,8 +92,8 @@ export function evaluateClassifier(o: {
   const pred: number[] = [];
   const conf: number[] = [];
   const ok: boolean[] = [];
-  for (const e of ds.examples) {
-    const p = model.predictOne(textOf(e, !o.titleOnly));
+  for (const [i, e] of ds.examples.entries()) {
+    const p = predictions[i]!;
     truth.push(index.get(e.label)!);
     pred.push(index.get(p.category)!);
     conf.push(p.confidence);
@@ -50,7 +102,7 @@ export function evaluateClassifier(o: {
   return {
     data: o.data,
     model: o.model,
-    version: model.header.version,
+    version: model.version,
     text: o.titleOnly ? 'title' : 'full',
     metrics: evaluate(truth, pred, labels),
     ece: expectedCalibrationError(conf, ok),
@@ -71,18 +123,22 @@ export function registerClassifyEval(program: Command, write: (s: string) => voi
     )
     .requiredOption('--data <file>', 'AG News csv, UCI csv, HuffPost jsonl or csv with a header')
     .addOption(new Option('--format <format>', 'data format (default: detected)').choices([...DATA_FORMATS]))
-    .option('--model <path>', 'model artifact', DEFAULT_MODEL_OUT)
+    .option(
+      '--model <path>',
+      'model artifact: n-gram .flcm or fused .flcf (asks the embedder, EMBEDDING_BASE_URL)',
+      DEFAULT_MODEL_OUT,
+    )
     .option('--title-only', 'score on titles alone (as most feeds give no summary)')
     .option('--json', 'print JSON instead of tables')
     .action(
-      (
+      async (
         opts: { data: string; format?: DataFormat; model: string; titleOnly?: boolean; json?: boolean },
         cmd: Command,
       ) => {
         if (!existsSync(opts.data)) cmd.error(`data file not found: ${opts.data}`);
         if (!existsSync(opts.model))
           cmd.error(`model artifact not found: ${opts.model} (train one with \`feedlog train classify\`)`);
-        const r = evaluateClassifier(opts);
+        const r = await evaluateAnyClassifier(opts);
         if (opts.json) {
           write(`${JSON.stringify(r, null, 2)}\n`);
           return;

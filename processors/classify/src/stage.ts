@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { loadConfig } from '@feedlog/common';
+import { type EmbedBatchResult, type EmbedCallOptions, embeddingText } from '@feedlog/embed';
 import {
   defineStage,
   PoisonRecordError,
@@ -10,17 +11,29 @@ import {
 } from '@feedlog/runtime';
 import { type ClassifiedHeadline, type RawHeadline, type SerdeOptions, serdeFor } from '@feedlog/schemas';
 import { declareFeedlog, topicNames } from '@feedlog/topics';
-import { classifyBatch } from './batch.ts';
+import { type ClassifyResult, classifyBatch, classifyBatchFused } from './batch.ts';
 import { ensureDefaultModel } from './default-model.ts';
 import { classifyEnv } from './env.ts';
-import { type ClassifierModel, loadModel } from './model.ts';
+import type { FusedClassifierModel } from './fused-model.ts';
+import { type AnyClassifyModel, isFused, loadAnyClassifyModel } from './load-any.ts';
+
+/** What the fused model needs of an embedding client: `EmbeddingClient` (with its cache) fits. */
+export interface ClassifyEmbedder {
+  embed(texts: string[], opts?: EmbedCallOptions): Promise<Pick<EmbedBatchResult, 'results'>>;
+  readonly settings: { model: string; maxChars: number };
+}
+
+/** Breaker name of the embedder dependency (as the embed and cluster stages'). */
+export const EMBEDDER_BREAKER = 'embedder';
 
 /** Header with the item's event time (published_at, else ingested_at; epoch ms) on every classified record. */
 export const EVENT_TIME_HEADER = 'feedlog-event-time';
 
 export interface ClassifyStageOptions {
-  /** the loaded model (see loadClassifyModel) */
-  model: ClassifierModel;
+  /** the loaded model (see loadClassifyModel): an n-gram model or a fused one */
+  model: AnyClassifyModel;
+  /** the embedding client a fused model asks for vectors (the embed stage's client + cache) */
+  embedder?: ClassifyEmbedder;
   /** stage generation: consumer group feedlog.classify.g<N>, outputs tagged with it; default 1 */
   generation?: number;
   /** topic name prefix (isolated environments, tests); default none */
@@ -42,13 +55,14 @@ export interface ClassifyStageOptions {
 export function loadClassifyModel(
   path: string | undefined = classifyEnv.parse().CLASSIFY_MODEL,
   log: (line: string) => void = () => {},
-): ClassifierModel {
-  if (path) return loadModel(path);
+): AnyClassifyModel {
+  if (path) return loadAnyClassifyModel(path);
   return ensureDefaultModel(join(loadConfig().home, 'models'), log);
 }
 
 /**
- * raw-headlines → classified. The transform is the pure `classifyBatch` over the whole batch; a
+ * raw-headlines → classified. The transform is the pure `classifyBatch` over the whole batch (a fused
+ * model first asks the embedder for the batch's vectors, see `classify` above); a
  * record with nothing to classify (empty title and summary) is rejected with a PoisonRecordError
  * and dead-lettered to classify.dlq by the runtime while the rest of the batch goes on.
  * Every output copies the input and adds `classification { category, confidence, run }` where
@@ -63,6 +77,45 @@ export function classifyStage(opts: ClassifyStageOptions): Stage<RawHeadline, Cl
   const serde = { ...opts.serde, prefix };
   const model = opts.model;
   const now = opts.now ?? Date.now;
+  const embedder = opts.embedder;
+  if (isFused(model)) {
+    if (!embedder)
+      throw new RangeError(`model ${model.name} is fused: the classify stage needs an embedder (EMBEDDING_BASE_URL)`);
+    if (embedder.settings.model !== model.embeddingModel)
+      throw new RangeError(
+        `model ${model.name} was trained on ${model.embeddingModel} vectors; the embedder is configured for ${embedder.settings.model} (set EMBEDDING_MODEL)`,
+      );
+  }
+  /**
+   * Results of a batch. Fused: the records' vectors through the embedding client (its cache is the
+   * embed stage's, keyed by model + the same text, so downstream does not pay twice); a text the
+   * endpoint refuses alone is dead-lettered, an unreachable endpoint throws (the runtime retries
+   * or pauses: no record is classified without the vector it should have had).
+   */
+  const classifyFused = async (
+    fused: FusedClassifierModel,
+    heads: readonly RawHeadline['headline'][],
+    callOpts: EmbedCallOptions,
+  ): Promise<ClassifyResult[]> => {
+    const e = embedder!;
+    const texts: string[] = [];
+    const at: number[] = [];
+    heads.forEach((h, i) => {
+      const t = embeddingText({ title: h.title ?? '', summary: h.summary ?? null }, e.settings.maxChars);
+      if (t) {
+        texts.push(t);
+        at.push(i);
+      }
+    });
+    const vectors: (Float32Array | Error | undefined)[] = new Array(heads.length);
+    if (texts.length) {
+      const res = await e.embed(texts, callOpts);
+      res.results.forEach((r, j) => {
+        vectors[at[j]!] = r instanceof Error ? r : r.vector;
+      });
+    }
+    return classifyBatchFused(fused, heads, vectors);
+  };
   return defineStage<RawHeadline, ClassifiedHeadline>({
     name:
       opts.name ?? (prefix ? `${prefix.replace(/[^a-z0-9_.-]/gi, '-').replace(/^[^a-z]+/i, '')}classify` : 'classify'),
@@ -76,35 +129,44 @@ export function classifyStage(opts: ClassifyStageOptions): Stage<RawHeadline, Cl
     dlq: { topic: dlq, codec: serdeFor('DeadLetter', dlq, serde) },
     ...(opts.config ? { config: opts.config } : {}),
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
-    transform(batch, ctx): RecordResult<ClassifiedHeadline>[] {
-      const results = classifyBatch(
-        model,
-        batch.map((r) => r.value.headline),
+    transform(batch, ctx): RecordResult<ClassifiedHeadline>[] | Promise<RecordResult<ClassifiedHeadline>[]> {
+      const heads = batch.map((r) => r.value.headline);
+      // the n-gram model stays synchronous: no embedder, no breaker
+      if (!isFused(model)) return toRecords(classifyBatch(model, heads), batch, ctx);
+      return classifyFused(model, heads, { breaker: ctx.breaker(EMBEDDER_BREAKER), signal: ctx.signal }).then((res) =>
+        toRecords(res, batch, ctx),
       );
-      const producedAt = now();
-      return results.map((res, i): RecordResult<ClassifiedHeadline> => {
-        if (!res.ok) return new PoisonRecordError(res.error.message, { cause: res.error });
-        const v = (batch[i] as (typeof batch)[number]).value;
-        return {
-          // event time for ordering downstream without decoding (the cluster stage merges partitions by it)
-          headers: { [EVENT_TIME_HEADER]: String(v.headline.published_at ?? v.headline.ingested_at) },
-          value: {
-            item_id: v.item_id,
-            job_id: v.job_id,
-            headline: v.headline,
-            classification: {
-              category: res.category,
-              confidence: res.confidence,
-              run: {
-                model_name: res.modelName,
-                model_version: res.modelVersion,
-                generation: ctx.generation,
-                produced_at: producedAt,
-              },
-            },
-          },
-        };
-      });
     },
   });
+
+  function toRecords(
+    results: ClassifyResult[],
+    batch: readonly { value: RawHeadline }[],
+    ctx: { generation: number },
+  ): RecordResult<ClassifiedHeadline>[] {
+    const producedAt = now();
+    return results.map((res, i): RecordResult<ClassifiedHeadline> => {
+      if (!res.ok) return new PoisonRecordError(res.error.message, { cause: res.error });
+      const v = (batch[i] as (typeof batch)[number]).value;
+      return {
+        // event time for ordering downstream without decoding (the cluster stage merges partitions by it)
+        headers: { [EVENT_TIME_HEADER]: String(v.headline.published_at ?? v.headline.ingested_at) },
+        value: {
+          item_id: v.item_id,
+          job_id: v.job_id,
+          headline: v.headline,
+          classification: {
+            category: res.category,
+            confidence: res.confidence,
+            run: {
+              model_name: res.modelName,
+              model_version: res.modelVersion,
+              generation: ctx.generation,
+              produced_at: producedAt,
+            },
+          },
+        },
+      };
+    });
+  }
 }

@@ -33,16 +33,16 @@ describe('eval classify (issue 16)', () => {
     expect(r.metrics.macroF1).toBeLessThan(r.metrics.accuracy);
   });
 
-  it('prints JSON, and rejects a missing model with a clear message', () => {
+  it('prints JSON, and rejects a missing model with a clear message', async () => {
     let out = '';
     const p = new Command().exitOverride().configureOutput({ writeErr: () => {} });
     registerClassifyEval(p, (s) => {
       out += s;
     });
-    p.parse(['node', 'f', 'eval', 'classify', '--data', DEFAULT_FIXTURE, '--model', model, '--json']);
+    await p.parseAsync(['node', 'f', 'eval', 'classify', '--data', DEFAULT_FIXTURE, '--model', model, '--json']);
     expect(JSON.parse(out).metrics.n).toBe(160);
-    expect(() =>
-      p.parse(['node', 'f', 'eval', 'classify', '--data', DEFAULT_FIXTURE, '--model', join(dir, 'none.flcm')]),
-    ).toThrow(/model artifact not found/);
+    await expect(
+      p.parseAsync(['node', 'f', 'eval', 'classify', '--data', DEFAULT_FIXTURE, '--model', join(dir, 'none.flcm')]),
+    ).rejects.toThrow(/model artifact not found/);
   });
 });

@@ -24,6 +24,7 @@ export {
 } from './config.ts';
 export { embedEnv } from './env.ts';
 export { type EmbedMetrics, embedMetrics } from './metrics.ts';
+export { openEmbedder } from './open.ts';
 export { PgEmbeddingCache, type PgEmbeddingCacheOptions } from './pg-cache.ts';
 export { BREAKER_NAME, type EmbedStageOptions, embedStage, FORWARDED_HEADERS } from './stage.ts';
 export { type EmbeddableHeadline, embeddingText } from './text.ts';
