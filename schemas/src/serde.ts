@@ -88,23 +88,31 @@ export class Serde<R extends RecordName> {
     }
   }
 
+  /**
+   * One walk over the value: avsc's writer checks every field as it writes and throws on the first
+   * that does not fit. Only then is the value walked again (`isValid`) to name every offending
+   * field, so a valid record costs one walk, not two, and an invalid one gets the same error.
+   */
   async encode(value: RecordTypes[R]): Promise<Buffer> {
     const id = await this.schemaId();
-    const paths: string[] = [];
-    if (!this.type.isValid(value, { errorHook: (path) => paths.push(path.join('.') || '(root)') })) {
-      throw new RecordEncodeError(
-        `${this.record} for ${this.topic} does not match its schema at ${paths.join(', ')}`,
-        this.topic,
-        paths,
-      );
-    }
+    let payload: Buffer;
     try {
-      return writeFrame(id, this.type.toBuffer(value));
+      payload = this.type.toBuffer(value);
     } catch (e) {
+      const paths: string[] = [];
+      if (!this.type.isValid(value, { errorHook: (path) => paths.push(path.join('.') || '(root)') })) {
+        throw new RecordEncodeError(
+          `${this.record} for ${this.topic} does not match its schema at ${paths.join(', ')}`,
+          this.topic,
+          paths,
+          { cause: e },
+        );
+      }
       throw new RecordEncodeError(`${this.record} for ${this.topic}: ${(e as Error).message}`, this.topic, [], {
         cause: e,
       });
     }
+    return writeFrame(id, payload);
   }
 
   async decode(message: Buffer): Promise<RecordTypes[R]> {
