@@ -17,4 +17,14 @@ export const runtimeEnv = defineEnv('@feedlog/runtime', {
     default: "the stage's config (1000)",
     doc: 'A full partition buffer holds the consumer this long before the partition is paused; 0: pause at once (the loop before issue 14, slower under load).',
   },
+  STAGE_BATCH_MAX_BYTES: {
+    schema: int({ min: 1 }).optional(),
+    default: "the stage's config (1048576)",
+    doc: 'A transaction is cut at this many bytes of input (keys + values + 64 B a record), or at STAGE_BATCH_MAX_RECORDS, or after the linger, whichever first.',
+  },
+  STAGE_BATCH_MAX_RECORDS: {
+    schema: int({ min: 1 }).optional(),
+    default: "the stage's config (10000)",
+    doc: 'Cap on the records of one transaction (cut by bytes first, STAGE_BATCH_MAX_BYTES).',
+  },
 });
