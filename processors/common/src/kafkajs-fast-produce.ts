@@ -265,13 +265,35 @@ export function installFastProduce(env?: NodeJS.ProcessEnv): FastProduceState {
     state = 'kafkajs-loaded-first';
     return state;
   }
-  // kafkajs' own encoder for what the fast one leaves alone; it requires only the Encoder and Header
-  const original = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as (r: RecordArgs) => unknown;
+  // kafkajs' own encoder for what the fast one leaves alone (and while switched off); it requires
+  // only the Encoder and Header modules
+  const original = require(RECORD_MODULE) as (r: RecordArgs) => unknown;
   delete require.cache[require.resolve(RECORD_MODULE)];
-  preload(RECORD_MODULE, (r: RecordArgs) => encodeRecord(r) ?? original(r));
-  preload(PARTITIONER_MODULE, createFastPartitioner);
+  // kafkajs' DefaultPartitioner from its parts (default/index.js is the module replaced)
+  const createReleased = (
+    require('kafkajs/src/producer/partitioners/legacy/partitioner.js') as (m: unknown) => unknown
+  )(require('kafkajs/src/producer/partitioners/default/murmur2.js')) as () => ReturnType<typeof createFastPartitioner>;
+  preload(RECORD_MODULE, (r: RecordArgs) => (enabled ? encodeRecord(r) : undefined) ?? original(r));
+  preload(PARTITIONER_MODULE, installedPartitioner);
+  releasedPartitioner = createReleased;
   state = 'installed';
   return state;
+}
+
+let enabled = true;
+let releasedPartitioner: (() => ReturnType<typeof createFastPartitioner>) | undefined;
+
+/** kafkajs' `Partitioners.DefaultPartitioner` once installed: the fast one, or kafkajs' own while switched off */
+export function installedPartitioner(): ReturnType<typeof createFastPartitioner> {
+  return enabled || !releasedPartitioner ? createFastPartitioner() : releasedPartitioner();
+}
+
+/**
+ * Switch the installed modules back to kafkajs' own code (false) and on again, in this process:
+ * benchmarks compare both in one run. Producers keep the partitioner they were created with.
+ */
+export function setFastProduce(on: boolean): void {
+  enabled = on;
 }
 
 /** what `installFastProduce` did in this process (undefined: not called) */
