@@ -58,6 +58,20 @@ describe('Serde.encode: one walk, same bytes, same errors', () => {
     expect(out).toEqual(writeFrame(7, serde.type.toBuffer(good)));
   });
 
+  it('frames written in place stay intact as later ones fill and outgrow the shared slab', async () => {
+    const values = Array.from({ length: 400 }, (_, i) => ({
+      ...good,
+      item_id: `item-${i}`,
+      headline: { ...good.headline, summary: 'é'.repeat(i % 7 === 0 ? 40_000 + i : i * 3) },
+    }));
+    const frames = [];
+    for (const v of values) frames.push(await serde.encode(v));
+    for (const [i, f] of frames.entries()) expect(f).toEqual(writeFrame(7, serde.type.toBuffer(values[i])));
+    // one over the slab's size gets a slab of its own
+    const big = { ...good, headline: { ...good.headline, summary: 'x'.repeat(300_000) } };
+    expect(await serde.encode(big)).toEqual(writeFrame(7, serde.type.toBuffer(big)));
+  });
+
   it.each([
     ['a wrong type', { ...good, headline: { ...good.headline, title: 42 } }, ['headline.title']],
     ['a missing field', { ...good, item_id: undefined }, ['item_id']],
