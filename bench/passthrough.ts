@@ -1,17 +1,22 @@
 // Passthrough throughput (records/s), consume → produce on the same broker, same input, same run:
 //   1. kafkajs plain loop: eachBatch → producer.sendBatch(acks=all, idempotent) → commit offsets (at-least-once)
 //   2. kafkajs raw EOS loop: one transaction per fetched batch (outputs + sendOffsets), one producer per partition
-//   3. feedlog runtime, exactly-once (per-partition transactional producers, decode/encode, DLQ path, traceparent)
+//   3. feedlog runtime, exactly-once (per-partition transactional producers, decode/encode, DLQ path, traceparent),
+//      at its defaults (transactions cut at 1 MiB), then with kafkajs' released encoder/partitioner
+//      (FEEDLOG_KAFKAJS_FAST_PRODUCE off in-process), then as before issue 14 (500 records a
+//      transaction, buffer 5,000, pausing at once, released kafkajs produce path)
 //   4. feedlog runtime, at-least-once
+// The raw EOS loop runs with the kafkajs feedlog runs (fast produce modules) and as released.
 //   5. @platformatic/kafka plain loop (consume stream → send → commit)  [--no-platformatic to skip]
 //   6. @platformatic/kafka EOS loop: one transactional producer, offsets with the group's generation (KIP-447)
 // Ratios are against (1). Every variant uses a fresh consumer group and output topic.
-//   npx tsx bench/passthrough.ts [--rounds 3] [--records 100000] [--partitions 4] [--value-bytes 200] [--batch 2000 (runtime maxRecords)]
+//   npx tsx bench/passthrough.ts [--rounds 3] [--records 100000] [--partitions 4] [--value-bytes 200] [--batch N (runtime maxRecords; default: the runtime's defaults)]
 //                                [--only <substring of a variant name>] [--no-platformatic] [--json]
 //                                [--cpu-prof-dir <dir>] (one CPU profile per variant and round, seeding left out)
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createKafka, loadConfig } from '@feedlog/common';
+import { fastProduceState, setFastProduce } from '@feedlog/common/kafkajs-fast-produce';
 import { Consumer as PConsumer, type Message as PMessage, Producer as PProducer } from '@platformatic/kafka';
 import type { Kafka } from 'kafkajs';
 import { platformaticClient } from '../processors/runtime/src/client/platformatic.ts';
@@ -26,7 +31,7 @@ const VALUE = opt('--value-bytes', 200);
 const asJson = args.includes('--json');
 const withPlatformatic = !args.includes('--no-platformatic');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
-const BATCH = opt('--batch', 2_000);
+const BATCH = opt('--batch', 0);
 const profDir = args.includes('--cpu-prof-dir') ? args[args.indexOf('--cpu-prof-dir') + 1] : undefined;
 const cfg = loadConfig();
 const kafka = createKafka(cfg, { clientId: 'bench-passthrough' });
@@ -165,7 +170,7 @@ async function kafkajsEos(name: string): Promise<number> {
   return clock.rate;
 }
 
-/** `legacy`: the runtime's loop as it was before issue 14 (StageConfig.legacyLoop) */
+/** `legacy`: the runtime's loop and batch size as before issue 14 */
 async function runtime(
   name: string,
   mode: 'exactly-once' | 'at-least-once',
@@ -194,12 +199,20 @@ async function runtime(
     input: { topic: input, codec: bytesCodec() },
     output: { topic: out, codec: bytesCodec() },
     dlq: { topic: `${out}.dlq` },
-    config: {
-      mode,
-      batch: { maxRecords: BATCH, lingerMs: 20 },
-      buffer: { maxRecords: 5 * BATCH, maxBytes: 32 << 20 },
-      ...(legacy ? { backpressureBlockMs: 0 } : {}),
-    },
+    config: legacy
+      ? {
+          mode,
+          batch: { maxRecords: 500, maxBytes: 64 << 20, lingerMs: 50 },
+          buffer: { maxRecords: 5_000, maxBytes: 16 << 20 },
+          backpressureBlockMs: 0,
+        }
+      : BATCH > 0
+        ? {
+            mode,
+            batch: { maxRecords: BATCH, maxBytes: 64 << 20, lingerMs: 20 },
+            buffer: { maxRecords: 5 * BATCH, maxBytes: 32 << 20 },
+          }
+        : { mode },
     map: (r) => r.value,
   });
   const running = await runStage(stage, {
@@ -273,6 +286,17 @@ async function platformatic(name: string, eos: boolean): Promise<number> {
   return clock.rate;
 }
 
+/** run with kafkajs' own record encoder and partitioner (the modules feedlog replaces) */
+async function released<T>(fn: () => Promise<T>): Promise<T> {
+  setFastProduce(false);
+  try {
+    return await fn();
+  } finally {
+    setFastProduce(true);
+  }
+}
+
+log(`kafkajs fast produce: ${fastProduceState()}`);
 await seed();
 log(`seeded ${N} records of ${VALUE} bytes in ${PARTS} partitions (${input})`);
 const ROUNDS = opt('--rounds', 3);
@@ -280,8 +304,10 @@ const samples: Record<string, number[]> = {};
 const variants: [string, () => Promise<number>][] = [
   ['kafkajs plain (consume→produce→commit)', () => kafkajsPlain(`plain${round}`)],
   ['kafkajs raw EOS (txn per fetched batch)', () => kafkajsEos(`raweos${round}`)],
+  ['kafkajs raw EOS, released produce path', () => released(() => kafkajsEos(`raweosrel${round}`))],
   ['runtime exactly-once (kafkajs)', () => runtime(`rteos${round}`, 'exactly-once')],
-  ['runtime exactly-once, old loop (kafkajs)', () => runtime(`rteold${round}`, 'exactly-once', true)],
+  ['runtime exactly-once, released produce path', () => released(() => runtime(`rteosrel${round}`, 'exactly-once'))],
+  ['runtime exactly-once, before issue 14', () => released(() => runtime(`rteold${round}`, 'exactly-once', true))],
   ['runtime at-least-once (kafkajs)', () => runtime(`rtalo${round}`, 'at-least-once')],
 ];
 if (withPlatformatic) {

@@ -2,13 +2,14 @@
  * Stage throughput through the real broker (exactly-once) vs the pure transform alone, same run,
  * same records; and cluster quality through the stage on UCI (if ../shared/data/uci is present).
  *
- *   npx tsx bench/stages.ts [--records 20000] [--batch 500] [--data ../shared/data/uci/stories-dev.csv] [--no-quality] [--json]
+ *   npx tsx bench/stages.ts [--records 20000] [--batch N (default: the runtime's)] [--data ../shared/data/uci/stories-dev.csv] [--no-quality] [--json]
  *                           [--no-cluster] [--old-loop] [--cpu-prof-dir <dir>]
  *
  * passthrough: the same raw-headlines records (same size) through an exactly-once runtime stage that
  *   decodes and encodes nothing (bytes codec): what classify is measured against (issue 14: ≥ 0.8×).
- * --old-loop: also run passthrough and classify with the runtime's loop as before issue 14
- *   (config.backpressureBlockMs = 0), interleaved with the new one, same topic, same run.
+ * --old-loop: also run passthrough and classify with the runtime as before issue 14 (500 records a
+ *   transaction, buffer 5,000, backpressureBlockMs 0, kafkajs' released record encoder and
+ *   partitioner), after the new one, same topic, same run. (Serde's old double walk is gone.)
  * --cpu-prof-dir: one CPU profile per stage run (bench/lib/profile-summary.mjs summarises it).
  *
  * classify: raw-headlines → classified (6 partitions, runtime runStage: per-partition transactional
@@ -39,6 +40,7 @@ import { ClusterState, evaluateClustering, type LabeledHeadline, loadUciCsv } fr
 import { runClusterStage } from '@feedlog/cluster/run-cluster';
 import { clusterStage } from '@feedlog/cluster/stage';
 import { createKafka, loadConfig } from '@feedlog/common';
+import { setFastProduce } from '@feedlog/common/kafkajs-fast-produce';
 import { bytesCodec, defineStage, runStage, type Stage, subscribe } from '@feedlog/runtime';
 import { type ClassifiedHeadline, itemId, type RawHeadline, serdeFor } from '@feedlog/schemas';
 import { applyTopics, declareFeedlog, topicNames } from '@feedlog/topics';
@@ -48,7 +50,8 @@ import { profiled } from './lib/cpu-profile.ts';
 const args = process.argv.slice(2);
 const arg = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const N = Number(arg('--records') ?? 20_000);
-const BATCH = Number(arg('--batch') ?? 500);
+// 0: the runtime's defaults (transactions cut at 1 MiB); N: maxRecords N
+const BATCH = Number(arg('--batch') ?? 0);
 const asJson = args.includes('--json');
 const data = arg('--data') ?? fileURLToPath(new URL('../../shared/data/uci/stories-dev.csv', import.meta.url));
 const withQuality = !args.includes('--no-quality');
@@ -271,16 +274,25 @@ async function throughput() {
       topics: [{ topic: t(`bench.passthrough${old ? '.old' : ''}`), numPartitions: rawParts, replicationFactor: 1 }],
     });
   await admin.disconnect();
-  const loop = (old: boolean) => ({
-    batch: { maxRecords: BATCH, lingerMs: 20 },
-    ...(old ? { backpressureBlockMs: 0 } : {}),
-  });
+  const loop = (old: boolean) =>
+    old
+      ? {
+          batch: { maxRecords: 500, maxBytes: 64 << 20, lingerMs: 50 },
+          buffer: { maxRecords: 5_000, maxBytes: 16 << 20 },
+          backpressureBlockMs: 0,
+        }
+      : BATCH > 0
+        ? { batch: { maxRecords: BATCH, maxBytes: 64 << 20, lingerMs: 20 } }
+        : {};
   const timed = async (stage: Stage<unknown, unknown>, label: string) => {
+    const old = label.endsWith('-old');
     const clock = stageClock(stage.name, N);
+    setFastProduce(!old);
     const running = await runStage(stage, { kafka, clientId: `bench-${label}` });
     await profiled(profDir, label, () => timeout(clock.done, 600_000, label));
     const r = clock.result();
     await running.stop();
+    setFastProduce(true);
     log(`${label}: ${r.perSec.toFixed(0)} rec/s (${r.batches} batches)`);
     return r;
   };
@@ -347,7 +359,7 @@ async function throughput() {
     pureCluster = Math.max(pureCluster, N / ((performance.now() - t0) / 1000));
   }
 
-  const parts = clusterStage({ prefix, config: { batch: { maxRecords: BATCH, lingerMs: 20 } } });
+  const parts = clusterStage({ prefix, config: { batch: { maxRecords: BATCH || 2_000, lingerMs: 20 } } }); // 2,000: STAGE_MAX_RECORDS of its main
   const kClock = stageClock(parts.stage.name, N);
   const cluster = await runClusterStage(parts, { kafka, clientId: 'bench-cluster' });
   await profiled(profDir, 'cluster', () => timeout(kClock.done, 600_000, 'cluster'));

@@ -77,6 +77,8 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** the replay controller behind /v1/replays (absent: those routes answer 503) */
   replays?: ReplayController;
+  /** how often the API looks for a replay while none runs (API_REPLAY_IDLE_CHECK_MS; default 30 s) */
+  replayIdleCheckMs?: number;
   /** topic prefix of this deployment (FEEDLOG_TOPIC_PREFIX): which topics and groups the dashboard shows */
   topicPrefix?: string;
   /**
@@ -187,7 +189,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await v1.register(storiesRoutes);
       await v1.register(searchRoutes, { defaultModel: opts.defaultModel ?? 'all-MiniLM-L6-v2-int8', ...opts.search });
       await v1.register(feedsRoutes);
-      await v1.register(replayRoutes, opts.replays ? { controller: opts.replays } : {});
+      await v1.register(
+        replayRoutes,
+        opts.replays
+          ? {
+              controller: opts.replays,
+              ...(opts.replayIdleCheckMs === undefined ? {} : { idleCheckEveryMs: opts.replayIdleCheckMs }),
+            }
+          : {},
+      );
     },
     { prefix: '/v1' },
   );

@@ -44,6 +44,10 @@ export const apiEnv = defineEnv('@feedlog/api', {
     schema: int({ min: 1 }).default(5_000),
     doc: 'Lag sample period while a dashboard page or a /metrics scrape needs it.',
   },
+  API_REPLAY_IDLE_CHECK_MS: {
+    schema: int({ min: 100 }).default(30_000),
+    doc: 'While no replay runs, the API looks for one started elsewhere (the CLI) this often; a running one is advanced every second.',
+  },
   EMBEDDING_BASE_URL: envVar(commonEnv, 'EMBEDDING_BASE_URL'),
   EMBEDDER_PORT: envVar(commonEnv, 'EMBEDDER_PORT'),
   EMBEDDING_MODEL: envVar(commonEnv, 'EMBEDDING_MODEL'),

@@ -41,6 +41,7 @@ export function apiSettings(env?: NodeJS.ProcessEnv) {
     // groups GET /v1/lag and the gauges report: comma-separated, a trailing * matches a prefix; all when unset
     lagGroups: e.API_LAG_GROUPS,
     lagIntervalMs: e.API_LAG_INTERVAL_MS,
+    replayIdleCheckMs: e.API_REPLAY_IDLE_CHECK_MS,
   };
 }
 
@@ -107,6 +108,7 @@ export function createServices(
   return {
     settings: s,
     replays,
+    replayIdleCheckMs: s.replayIdleCheckMs,
     sink: new KafkaIngestSink(kafka, `${s.topicPrefix}${topicNames.raw}`),
     encoder: serdeEncoder(config, s.topicPrefix),
     pool,

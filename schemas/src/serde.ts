@@ -11,7 +11,7 @@ import {
 import type { RecordName, RecordTypes } from './generated.ts';
 import { type LoadedSchemas, loadSchemas } from './load.ts';
 import { RegistryHttpError, RegistryRestClient } from './registry.ts';
-import { readFrame, writeFrame } from './wire.ts';
+import { readFrame, writeFrameWith } from './wire.ts';
 
 export interface SerdeOptions {
   /** Registry base URL (default: SCHEMA_REGISTRY_URL via loadConfig()). Ignored when `registry` is given. */
@@ -88,19 +88,26 @@ export class Serde<R extends RecordName> {
     }
   }
 
+  /**
+   * One walk over the value: avsc's writer checks every field as it writes and throws on the first
+   * that does not fit. Only then is the value walked again (`isValid`) to name every offending
+   * field, so a valid record costs one walk, not two, and an invalid one gets the same error. The
+   * payload is written in place after the header (`writeFrameWith`), not copied into a frame.
+   */
   async encode(value: RecordTypes[R]): Promise<Buffer> {
     const id = await this.schemaId();
-    const paths: string[] = [];
-    if (!this.type.isValid(value, { errorHook: (path) => paths.push(path.join('.') || '(root)') })) {
-      throw new RecordEncodeError(
-        `${this.record} for ${this.topic} does not match its schema at ${paths.join(', ')}`,
-        this.topic,
-        paths,
-      );
-    }
     try {
-      return writeFrame(id, this.type.toBuffer(value));
+      return writeFrameWith(id, (buf, pos) => this.type.encode(value, buf, pos));
     } catch (e) {
+      const paths: string[] = [];
+      if (!this.type.isValid(value, { errorHook: (path) => paths.push(path.join('.') || '(root)') })) {
+        throw new RecordEncodeError(
+          `${this.record} for ${this.topic} does not match its schema at ${paths.join(', ')}`,
+          this.topic,
+          paths,
+          { cause: e },
+        );
+      }
       throw new RecordEncodeError(`${this.record} for ${this.topic}: ${(e as Error).message}`, this.topic, [], {
         cause: e,
       });

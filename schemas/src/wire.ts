@@ -35,6 +35,38 @@ export function readFrame(buf: Buffer | Uint8Array | null | undefined, topic = '
   return { schemaId: b.readInt32BE(1), payload: b.subarray(HEADER_BYTES) };
 }
 
+const SLAB_BYTES = 64 * 1024;
+let slab = Buffer.allocUnsafe(SLAB_BYTES);
+let slabUsed = 0;
+
+/**
+ * A frame whose payload `write(buf, pos)` writes in place (avsc's `Type.encode`: it returns the
+ * end, or minus the bytes it lacked), carved from a slab shared with the frames that follow, as
+ * Node's Buffer pool does: no copy of the payload and no allocation per record. A slab is never
+ * written twice; a full one is left to the GC with the last frame that points into it. The
+ * payload is written once, or twice when it did not fit what was left of the slab.
+ */
+export function writeFrameWith(schemaId: number, write: (buf: Buffer, pos: number) => number): Buffer {
+  for (let room = SLAB_BYTES; ; ) {
+    if (slab.length - slabUsed < HEADER_BYTES + 64) {
+      slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, room));
+      slabUsed = 0;
+    }
+    const start = slabUsed;
+    const end = write(slab, start + HEADER_BYTES);
+    if (end >= 0) {
+      slab[start] = MAGIC_BYTE;
+      slab.writeInt32BE(schemaId, start + 1);
+      slabUsed = end;
+      return slab.subarray(start, end);
+    }
+    // did not fit: a fresh slab with room for it (`-end` bytes were missing)
+    room = slab.length - start - end + HEADER_BYTES;
+    slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, room));
+    slabUsed = 0;
+  }
+}
+
 export function writeFrame(schemaId: number, payload: Buffer): Buffer {
   const header = Buffer.alloc(HEADER_BYTES);
   header[0] = MAGIC_BYTE;

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { RegistryUnavailableError, TruncatedMessageError, WrongMagicByteError } from '../src/errors.ts';
+import {
+  RecordEncodeError,
+  RegistryUnavailableError,
+  TruncatedMessageError,
+  WrongMagicByteError,
+} from '../src/errors.ts';
 import { sampleRecords } from '../src/fixtures.ts';
+import type { RegistryRestClient } from '../src/registry.ts';
 import { serdeFor } from '../src/serde.ts';
+import { writeFrame } from '../src/wire.ts';
 
 // A port nothing listens on: the header checks must fail before any registry call,
 // and a registry call must fail as a retriable error.
@@ -37,5 +44,60 @@ describe('Serde without a registry', () => {
 
   it('refuses a topic that carries another record', () => {
     expect(() => serdeFor('RawHeadline', 'classified', offline)).toThrow(/carries ClassifiedHeadline/);
+  });
+});
+
+describe('Serde.encode: one walk, same bytes, same errors', () => {
+  // a registry that knows one id: encode needs nothing else
+  const registry = { lookupId: async () => 7 } as unknown as RegistryRestClient;
+  const serde = serdeFor('RawHeadline', 'raw-headlines', { registry });
+  const good = sampleRecords().RawHeadline;
+
+  it('writes the frame of toBuffer (the bytes of the two-walk encoder)', async () => {
+    const out = await serde.encode(good);
+    expect(out).toEqual(writeFrame(7, serde.type.toBuffer(good)));
+  });
+
+  it('frames written in place stay intact as later ones fill and outgrow the shared slab', async () => {
+    const values = Array.from({ length: 400 }, (_, i) => ({
+      ...good,
+      item_id: `item-${i}`,
+      headline: { ...good.headline, summary: 'é'.repeat(i % 7 === 0 ? 40_000 + i : i * 3) },
+    }));
+    const frames = [];
+    for (const v of values) frames.push(await serde.encode(v));
+    for (const [i, f] of frames.entries()) expect(f.equals(writeFrame(7, serde.type.toBuffer(values[i])))).toBe(true);
+    // one over the slab's size gets a slab of its own
+    const big = { ...good, headline: { ...good.headline, summary: 'x'.repeat(300_000) } };
+    expect((await serde.encode(big)).equals(writeFrame(7, serde.type.toBuffer(big)))).toBe(true);
+  });
+
+  it.each([
+    ['a wrong type', { ...good, headline: { ...good.headline, title: 42 } }, ['headline.title']],
+    ['a missing field', { ...good, item_id: undefined }, ['item_id']],
+    ['two bad fields', { ...good, job_id: 3, headline: { ...good.headline, url: null } }, ['job_id', 'headline.url']],
+    ['not a record', 'text', ['(root)']],
+  ])('rejects %s with RecordEncodeError naming every offending field', async (_what, bad, paths) => {
+    const err = await serde.encode(bad as never).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RecordEncodeError);
+    expect(err).toMatchObject({ code: 'FEEDLOG_RECORD_ENCODE', retriable: false, topic: 'raw-headlines', paths });
+    expect((err as Error).message).toMatch(/RawHeadline for raw-headlines does not match its schema at/);
+  });
+
+  it('accepts exactly what isValid accepts on every sample record', async () => {
+    for (const [record, value] of Object.entries(sampleRecords())) {
+      const topic = {
+        RawHeadline: 'raw-headlines',
+        ClassifiedHeadline: 'classified',
+        ClusteredHeadline: 'clustered',
+        EmbeddedHeadline: 'embedded',
+        IndexedHeadline: 'indexed',
+        DeadLetter: 'classify.dlq',
+      }[record];
+      if (!topic) continue;
+      const s = serdeFor(record as never, topic, { registry });
+      expect(s.type.isValid(value)).toBe(true);
+      expect(await s.encode(value as never)).toEqual(writeFrame(7, s.type.toBuffer(value)));
+    }
   });
 });

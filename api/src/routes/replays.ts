@@ -15,8 +15,14 @@ import { ErrorBody } from '../schemas.ts';
 export interface ReplayRouteOptions {
   /** the replay controller (absent: the routes answer 503) */
   controller?: ReplayController;
-  /** how often the API advances the replays it knows about, ms (default 1000) */
+  /** how often the API advances a running replay, ms (default 1000) */
   advanceEveryMs?: number;
+  /**
+   * how often the API looks for a replay when none is running, ms (default 30000): a replay started
+   * through this API is advanced at once; one started elsewhere (the CLI) is found within this
+   * (and the CLI advances it itself while it runs in the foreground)
+   */
+  idleCheckEveryMs?: number;
 }
 
 const StageProgress = Type.Object({
@@ -124,23 +130,50 @@ export const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async
     }
   };
 
+  /** advance now (a replay was started here); undefined without a controller */
+  let advanceSoon: (() => void) | undefined;
   if (c) {
+    const activeMs = opts.advanceEveryMs ?? 1_000;
+    const idleMs = opts.idleCheckEveryMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
     let busy = false;
-    const timer = setInterval(() => {
+    let poked = false;
+    let closed = false;
+    const schedule = (ms: number) => {
+      clearTimeout(timer);
+      if (closed) return;
+      timer = setTimeout(tick, ms);
+      timer.unref();
+    };
+    // a replay running: every activeMs; none: every idleMs (an idle API must not poll PostgreSQL every second)
+    const tick = () => {
       if (busy) return;
       busy = true;
+      let running = false;
       activeReplay(app.db.required())
         .then(async (r) => {
-          if (r) await c.advance(r.id);
+          if (!r) return;
+          running = true;
+          await c.advance(r.id);
         })
-        .catch((e) => app.log.warn({ err: e }, 'advancing the replay failed; retrying'))
+        .catch((e) => {
+          running = true; // retry at the active pace
+          app.log.warn({ err: e }, 'advancing the replay failed; retrying');
+        })
         .finally(() => {
           busy = false;
+          schedule(running || poked ? activeMs : idleMs);
+          poked = false;
         });
-    }, opts.advanceEveryMs ?? 1_000);
-    timer.unref();
+    };
+    advanceSoon = () => {
+      if (busy) poked = true;
+      else schedule(0);
+    };
+    schedule(activeMs);
     app.addHook('onClose', async () => {
-      clearInterval(timer);
+      closed = true;
+      clearTimeout(timer);
       await c.close();
     });
   }
@@ -177,6 +210,7 @@ export const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async
           noFlip: b.no_flip ?? false,
         }),
       );
+      advanceSoon?.();
       reply.code(202);
       return replayBody(r);
     },

@@ -1,3 +1,6 @@
+// first: replaces two kafkajs modules in the require cache before kafkajs loads them
+import './kafkajs-fast-produce.ts';
+
 export { ConfigError, type FeedlogConfig, loadConfig, repoRoot } from './config.ts';
 export { CsvFileError, parseCsvFile } from './csv.ts';
 export {

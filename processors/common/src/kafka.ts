@@ -1,3 +1,5 @@
+// first: replaces two kafkajs modules in the require cache before kafkajs loads them
+import './kafkajs-fast-produce.ts';
 import { Kafka, type KafkaConfig, logLevel as KafkaLogLevel, type logCreator } from 'kafkajs';
 import type { FeedlogConfig } from './config.ts';
 import { applyKafkajsIdleFix } from './kafkajs-idle.ts';

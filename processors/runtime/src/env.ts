@@ -31,4 +31,14 @@ export const runtimeEnv = defineEnv('@feedlog/runtime', {
       .default('kafkajs'),
     doc: "Kafka client of the stage runtime: kafkajs | platformatic (@platformatic/kafka 2.x, Node >= 22; see processors/runtime's README).",
   },
+  STAGE_BATCH_MAX_BYTES: {
+    schema: int({ min: 1 }).optional(),
+    default: "the stage's config (1048576)",
+    doc: 'A transaction is cut at this many bytes of input (keys + values + 64 B a record), or at STAGE_BATCH_MAX_RECORDS, or after the linger, whichever first.',
+  },
+  STAGE_BATCH_MAX_RECORDS: {
+    schema: int({ min: 1 }).optional(),
+    default: "the stage's config (10000)",
+    doc: 'Cap on the records of one transaction (cut by bytes first, STAGE_BATCH_MAX_BYTES).',
+  },
 });

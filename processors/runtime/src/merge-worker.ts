@@ -8,7 +8,7 @@ import type { Sink } from './eos.ts';
 import type { PartitionHealth } from './health.ts';
 import { publish } from './instrumentation.ts';
 import { type BatchResult, processBatch } from './process-batch.ts';
-import { groupByTopic, publishCommitted, toRaw } from './raw.ts';
+import { groupByTopic, publishCommitted, sizeOf, toRaw } from './raw.ts';
 import { sleep } from './retry.ts';
 
 /** What the merged loop needs from the stage around it. */
@@ -254,7 +254,9 @@ export class MergeWorker {
     const now = performance.now();
     const parts = [...this.bufs.entries()];
     const heads = new Map<number, number>(parts.map(([p]) => [p, 0]));
-    while (out.length < max) {
+    const maxBytes = this.host.stage.config.batch.maxBytes;
+    let bytes = 0;
+    while (out.length < max && bytes < maxBytes) {
       let best: RawRecord | undefined;
       let bestP = -1;
       let blocked = false;
@@ -277,6 +279,7 @@ export class MergeWorker {
       }
       if (blocked || !best) break;
       out.push(best);
+      bytes += sizeOf(best);
       heads.set(bestP, (heads.get(bestP) ?? 0) + 1);
     }
     for (const [p, n] of heads) {

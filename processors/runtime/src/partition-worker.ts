@@ -230,10 +230,11 @@ export class PartitionWorker {
   }
 
   private waitForBatch(): Promise<void> {
-    const { maxRecords, lingerMs } = this.host.stage.config.batch;
+    const { maxRecords, maxBytes, lingerMs } = this.host.stage.config.batch;
     return new Promise((resolve) => {
       const check = () => {
-        if (this.closing || this.buffer.length >= maxRecords || !this.verified || this.markerDue) return done();
+        const full = this.buffer.length >= maxRecords || this.bufferedBytes >= maxBytes;
+        if (this.closing || full || !this.verified || this.markerDue) return done();
         if (this.buffer.length > 0) {
           const left = this.firstArrival + lingerMs - performance.now();
           if (left <= 0) return done();
@@ -280,9 +281,19 @@ export class PartitionWorker {
   }
 
   private take(): RawRecord[] {
-    const n = Math.min(this.buffer.length, this.host.stage.config.batch.maxRecords);
+    const { maxRecords, maxBytes } = this.host.stage.config.batch;
+    // up to maxRecords and maxBytes (at least one record, however large)
+    const last = Math.min(this.buffer.length, maxRecords);
+    let n = 0;
+    let bytes = 0;
+    while (n < last) {
+      const size = sizeOf(this.buffer[n] as RawRecord);
+      if (n > 0 && bytes + size > maxBytes) break;
+      bytes += size;
+      n++;
+    }
     const batch = this.buffer.splice(0, n);
-    for (const r of batch) this.bufferedBytes -= sizeOf(r);
+    this.bufferedBytes -= bytes;
     if (this.buffer.length > 0) this.firstArrival = performance.now();
     if (this.belowHalf) {
       this.removePause('buffer full');

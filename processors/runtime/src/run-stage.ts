@@ -3,7 +3,7 @@ import type { Kafka } from 'kafkajs';
 import { Breaker } from './breaker.ts';
 import { createStageClient } from './client/index.ts';
 import type { BatchPayload, ClientAdmin, ClientConsumer, StageClient } from './client/types.ts';
-import type { Stage } from './define-stage.ts';
+import type { Stage, StageConfig } from './define-stage.ts';
 import { runtimeEnv } from './env.ts';
 import { AtLeastOnceSink, type Sink, TransactionalSink, transactionalIdFor } from './eos.ts';
 import type { PartitionHealth, StageHealth, StageStatus } from './health.ts';
@@ -36,6 +36,22 @@ export interface RunningStage {
 
 const tp = (topic: string, partition: number) => `${topic}:${partition}`;
 
+/** the runtime's environment variables, where set, over the stage's own config */
+function withEnvOverrides(config: StageConfig, env: ReturnType<typeof runtimeEnv.parse>): StageConfig {
+  const blockMs = env.STAGE_BACKPRESSURE_BLOCK_MS;
+  const maxBytes = env.STAGE_BATCH_MAX_BYTES;
+  const maxRecords = env.STAGE_BATCH_MAX_RECORDS;
+  return {
+    ...config,
+    ...(blockMs === undefined ? {} : { backpressureBlockMs: blockMs }),
+    batch: {
+      ...config.batch,
+      ...(maxBytes === undefined ? {} : { maxBytes }),
+      ...(maxRecords === undefined ? {} : { maxRecords }),
+    },
+  };
+}
+
 /**
  * Run a stage against Kafka: a consumer group (`feedlog.<stage>.g<generation>` by default) reading
  * read_committed. Per assigned partition a PartitionWorker with its own sink: a transactional
@@ -45,14 +61,14 @@ const tp = (topic: string, partition: number) => `${topic}:${partition}`;
  */
 export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}): Promise<RunningStage> {
   const env = runtimeEnv.parse();
-  const blockMs = env.STAGE_BACKPRESSURE_BLOCK_MS;
-  const cfg = blockMs === undefined ? stage.config : { ...stage.config, backpressureBlockMs: blockMs };
+  const cfg = withEnvOverrides(stage.config, env);
   const clientId = opts.clientId ?? `feedlog-${stage.name}`;
   const kafka = opts.kafka ?? createKafka(loadConfig(), { clientId });
   const client = opts.client ?? (await createStageClient(env.FEEDLOG_KAFKA_CLIENT, kafka, clientId));
   const topics = stage.input.topics;
   const groupId = stage.groupId;
-  const any = stage as Stage<unknown, unknown>;
+  // the workers read batch/buffer bounds from their stage: give them the overridden config
+  const any = { ...stage, config: cfg } as Stage<unknown, unknown>;
   let status: StageStatus = 'starting';
   let failure: unknown;
   const workers = new Map<string, PartitionWorker>();

@@ -3,6 +3,7 @@ import type { Stage } from './define-stage.ts';
 import { type DeadLetter, deadLetterJsonCodec, type RawRecord } from './dlq.ts';
 import { BreakerOpenError } from './errors.ts';
 import { processBatch } from './process-batch.ts';
+import { sizeOf } from './raw.ts';
 import { sleep } from './retry.ts';
 
 export interface DriverInput<I> {
@@ -34,7 +35,7 @@ export interface DriverResult<O> {
 /**
  * Kafka Streams' TopologyTestDriver idea: run a stage definition over an array of input
  * records without a broker, through the same decode → transform → retry/DLQ → encode path the
- * Kafka runtime uses. Batches follow the stage's `batch.maxRecords`, per partition. Retry
+ * Kafka runtime uses. Batches are cut as the runtime cuts them (`batch.maxRecords`, `batch.maxBytes`), per partition. Retry
  * backoffs are recorded, not slept.
  */
 export async function runInMemory<I, O>(
@@ -85,8 +86,7 @@ export async function runInMemory<I, O>(
 
   for (const [partition, records] of byPartition) {
     await stage.onAssigned?.({ topic: stage.input.topic, partition, committedOffset: -1 });
-    for (let i = 0; i < records.length; i += stage.config.batch.maxRecords) {
-      const batch = records.slice(i, i + stage.config.batch.maxRecords);
+    for (const batch of cutBatches(records, stage.config.batch)) {
       for (;;) {
         try {
           const r = await processBatch(stage, batch, {
@@ -127,4 +127,23 @@ export async function runInMemory<I, O>(
   }
   for (const partition of byPartition.keys()) await stage.onRevoked?.({ topic: stage.input.topic, partition });
   return result;
+}
+
+/** the runtime's cut: up to maxRecords and maxBytes (sizeOf), at least one record a batch */
+function cutBatches(records: RawRecord[], limits: { maxRecords: number; maxBytes: number }): RawRecord[][] {
+  const out: RawRecord[][] = [];
+  let cur: RawRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = sizeOf(r);
+    if (cur.length > 0 && (cur.length >= limits.maxRecords || bytes + size > limits.maxBytes)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(r);
+    bytes += size;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
 }

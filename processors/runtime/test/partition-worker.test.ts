@@ -21,7 +21,14 @@ const msg = (offset: number): KafkaMessage => ({
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => msg(from + i));
 
 function fixture(
-  opts: { committed?: number; failCommits?: number; markers?: boolean; blockMs?: number; gate?: Promise<void> } = {},
+  opts: {
+    committed?: number;
+    failCommits?: number;
+    markers?: boolean;
+    blockMs?: number;
+    gate?: Promise<void>;
+    batchBytes?: number;
+  } = {},
 ) {
   const stage = defineStage({
     name: 'pw',
@@ -30,7 +37,10 @@ function fixture(
     input: { topic: 'in', codec: stringCodec() },
     output: { topic: 'out', codec: stringCodec() },
     dlq: { topic: 'dlq' },
-    config: { batch: { maxRecords: 10, lingerMs: 5 }, buffer: { maxRecords: 25, maxBytes: 1 << 20 } },
+    config: {
+      batch: { maxRecords: 10, maxBytes: opts.batchBytes ?? 1 << 20, lingerMs: 5 },
+      buffer: { maxRecords: 25, maxBytes: 1 << 20 },
+    },
     map: (r) => r.value.toUpperCase(),
     onAssigned: (p) => {
       state.assigned.push(p.committedOffset);
@@ -41,6 +51,7 @@ function fixture(
     committed: opts.committed ?? -1,
     failCommits: opts.failCommits ?? 0,
     outputs: [] as string[],
+    batchSizes: [] as number[],
     seeks: [] as number[],
     pauses: 0,
     resumes: 0,
@@ -57,7 +68,10 @@ function fixture(
         throw new TransactionError('fenced (test)');
       }
       for (const t of c.topicMessages)
-        if (t.topic === 'out') state.outputs.push(...t.messages.map((m) => String(m.value)));
+        if (t.topic === 'out') {
+          state.outputs.push(...t.messages.map((m) => String(m.value)));
+          state.batchSizes.push(t.messages.length);
+        }
       state.committed = Number(c.offsets[0]?.offset);
     },
     async close() {},
@@ -84,6 +98,19 @@ const until = async (cond: () => boolean, ms = 5_000) => {
     await new Promise((r) => setTimeout(r, 5));
   }
 };
+
+describe('PartitionWorker batches', () => {
+  it('cuts a transaction at batch.maxBytes of input (keys + values + 64 B a record)', async () => {
+    // each record here counts 2 + 2 + 64 = 68 B: three fit in 210 B, four do not
+    const { state, worker } = fixture({ batchBytes: 210 });
+    worker.push(range(0, 10));
+    await until(() => state.committed === 10);
+    await worker.close(1_000);
+    expect(state.outputs).toEqual(range(0, 10).map((m) => `V${m.offset}`));
+    expect(Math.max(...state.batchSizes)).toBe(3);
+    expect(state.batchSizes.reduce((a, b) => a + b, 0)).toBe(10);
+  });
+});
 
 describe('PartitionWorker offsets', () => {
   it('commits every record once when the consumer re-delivers after a rebalance', async () => {

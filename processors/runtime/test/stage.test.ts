@@ -55,6 +55,70 @@ describe('defineStage', () => {
   });
 });
 
+describe('batch size and map concurrency (issue 14)', () => {
+  const def = (config: object, map: (v: string) => Promise<string> | string) =>
+    defineStage({
+      ...base,
+      input: { ...topics.input, codec: stringCodec() },
+      output: { ...topics.output, codec: stringCodec() },
+      dlq: topics.dlq,
+      config,
+      map: (r) => map(r.value),
+    });
+
+  it('cuts batches by bytes by default (1 MiB, capped at 10,000 records) and validates the bounds', async () => {
+    const s = def({}, (v) => v);
+    expect(s.config.batch).toEqual({ maxRecords: 10_000, maxBytes: 1 << 20, lingerMs: 50 });
+    expect(s.config.buffer.maxRecords).toBe(20_000);
+    // 100 records of ~1,067 B as accounted (key + value + 64): 10 fit in 10,700 B
+    const value = 'x'.repeat(1_000);
+    const rs = Array.from({ length: 100 }, (_, i) => ({ key: `k${i}`, value }));
+    const small = def({ batch: { maxBytes: 10_700 } }, (v) => v);
+    const r = await runInMemory(small, rs);
+    expect(r.batches).toBe(10);
+    expect(r.outputs).toHaveLength(100);
+    // the record cap still applies, and one record larger than maxBytes is a batch of its own
+    expect(
+      (
+        await runInMemory(
+          def({ batch: { maxRecords: 7 } }, (v) => v),
+          rs,
+        )
+      ).batches,
+    ).toBe(15);
+    expect(
+      (
+        await runInMemory(
+          def({ batch: { maxBytes: 10 } }, (v) => v),
+          rs.slice(0, 3),
+        )
+      ).batches,
+    ).toBe(3);
+    expect(() => def({ batch: { maxBytes: 0 } }, (v) => v)).toThrow(/batch.maxBytes/);
+    expect(() => def({ mapConcurrency: 0 }, (v) => v)).toThrow(/mapConcurrency/);
+  });
+
+  it('runs an async map over a large batch with at most mapConcurrency calls at once, results in order', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const s = def({ mapConcurrency: 16 }, async (v) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((r) => setTimeout(r, 1));
+      inFlight--;
+      if (v === 'bad') throw new PoisonRecordError('bad');
+      return v.toUpperCase();
+    });
+    const rs = Array.from({ length: 300 }, (_, i) => ({ key: `k${i}`, value: i === 150 ? 'bad' : `v${i}` }));
+    const r = await runInMemory(s, rs);
+    expect(peak).toBe(16);
+    expect(r.dead).toHaveLength(1);
+    expect(r.outputs.map((o) => o.value)).toEqual(
+      rs.filter((x) => x.value !== 'bad').map((x) => x.value.toUpperCase()),
+    );
+  });
+});
+
 describe('the in-memory driver (the runtime batch path without a broker)', () => {
   it('keeps the input key and continues the producer trace in a traceparent header', async () => {
     const parent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
