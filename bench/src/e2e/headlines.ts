@@ -56,8 +56,12 @@ export function loadHeadlines(root = repoRoot()): HeadlineSet {
   };
 }
 
-/** The n-th pushed item of a run: row n mod |rows|, with a guid unique to the run and n. */
+/**
+ * The n-th pushed item of a run: row n mod |rows|, with a guid unique to the run and n, and a
+ * short suffix (n in base 36) that makes its title unique too: cycled rows would otherwise repeat
+ * texts, which an embedding cache (or a stage's reuse of a vector) answers without the model.
+ */
 export function nthItem(set: HeadlineSet, run: string, n: number) {
   const r = set.rows[n % set.rows.length]!;
-  return { ...r, guid: `${run}:${n}` };
+  return { ...r, title: `${r.title} [${n.toString(36)}]`, guid: `${run}:${n}` };
 }
