@@ -1,8 +1,9 @@
-// Real headlines for load: UCI News Aggregator and AG News rows from ../shared/data, cycled with
+// Real headlines for load: UCI News Aggregator and AG News rows from ../shared/data (or
+// ../../shared/data from a worktree in a folder of worktrees), cycled with
 // fresh guids so each pushed item is a new item id; the project's own paraphrase fixture when
 // ../shared is absent (CI without the data sets).
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { repoRoot } from '@feedlog/common';
 import { parse } from 'csv-parse/sync';
 
@@ -18,8 +19,14 @@ export interface HeadlineSet {
   rows: Headline[];
 }
 
+/** ../shared/data beside the repository, or beside the folder of worktrees it is one of */
+function sharedData(root: string): string {
+  const candidates = [join(root, '..', 'shared', 'data'), join(root, '..', '..', 'shared', 'data')];
+  return candidates.find((d) => existsSync(d)) ?? candidates[0]!;
+}
+
 export function loadHeadlines(root = repoRoot()): HeadlineSet {
-  const data = join(root, '..', 'shared', 'data');
+  const data = sharedData(root);
   const uci = join(data, 'uci', 'stories-dev.csv');
   const ag = join(data, 'ag_news', 'ag_news-dev.csv');
   const rows: Headline[] = [];
@@ -42,7 +49,7 @@ export function loadHeadlines(root = repoRoot()): HeadlineSet {
     });
     used.push('ag_news/ag_news-dev.csv');
   }
-  if (rows.length > 0) return { dataset: used.map((u) => `../shared/data/${u}`).join(' + '), rows };
+  if (rows.length > 0) return { dataset: used.map((u) => join(relative(root, data), u)).join(' + '), rows };
   const fixture = join(root, 'processors/embed/fixtures/paraphrases.json');
   const { pairs } = JSON.parse(readFileSync(fixture, 'utf8')) as { pairs: { title: string; summary: string | null }[] };
   return {
