@@ -65,10 +65,11 @@ export function loadHeadlines(root = repoRoot()): HeadlineSet {
 
 /**
  * The n-th pushed item of a run: row n mod |rows|, with a guid unique to the run and n, and a
- * short suffix (n in base 36) that makes its title unique too: cycled rows would otherwise repeat
- * texts, which an embedding cache (or a stage's reuse of a vector) answers without the model.
+ * short suffix (the run's last 4 characters, n in base 36) that makes its title unique too:
+ * cycled rows, or an earlier run's, would otherwise repeat texts, which the shared embedding
+ * cache answers without the model.
  */
 export function nthItem(set: HeadlineSet, run: string, n: number) {
   const r = set.rows[n % set.rows.length]!;
-  return { ...r, title: `${r.title} [${n.toString(36)}]`, guid: `${run}:${n}` };
+  return { ...r, title: `${r.title} [${run.slice(-4)}.${n.toString(36)}]`, guid: `${run}:${n}` };
 }
