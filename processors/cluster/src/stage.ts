@@ -154,17 +154,21 @@ export function clusterStage(opts: ClusterStageOptions = {}): ClusterStageParts 
   const textOf = (v: ClassifiedHeadline) =>
     embeddingText({ title: v.headline.title ?? '', summary: v.headline.summary ?? null }, opts.embedMaxChars);
 
+  /** per partition, the last offset a transform has taken (its vectors are asked for there) */
+  const taken = new Map<number, number>();
   const lookahead = (records: readonly RawRecord[]): void => {
     if (!embedder || ahead.size >= maxAhead) return;
     void (async () => {
-      const found: string[] = [];
+      const found: { t: string; partition: number; offset: number }[] = [];
       for (const r of records) {
         const v = r.value ? await inputCodec.decode(r.value).catch(() => undefined) : undefined;
         const t = v ? textOf(v) : '';
-        if (t) found.push(t);
+        if (t) found.push({ t, partition: r.partition, offset: Number(r.offset) });
       }
-      // no await from here on: texts another lookahead asked for meanwhile are not asked twice
-      const texts = [...new Set(found)].filter((t) => !ahead.has(t)).slice(0, maxAhead - ahead.size);
+      // no await from here on: texts another lookahead asked for meanwhile are not asked twice,
+      // and records a transform took while these were decoded are left to it (asked once)
+      const fresh = found.filter((f) => f.offset > (taken.get(f.partition) ?? -1)).map((f) => f.t);
+      const texts = [...new Set(fresh)].filter((t) => !ahead.has(t)).slice(0, maxAhead - ahead.size);
       if (texts.length === 0) return;
       const answer = embedder.embed(texts).then(
         (res) => res.results.map((e) => (e instanceof Error ? null : e.vector)),
@@ -184,12 +188,19 @@ export function clusterStage(opts: ClusterStageOptions = {}): ClusterStageParts 
    * An unreachable endpoint throws (RetriableError): the runtime abandons the batch and the state
    * is restored from the changelog, so no decision was made without the vectors it should have had.
    */
-  const vectorsOf = async (batch: readonly { value: ClassifiedHeadline }[], callOpts: EmbedCallOptions) => {
+  const vectorsOf = async (
+    batch: readonly { value: ClassifiedHeadline; partition?: number; offset?: string }[],
+    callOpts: EmbedCallOptions,
+  ) => {
     const out: (Float32Array | undefined)[] = new Array(batch.length);
     if (!semantic || !embedder) return out;
     const texts: string[] = [];
     const at: number[] = [];
     const early: { i: number; t: string; v: Promise<Float32Array | null> }[] = [];
+    for (const r of batch) {
+      if (r.partition === undefined || r.offset === undefined) continue;
+      taken.set(r.partition, Math.max(taken.get(r.partition) ?? -1, Number(r.offset)));
+    }
     batch.forEach((r, i) => {
       const t = textOf(r.value);
       if (!t) return;
@@ -269,7 +280,9 @@ export function clusterStage(opts: ClusterStageOptions = {}): ClusterStageParts 
     ...(opts.config ? { config: opts.config } : {}),
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
     async onAssigned({ kafka }) {
-      ahead.clear(); // records fetched before are fetched again; what was asked ahead is asked again
+      // records fetched before are fetched again; what was asked ahead is asked again
+      ahead.clear();
+      taken.clear();
       if (!kafka) return; // the in-memory driver: start from an empty state
       const t0 = performance.now();
       const entries = await readChangelog(kafka, changelogTopic, generation);

@@ -93,5 +93,19 @@ describe('cluster stage: embeddings asked for ahead of the batches (lookahead)',
     );
     expect(e.requests.slice(before)).toEqual([more.map(text)]);
     expect(out2.every((r) => !(r instanceof Error))).toBe(true);
+
+    // taken by a transform while the lookahead was still decoding them: asked once, by the transform
+    const late = generateHeadlines(2).map((g) => ({ ...values[0]!, ...g.raw }));
+    const lateRaw = await Promise.all(
+      late.map(async (v, i) => ({ ...raw[0]!, offset: String(20 + i), value: await inSerde.encode(v) })),
+    );
+    const before3 = e.requests.length;
+    lookahead?.(lateRaw);
+    await stage.transform(
+      late.map((value, i) => ({ ...lateRaw[i], value }) as unknown as StageRecord<ClassifiedHeadline>),
+      ctx,
+    );
+    await sleep(100);
+    expect(e.requests.slice(before3)).toEqual([late.map(text)]);
   });
 });
