@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 
 /** The materialized views of 0002_views.sql, each with the UNIQUE index CONCURRENTLY needs. */
@@ -35,18 +36,30 @@ export interface ViewRefresherOptions {
   debounceMs?: number;
   /** …but never later than this after the first write of the burst (default 5 s). */
   maxDelayMs?: number;
+  /**
+   * The largest share of the time spent refreshing (0 < d ≤ 1, default 0.2): a refresh that took
+   * t is followed by at least t·(1 − d)/d without one (4t at 0.2), whatever the pokes. Under a
+   * steady write load the refreshes of growing views otherwise ran back to back and took
+   * PostgreSQL from the stages that write to it (cluster's state, the materializer itself).
+   */
+  maxDutyCycle?: number;
   onRefresh?: (r: RefreshResult[]) => void;
   onError?: (e: unknown) => void;
 }
 
 /**
  * Keeps the views fresh: on a schedule, and after bursts of writes (`poke()` after each commit;
- * debounced with a ceiling). One refresh at a time; a poke during a refresh schedules another.
+ * debounced with a ceiling). One refresh at a time; a poke during a refresh schedules another,
+ * which waits until the duty cycle allows it (`maxDutyCycle`).
  */
 export class ViewRefresher {
   private readonly intervalMs: number;
   private readonly debounceMs: number;
   private readonly maxDelayMs: number;
+  private readonly maxDutyCycle: number;
+  /** no refresh starts before this (Date.now() ms): the rest after the previous one */
+  private notBefore = 0;
+  private readonly cancelRest = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private interval: NodeJS.Timeout | undefined;
   private burstStart: number | undefined;
@@ -62,6 +75,10 @@ export class ViewRefresher {
     this.intervalMs = opts.intervalMs ?? 30_000;
     this.debounceMs = opts.debounceMs ?? 500;
     this.maxDelayMs = opts.maxDelayMs ?? 5_000;
+    this.maxDutyCycle = opts.maxDutyCycle ?? 0.2;
+    if (!(this.maxDutyCycle > 0 && this.maxDutyCycle <= 1)) {
+      throw new RangeError(`maxDutyCycle must be in (0, 1], not ${opts.maxDutyCycle}`);
+    }
   }
 
   start(): this {
@@ -81,7 +98,10 @@ export class ViewRefresher {
     this.timer.unref();
   }
 
-  /** Refresh now (or right after the refresh in progress); resolves when done. */
+  /**
+   * Refresh now (or right after the refresh in progress, or once the rest the duty cycle asks
+   * for is over); resolves when done.
+   */
   refreshNow(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -93,8 +113,14 @@ export class ViewRefresher {
     this.running = (async () => {
       try {
         do {
+          const rest = this.notBefore - Date.now();
+          if (rest > 0) await sleep(rest, undefined, { signal: this.cancelRest.signal }).catch(() => {});
+          if (this.stopped) break;
           this.again = false;
+          const t0 = performance.now();
           const r = await refreshViews(this.pool);
+          const took = performance.now() - t0;
+          this.notBefore = Date.now() + (took * (1 - this.maxDutyCycle)) / this.maxDutyCycle;
           this.refreshes++;
           this.opts.onRefresh?.(r);
         } while (this.again && !this.stopped);
@@ -109,6 +135,7 @@ export class ViewRefresher {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.cancelRest.abort();
     clearTimeout(this.timer);
     clearInterval(this.interval);
     await this.running;

@@ -42,7 +42,7 @@ describe('ViewRefresher', () => {
 
   it('steady writes still refresh by the ceiling, one refresh at a time', async () => {
     const p = recordingPool(30);
-    const r = new ViewRefresher(p.pool, { debounceMs: 100, maxDelayMs: 250, intervalMs: 60_000 });
+    const r = new ViewRefresher(p.pool, { debounceMs: 100, maxDelayMs: 250, intervalMs: 60_000, maxDutyCycle: 1 });
     const until = Date.now() + 1_000;
     while (Date.now() < until) {
       r.poke(); // never quiet for 100 ms
@@ -51,6 +51,49 @@ describe('ViewRefresher', () => {
     await r.stop();
     expect(r.refreshes).toBeGreaterThanOrEqual(3);
     expect(p.maxRunning()).toBe(1);
+  });
+
+  it('spends at most maxDutyCycle of the time refreshing under steady writes (a refresh of t, then ≥ 4t without)', async () => {
+    const p = recordingPool(40); // two views: a refresh takes ≥ 80 ms
+    const r = new ViewRefresher(p.pool, { debounceMs: 5, maxDelayMs: 10, intervalMs: 60_000 });
+    const t0 = Date.now();
+    while (Date.now() < t0 + 1_500) {
+      r.poke();
+      await sleep(5);
+    }
+    await r.stop();
+    const starts = p.calls.filter((c) => c.sql.endsWith('job_progress')).map((c) => c.at);
+    expect(starts.length).toBeGreaterThanOrEqual(2);
+    // from one refresh's start to the next: its own ≥ 80 ms, then ≥ 4 × 80 ms of rest
+    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(5 * 80 - 10);
+    // without the cap the same pokes refresh back to back
+    const q = recordingPool(40);
+    const free = new ViewRefresher(q.pool, { debounceMs: 5, maxDelayMs: 10, intervalMs: 60_000, maxDutyCycle: 1 });
+    const t1 = Date.now();
+    while (Date.now() < t1 + 1_500) {
+      free.poke();
+      await sleep(5);
+    }
+    await free.stop();
+    expect(free.refreshes).toBeGreaterThan(2 * r.refreshes);
+  });
+
+  it('stop() does not wait out the rest, and a refresh asked for during it does not run', async () => {
+    const p = recordingPool(100);
+    const r = new ViewRefresher(p.pool, { intervalMs: 60_000 });
+    await r.refreshNow(); // 200 ms: the next may start 800 ms after
+    const pending = r.refreshNow();
+    const t0 = Date.now();
+    await r.stop();
+    await pending;
+    expect(Date.now() - t0).toBeLessThan(200);
+    expect(r.refreshes).toBe(1);
+  });
+
+  it('refuses a duty cycle outside (0, 1]', () => {
+    const p = recordingPool();
+    expect(() => new ViewRefresher(p.pool, { maxDutyCycle: 0 })).toThrow(RangeError);
+    expect(() => new ViewRefresher(p.pool, { maxDutyCycle: 1.5 })).toThrow(RangeError);
   });
 
   it('refreshes on its schedule without writes, and stops', async () => {

@@ -62,7 +62,7 @@ export function registerE2ECommand(bench: Command): void {
     .option('--rate <n>', 'items/s to push at (default: as fast as the API accepts)', int)
     .option(
       '--embedder <mode>',
-      'stack: leave the embed stage as it runs; stub | real: restart it (cache off) on the stub or the real model',
+      'stack: leave the stages as they run; stub | real: restart cluster and embed on the stub (cache off) or the real model (shared cache)',
     )
     .option('--batch <n>', 'items per POST (the API takes at most 500)', int, 500)
     .option('--concurrency <n>', 'POSTs in flight', int, 4)

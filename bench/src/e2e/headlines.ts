@@ -1,8 +1,9 @@
-// Real headlines for load: UCI News Aggregator and AG News rows from ../shared/data, cycled with
+// Real headlines for load: UCI News Aggregator and AG News rows from ../shared/data (or
+// ../../shared/data from a worktree in a folder of worktrees), cycled with
 // fresh guids so each pushed item is a new item id; the project's own paraphrase fixture when
 // ../shared is absent (CI without the data sets).
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { repoRoot } from '@feedlog/common';
 import { parse } from 'csv-parse/sync';
 
@@ -18,8 +19,14 @@ export interface HeadlineSet {
   rows: Headline[];
 }
 
+/** ../shared/data beside the repository, or beside the folder of worktrees it is one of */
+function sharedData(root: string): string {
+  const candidates = [join(root, '..', 'shared', 'data'), join(root, '..', '..', 'shared', 'data')];
+  return candidates.find((d) => existsSync(d)) ?? candidates[0]!;
+}
+
 export function loadHeadlines(root = repoRoot()): HeadlineSet {
-  const data = join(root, '..', 'shared', 'data');
+  const data = sharedData(root);
   const uci = join(data, 'uci', 'stories-dev.csv');
   const ag = join(data, 'ag_news', 'ag_news-dev.csv');
   const rows: Headline[] = [];
@@ -42,7 +49,7 @@ export function loadHeadlines(root = repoRoot()): HeadlineSet {
     });
     used.push('ag_news/ag_news-dev.csv');
   }
-  if (rows.length > 0) return { dataset: used.map((u) => `../shared/data/${u}`).join(' + '), rows };
+  if (rows.length > 0) return { dataset: used.map((u) => join(relative(root, data), u)).join(' + '), rows };
   const fixture = join(root, 'processors/embed/fixtures/paraphrases.json');
   const { pairs } = JSON.parse(readFileSync(fixture, 'utf8')) as { pairs: { title: string; summary: string | null }[] };
   return {
@@ -56,8 +63,13 @@ export function loadHeadlines(root = repoRoot()): HeadlineSet {
   };
 }
 
-/** The n-th pushed item of a run: row n mod |rows|, with a guid unique to the run and n. */
+/**
+ * The n-th pushed item of a run: row n mod |rows|, with a guid unique to the run and n, and a
+ * short suffix (the run's last 4 characters, n in base 36) that makes its title unique too:
+ * cycled rows, or an earlier run's, would otherwise repeat texts, which the shared embedding
+ * cache answers without the model.
+ */
 export function nthItem(set: HeadlineSet, run: string, n: number) {
   const r = set.rows[n % set.rows.length]!;
-  return { ...r, guid: `${run}:${n}` };
+  return { ...r, title: `${r.title} [${run.slice(-4)}.${n.toString(36)}]`, guid: `${run}:${n}` };
 }

@@ -1,7 +1,10 @@
 // The e2e benchmark on the local stack (`feedlog up`): its API, its processes (PIDs from the
-// launcher), and for `--embedder stub|real` the embed stage restarted with the embedding cache off
-// (cycled headlines would otherwise be answered from the cache) and pointed at the stub or the
-// stack's embedder; restored as it was afterwards.
+// launcher), and for `--embedder stub|real` the two stages that embed (cluster, for clustering on
+// meaning, and embed) restarted on the stub or the stack's embedder; restored as they were
+// afterwards. Pushed titles are unique (headlines.ts), so a cache never answers for the model:
+// with the real model both keep the stack's shared embedding cache (cluster embeds a text, embed
+// finds it there: one model call per item); on the stub the cache is off (a PostgreSQL round trip
+// costs more than the stub's answer, and the run measures the broker and the runtime).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -56,19 +59,26 @@ function setEnv(env: Env): Env {
   return saved;
 }
 
-/** Starts `stage` with `env` over this process's environment (the launcher passes process.env on). */
+/**
+ * Starts `stage` with `env` over this process's environment (the launcher passes process.env on;
+ * the cluster stage's EMBEDDING_BASE_URL comes from the configuration, so that is overridden too).
+ */
 async function startWithEnv(cfg: FeedlogConfig, stage: string, env: Env, log: (s: string) => void): Promise<void> {
   const saved = setEnv(env);
   try {
-    await stackUp(cfg, log, [stage]);
+    const baseUrl = env.EMBEDDING_BASE_URL ?? cfg.embedder.baseUrl;
+    await stackUp({ ...cfg, embedder: { ...cfg.embedder, baseUrl } }, log, [stage]);
   } finally {
     setEnv(saved);
   }
 }
 
-async function restartEmbed(cfg: FeedlogConfig, env: Env, log: (s: string) => void) {
-  await stackDown(cfg, ['embed']);
-  await startWithEnv(cfg, 'embed', env, log);
+/** the stages that call the embedder */
+const embedding = ['cluster', 'embed'];
+
+async function restartEmbedding(cfg: FeedlogConfig, env: Env, log: (s: string) => void) {
+  await stackDown(cfg, embedding);
+  for (const stage of embedding) await startWithEnv(cfg, stage, env, log);
 }
 
 export async function prepareLocalStack(
@@ -100,8 +110,9 @@ export async function prepareLocalStack(
     embedder = { ...embedder, kind: 'real' };
   }
   if (mode !== 'stack') {
-    log(`restarting the embed stage: EMBEDDING_BASE_URL=${embedder.baseUrl}, EMBED_CACHE=off`);
-    await restartEmbed(cfg, { EMBEDDING_BASE_URL: embedder.baseUrl, EMBED_CACHE: 'off' }, log);
+    const cache = mode === 'stub' ? 'off' : original.EMBED_CACHE;
+    log(`restarting cluster and embed: EMBEDDING_BASE_URL=${embedder.baseUrl}, EMBED_CACHE=${cache ?? '(default)'}`);
+    await restartEmbedding(cfg, { EMBEDDING_BASE_URL: embedder.baseUrl, EMBED_CACHE: cache }, log);
   }
   const pids: Record<string, number> = { loadgen: process.pid };
   for (const s of await stackStatus(cfg)) if (s.pid && s.state !== 'stopped') pids[s.component] = s.pid;
@@ -119,8 +130,8 @@ export async function prepareLocalStack(
     partitions: meta.topics[0]?.partitions.length ?? 1,
     async restore() {
       if (mode !== 'stack') {
-        log('restoring the embed stage as the stack runs it');
-        await restartEmbed(cfg, original, log);
+        log('restoring cluster and embed as the stack runs them');
+        await restartEmbedding(cfg, original, log);
       }
       stub?.kill('SIGTERM');
     },

@@ -101,8 +101,11 @@ export async function runE2E(o: E2EOptions, env: E2EEnv): Promise<E2EResult> {
     );
   }
   if (o.embedderBaselineTexts > 0) {
-    const titles = Array.from({ length: o.embedderBaselineTexts }, (_, i) => {
-      const r = set.rows[i % set.rows.length]!;
+    // the same mix of texts as the load (the UCI rows come first and are titles only, far shorter
+    // than AG News' title + summary): items spread evenly over the ones the run pushes
+    const n = o.embedderBaselineTexts;
+    const titles = Array.from({ length: n }, (_, i) => {
+      const r = nthItem(set, run, Math.floor((i * Math.max(o.records, n)) / n));
       return r.summary ? `${r.title}\n${r.summary}` : r.title;
     });
     log(`baseline: ${env.embedder.kind} embedder alone, ${titles.length} texts`);

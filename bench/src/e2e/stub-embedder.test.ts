@@ -12,6 +12,16 @@ describe('stub embedder', () => {
     expect(stubVector('Fed cuts rates', 384)).not.toEqual(a);
   });
 
+  it('puts headlines that share words near each other (a sum of word vectors), unrelated ones far', () => {
+    const cos = (x: Float32Array, y: Float32Array) => x.reduce((s, v, i) => s + v * y[i]!, 0);
+    const a = stubVector('Fed raises interest rates again', 384);
+    const near = stubVector('Fed raises interest rates in June', 384);
+    const far = stubVector('Apple unveils a new iPhone camera', 384);
+    expect(cos(a, near)).toBeGreaterThan(0.6);
+    expect(Math.abs(cos(a, far))).toBeLessThan(0.3);
+    expect(stubVector('FED, raises rates!', 384)).toEqual(stubVector('fed raises rates', 384));
+  });
+
   it('speaks the OpenAI embeddings contract: base64 float32, one per input, in order; 400 on bad input', async () => {
     const server = await startStubEmbedder(0, 8);
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;

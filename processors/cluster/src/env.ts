@@ -10,6 +10,10 @@ export const clusterEnv = defineEnv('@feedlog/cluster', {
     schema: bool().default(true),
     doc: 'Prepare the next batch while the previous transaction commits (false: one at a time).',
   },
+  CLUSTER_LOOKAHEAD: {
+    schema: int({ min: 0 }).default(2000),
+    doc: 'Texts whose embeddings the stage may ask for ahead, as records are fetched (0: none, each batch asks for its own).',
+  },
   CLUSTER_MAX_IDLE_MS: {
     schema: int({ min: 0 }).default(10_000),
     doc: 'How long the partition merge waits for unfetched records before going on.',

@@ -7,6 +7,7 @@
  *   INPUT_GENERATION  cluster only `classified` records of this classify generation (a replay sets it); default every record
  *   CLUSTER_MAX_IDLE_MS  how long the partition merge waits for unfetched records (default 10000)
  *   CLUSTER_PIPELINE=false  commit each batch before preparing the next (default: prepare while committing)
+ *   CLUSTER_LOOKAHEAD  texts whose embeddings may be asked for ahead as records are fetched (default 2000; 0: none)
  *   STAGE_MAX_RECORDS / STAGE_LINGER_MS  batch bounds (default 2000 / 50: one instance does all partitions,
  *                     so larger catch-up batches amortise the transaction; the linger bounds live-tail latency)
  *   STAGE_SESSION_TIMEOUT_MS  consumer group session timeout (default 10000)
@@ -39,6 +40,7 @@ runStageProcess('cluster', async ({ generation, prefix, telemetry, log }) => {
     },
     maxIdleMs: env.CLUSTER_MAX_IDLE_MS,
     pipeline: env.CLUSTER_PIPELINE,
+    lookahead: env.CLUSTER_LOOKAHEAD,
     log,
     ...(telemetry.tracer ? { tracer: telemetry.tracer } : {}),
   });

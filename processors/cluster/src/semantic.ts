@@ -20,10 +20,28 @@ export function quantise(v: ArrayLike<number>): QVector {
   return q;
 }
 
+/**
+ * Σ a[i]·b[i] with four accumulators (one accumulator's loop-carried dependency bounds the single
+ * loop; over 3,000 stories × 384 dims, 1.03 → 0.96 ms per item once warm, 1.95 → 1.01 in the
+ * first, still-warming round). Every product
+ * and partial sum is an integer below 2^53, so the result equals the one-accumulator loop's
+ * exactly, whatever the order: the same decisions, bit for bit.
+ */
 export function dot(a: QVector, b: QVector): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d += a[i]! * b[i]!;
-  return d;
+  const n = a.length;
+  const m = n - (n % 4);
+  let d0 = 0;
+  let d1 = 0;
+  let d2 = 0;
+  let d3 = 0;
+  for (let i = 0; i < m; i += 4) {
+    d0 += a[i]! * b[i]!;
+    d1 += a[i + 1]! * b[i + 1]!;
+    d2 += a[i + 2]! * b[i + 2]!;
+    d3 += a[i + 3]! * b[i + 3]!;
+  }
+  for (let i = m; i < n; i++) d0 += a[i]! * b[i]!;
+  return d0 + d1 + (d2 + d3);
 }
 
 /** a += b (allocating a when undefined) */

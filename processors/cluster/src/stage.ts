@@ -93,6 +93,13 @@ export interface ClusterStageOptions {
   embedder?: HeadlineEmbedder;
   /** characters of the embedded text (the embed stage's EMBED_MAX_CHARS, for equal cache keys) */
   embedMaxChars?: number;
+  /**
+   * Texts whose vectors may be asked for ahead, as their records are fetched (default 2,000; 0:
+   * none): the embedder works on the next batches while this one is assigned and committed,
+   * instead of idling between one batch's request and the next. What is asked ahead only spares
+   * the transform a request; a failed or missing answer is asked again by the transform.
+   */
+  lookahead?: number;
 }
 
 /** The one ClusterState of the instance, replaced on every restore. */
@@ -130,6 +137,7 @@ export function clusterStage(opts: ClusterStageOptions = {}): ClusterStageParts 
   const changelogTopic = topic(topicNames.clusterChangelog);
   const keyPrefix = changelogPrefix(generation);
   const serde = { ...opts.serde, prefix };
+  const inputCodec = serdeFor('ClassifiedHeadline', topic(topicNames.classified), serde);
   const now = opts.now ?? Date.now;
   const log = opts.log ?? (() => {});
   const holder: ClusterHolder = { state: new ClusterState(options), options };
@@ -140,30 +148,92 @@ export function clusterStage(opts: ClusterStageOptions = {}): ClusterStageParts 
   const version = clusterModelVersion(options) + (semantic && embedder ? `+${embedder.cacheModel}` : '');
   const model = { name: CLUSTER_MODEL_NAME, version };
 
+  /** vectors asked for ahead (`lookahead`), by text; null: the answer was an error, ask again */
+  const ahead = new Map<string, Promise<Float32Array | null>>();
+  const maxAhead = semantic && embedder ? (opts.lookahead ?? 2_000) : 0;
+  const textOf = (v: ClassifiedHeadline) =>
+    embeddingText({ title: v.headline.title ?? '', summary: v.headline.summary ?? null }, opts.embedMaxChars);
+
+  /** per partition, the last offset a transform has taken (its vectors are asked for there) */
+  const taken = new Map<number, number>();
+  const lookahead = (records: readonly RawRecord[]): void => {
+    if (!embedder || ahead.size >= maxAhead) return;
+    void (async () => {
+      const found: { t: string; partition: number; offset: number }[] = [];
+      for (const r of records) {
+        const v = r.value ? await inputCodec.decode(r.value).catch(() => undefined) : undefined;
+        const t = v ? textOf(v) : '';
+        if (t) found.push({ t, partition: r.partition, offset: Number(r.offset) });
+      }
+      // no await from here on: texts another lookahead asked for meanwhile are not asked twice,
+      // and records a transform took while these were decoded are left to it (asked once)
+      const fresh = found.filter((f) => f.offset > (taken.get(f.partition) ?? -1)).map((f) => f.t);
+      const texts = [...new Set(fresh)].filter((t) => !ahead.has(t)).slice(0, maxAhead - ahead.size);
+      if (texts.length === 0) return;
+      const answer = embedder.embed(texts).then(
+        (res) => res.results.map((e) => (e instanceof Error ? null : e.vector)),
+        () => texts.map(() => null),
+      );
+      for (const [j, t] of texts.entries())
+        ahead.set(
+          t,
+          answer.then((v) => v[j] ?? null),
+        );
+    })().catch(() => {});
+  };
+
   /**
    * Vectors of a batch (semantic mode). A text the endpoint refuses alone, or an empty one, gets
    * none: that record is clustered on its words (the same on a replay, which refuses it again).
    * An unreachable endpoint throws (RetriableError): the runtime abandons the batch and the state
    * is restored from the changelog, so no decision was made without the vectors it should have had.
    */
-  const vectorsOf = async (batch: readonly { value: ClassifiedHeadline }[], callOpts: EmbedCallOptions) => {
+  const vectorsOf = async (
+    batch: readonly { value: ClassifiedHeadline; partition?: number; offset?: string }[],
+    callOpts: EmbedCallOptions,
+  ) => {
     const out: (Float32Array | undefined)[] = new Array(batch.length);
     if (!semantic || !embedder) return out;
     const texts: string[] = [];
     const at: number[] = [];
+    const early: { i: number; t: string; v: Promise<Float32Array | null> }[] = [];
+    for (const r of batch) {
+      if (r.partition === undefined || r.offset === undefined) continue;
+      taken.set(r.partition, Math.max(taken.get(r.partition) ?? -1, Number(r.offset)));
+    }
     batch.forEach((r, i) => {
-      const h = r.value.headline;
-      const t = embeddingText({ title: h.title ?? '', summary: h.summary ?? null }, opts.embedMaxChars);
-      if (t) {
+      const t = textOf(r.value);
+      if (!t) return;
+      const v = ahead.get(t);
+      if (v) {
+        ahead.delete(t);
+        early.push({ i, t, v });
+      } else {
         texts.push(t);
         at.push(i);
       }
     });
-    if (texts.length === 0) return out;
-    const res = await embedder.embed(texts, callOpts);
-    res.results.forEach((e, j) => {
-      if (!(e instanceof Error)) out[at[j]!] = e.vector;
-    });
+    // full, and none of it for this batch: asked for records that will not come (a rebalance's)
+    if (early.length === 0 && ahead.size >= maxAhead) ahead.clear();
+    const ask = async (ts: string[], idx: number[]) => {
+      if (ts.length === 0) return;
+      const res = await embedder.embed(ts, callOpts);
+      res.results.forEach((e, j) => {
+        if (!(e instanceof Error)) out[idx[j]!] = e.vector;
+      });
+    };
+    const asked = ask(texts, at);
+    // what was asked ahead and failed is asked again here, with this batch's breaker and signal
+    const again = { texts: [] as string[], at: [] as number[] };
+    for (const e of early) {
+      const v = await e.v;
+      if (v) out[e.i] = v;
+      else {
+        again.texts.push(e.t);
+        again.at.push(e.i);
+      }
+    }
+    await Promise.all([asked, ask(again.texts, again.at)]);
     return out;
   };
 
@@ -194,7 +264,7 @@ export function clusterStage(opts: ClusterStageOptions = {}): ClusterStageParts 
     model,
     input: {
       topic: topic(topicNames.classified),
-      codec: serdeFor('ClassifiedHeadline', topic(topicNames.classified), serde),
+      codec: inputCodec,
     },
     output: {
       topic: topic(topicNames.clustered),
@@ -205,10 +275,14 @@ export function clusterStage(opts: ClusterStageOptions = {}): ClusterStageParts 
       orderBy: eventTime,
       ...(opts.maxIdleMs === undefined ? {} : { maxIdleMs: opts.maxIdleMs }),
       ...(opts.pipeline === undefined ? {} : { pipeline: opts.pipeline }),
+      ...(maxAhead > 0 ? { lookahead } : {}),
     },
     ...(opts.config ? { config: opts.config } : {}),
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
     async onAssigned({ kafka }) {
+      // records fetched before are fetched again; what was asked ahead is asked again
+      ahead.clear();
+      taken.clear();
       if (!kafka) return; // the in-memory driver: start from an empty state
       const t0 = performance.now();
       const entries = await readChangelog(kafka, changelogTopic, generation);

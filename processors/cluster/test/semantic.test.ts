@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadUciCsv } from '../src/dataset.ts';
-import { decodeQ, encodeQ, quantise } from '../src/semantic.ts';
+import { addInto, decodeQ, dot, encodeQ, quantise } from '../src/semantic.ts';
 import { type ChangelogEntry, ClusterState, type HeadlineRecord } from '../src/state.ts';
 import { entities } from '../src/tokenize.ts';
 import { canonical, compact, FIXTURE } from './helpers.ts';
@@ -103,5 +103,47 @@ describe('ClusterState, semantic mode (issue 16)', () => {
     const l = new ClusterState({ windowMs: SEM.windowMs });
     run(l, rows.slice(0, 5), 5);
     expect(() => ClusterState.restore(l.snapshot(), SEM)).toThrow(/options/);
+  });
+});
+
+describe('dot (four accumulators)', () => {
+  const naive = (a: Int32Array, b: Int32Array) => {
+    let d = 0;
+    for (let i = 0; i < a.length; i++) d += a[i]! * b[i]!;
+    return d;
+  };
+  /** 384-dim sums of per-word random vectors: headlines that share words are near, like a model's */
+  const wordVector = (text: string, dims: number) => {
+    const v = new Float32Array(dims);
+    for (const w of text.toLowerCase().split(/\W+/).filter(Boolean)) {
+      let x = 2166136261;
+      for (let i = 0; i < w.length; i++) x = Math.imul(x ^ w.charCodeAt(i), 16777619) >>> 0;
+      for (let i = 0; i < dims; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        x >>>= 0;
+        v[i]! += x / 4294967296 - 0.5;
+      }
+    }
+    return v;
+  };
+
+  it('equals the one-accumulator loop on item vectors and story sums, for every length', () => {
+    const titles = loadUciCsv(FIXTURE).map((r) => r.title);
+    for (const dims of [384, 383, 5, 3, 1]) {
+      const items = titles.map((t) => quantise(wordVector(t, dims)));
+      let sum: Int32Array | undefined;
+      const sums = items.map((q) => (sum = addInto(sum ? Int32Array.from(sum) : undefined, q)));
+      for (const a of items) for (const b of [...items, ...sums]) expect(dot(a, b)).toBe(naive(a, b));
+    }
+  });
+
+  it('stays exact where the sums are far beyond int32 (a story of a million members)', () => {
+    const a = new Int32Array(384).fill(127);
+    const b = new Int32Array(384).map((_, i) => (i % 2 ? -1 : 1) * 127_000_000 + i);
+    const exact = Number(a.reduce((s, x, i) => s + BigInt(x) * BigInt(b[i]!), 0n));
+    expect(dot(a, b)).toBe(exact);
+    expect(dot(a, a)).toBe(384 * 127 * 127);
   });
 });

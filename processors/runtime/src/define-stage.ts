@@ -65,6 +65,13 @@ export interface MergeOptions {
   maxIdleMs?: number;
   /** prepare the next batch while the previous one commits (default true) */
   pipeline?: boolean;
+  /**
+   * Records as they are fetched, undecoded, each once, before the merge orders them into batches:
+   * a stage can start slow per-record work for them (the cluster stage asks for their
+   * embeddings) so that it overlaps the batches before them. It must not throw, and what it starts
+   * must not change what the transform decides (the transform may find the work done, or not).
+   */
+  lookahead?(records: readonly RawRecord[]): void;
 }
 
 /**

@@ -111,12 +111,23 @@ export class MergeWorker {
   push(partition: number, messages: KafkaMessage[], lastOffset: number, high: number, offsetLag: number): void {
     const b = this.bufs.get(partition);
     if (!b || this.restoring || this.stopCtl.signal.aborted) return;
+    const lookahead = this.host.stage.merge?.lookahead;
+    const fresh: RawRecord[] = [];
     for (const m of messages) {
       const off = Number(m.offset);
       if (off < b.expect) continue;
-      b.records.push(toRaw(this.topic, partition, m));
+      const r = toRaw(this.topic, partition, m);
+      b.records.push(r);
+      if (lookahead) fresh.push(r);
       b.expect = off + 1;
       b.waitingSince = 0;
+    }
+    if (lookahead && fresh.length > 0) {
+      try {
+        lookahead(fresh);
+      } catch (e) {
+        publish('error', { stage: this.host.stage.name, topic: this.topic, where: 'lookahead', error: e });
+      }
     }
     b.expect = Math.max(b.expect, lastOffset + 1);
     b.high = high;
