@@ -67,10 +67,12 @@ export class Poller {
   /** Poll every feed due now, then resolve (tests and `poll-now` call this; the service loops it). */
   async drain(): Promise<PollReport[]> {
     const reports: PollReport[] = [];
-    const worker = async () => {
+    const claim = async () =>
+      (await this.o.store.claimDue(this.owner, this.o.clock(), 1, this.fetchOpts.timeoutMs * 2 + 30_000))[0];
+    const worker = async (first?: Feed) => {
+      let feed = first;
       while (!this.stopping) {
-        const now = this.o.clock();
-        const [feed] = await this.o.store.claimDue(this.owner, now, 1, this.fetchOpts.timeoutMs * 2 + 30_000);
+        feed ??= await claim();
         if (!feed) return;
         try {
           const r = await this.pollOne(feed);
@@ -79,9 +81,14 @@ export class Poller {
           // PostgreSQL or Kafka failed under this poll: its lease runs out and a later pass retries it
           this.o.onError?.(e, feed);
         }
+        feed = undefined;
       }
     };
-    await Promise.all(Array.from({ length: this.o.concurrency }, worker));
+    // One claim first: with nothing due (the usual case between polls) one query answers, instead
+    // of every worker asking at once (8 queries a second kept an idle poller at ~3 % of a core).
+    const first = await claim();
+    if (!first) return reports;
+    await Promise.all([worker(first), ...Array.from({ length: this.o.concurrency - 1 }, () => worker())]);
     return reports;
   }
 
