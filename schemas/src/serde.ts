@@ -49,6 +49,8 @@ export class Serde<R extends RecordName> {
   private readonly schemaText: string;
   private readonly autoRegister: boolean;
   private idPromise: Promise<number> | undefined;
+  /** the schema id once `schemaId()` has resolved it: `encodeNow` needs no await */
+  private knownId: number | undefined;
   private readonly readers = new Map<number, { resolver?: avro.Resolver }>();
 
   constructor(
@@ -66,10 +68,16 @@ export class Serde<R extends RecordName> {
 
   /** Schema id of the local schema under this topic's subject (looked up or registered once). */
   schemaId(): Promise<number> {
-    this.idPromise ??= this.resolveId().catch((e: unknown) => {
-      this.idPromise = undefined; // retry the lookup next time
-      throw e;
-    });
+    this.idPromise ??= this.resolveId().then(
+      (id) => {
+        this.knownId = id;
+        return id;
+      },
+      (e: unknown) => {
+        this.idPromise = undefined; // retry the lookup next time
+        throw e;
+      },
+    );
     return this.idPromise;
   }
 
@@ -95,7 +103,19 @@ export class Serde<R extends RecordName> {
    * payload is written in place after the header (`writeFrameWith`), not copied into a frame.
    */
   async encode(value: RecordTypes[R]): Promise<Buffer> {
-    const id = await this.schemaId();
+    return this.write(await this.schemaId(), value);
+  }
+
+  /**
+   * `encode` without a promise once the schema id is known (an earlier `encode` or `schemaId()`
+   * resolved it); `undefined` before, when only `encode` can ask the registry. Throws what
+   * `encode` rejects with.
+   */
+  encodeNow(value: RecordTypes[R]): Buffer | undefined {
+    return this.knownId === undefined ? undefined : this.write(this.knownId, value);
+  }
+
+  private write(id: number, value: RecordTypes[R]): Buffer {
     try {
       return writeFrameWith(id, (buf, pos) => this.type.encode(value, buf, pos));
     } catch (e) {
@@ -116,7 +136,21 @@ export class Serde<R extends RecordName> {
 
   async decode(message: Buffer): Promise<RecordTypes[R]> {
     const { schemaId: id, payload } = readFrame(message, this.topic);
-    const reader = await this.readerFor(id);
+    return this.read(id, payload, await this.readerFor(id));
+  }
+
+  /**
+   * `decode` without a promise when the message's writer schema is already known (an earlier
+   * `decode` fetched its id); `undefined` for an id not seen yet, which only `decode` can ask the
+   * registry about. Throws what `decode` rejects with (a bad frame, a payload that does not decode).
+   */
+  decodeNow(message: Buffer): RecordTypes[R] | undefined {
+    const { schemaId: id, payload } = readFrame(message, this.topic);
+    const reader = this.readers.get(id);
+    return reader ? this.read(id, payload, reader) : undefined;
+  }
+
+  private read(id: number, payload: Buffer, reader: { resolver?: avro.Resolver }): RecordTypes[R] {
     try {
       return this.type.fromBuffer(payload, reader.resolver) as RecordTypes[R];
     } catch (e) {

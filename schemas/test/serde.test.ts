@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  PayloadDecodeError,
   RecordEncodeError,
   RegistryUnavailableError,
   TruncatedMessageError,
@@ -99,5 +100,57 @@ describe('Serde.encode: one walk, same bytes, same errors', () => {
       expect(s.type.isValid(value)).toBe(true);
       expect(await s.encode(value as never)).toEqual(writeFrame(7, s.type.toBuffer(value)));
     }
+  });
+});
+
+describe('Serde.decodeNow / encodeNow: no promise once the registry has answered', () => {
+  const good = sampleRecords().RawHeadline;
+  const fresh = () => {
+    const calls = { lookupId: 0, schemaById: 0 };
+    const registry = {
+      lookupId: async () => {
+        calls.lookupId++;
+        return 7;
+      },
+      schemaById: async () => {
+        calls.schemaById++;
+        return { schema: JSON.stringify(serde.type.schema()) };
+      },
+    } as unknown as RegistryRestClient;
+    const serde = serdeFor('RawHeadline', 'raw-headlines', { registry });
+    return { serde, calls };
+  };
+
+  it('encodeNow: undefined until the schema id is known, then the bytes of encode', async () => {
+    const { serde, calls } = fresh();
+    expect(serde.encodeNow(good)).toBeUndefined();
+    const viaEncode = await serde.encode(good);
+    const now = serde.encodeNow(good);
+    expect(now?.equals(viaEncode)).toBe(true);
+    expect(calls.lookupId).toBe(1);
+    // an invalid record: the same RecordEncodeError, thrown, naming the field
+    expect(() => serde.encodeNow({ ...good, job_id: 3 } as never)).toThrow(RecordEncodeError);
+    try {
+      serde.encodeNow({ ...good, job_id: 3 } as never);
+    } catch (e) {
+      expect(e).toMatchObject({ code: 'FEEDLOG_RECORD_ENCODE', paths: ['job_id'] });
+    }
+  });
+
+  it('decodeNow: undefined for a schema id not fetched yet, then the value of decode; bad frames throw', async () => {
+    const { serde, calls } = fresh();
+    const frame = writeFrame(7, serde.type.toBuffer(good));
+    expect(serde.decodeNow(frame)).toBeUndefined();
+    expect(calls.schemaById).toBe(0);
+    const viaDecode = await serde.decode(frame);
+    expect(serde.decodeNow(frame)).toEqual(viaDecode);
+    expect(viaDecode).toEqual(good);
+    expect(calls.schemaById).toBe(1);
+    // another id is still unknown: only decode may ask the registry
+    expect(serde.decodeNow(writeFrame(8, serde.type.toBuffer(good)))).toBeUndefined();
+    // the typed errors of decode, thrown: a bad frame, a payload that is not the record
+    expect(() => serde.decodeNow(Buffer.from([1, 0, 0, 0, 7, 2]))).toThrow(WrongMagicByteError);
+    expect(() => serde.decodeNow(Buffer.from([0, 0, 1]))).toThrow(TruncatedMessageError);
+    expect(() => serde.decodeNow(writeFrame(7, Buffer.from([0xff, 0xff, 0xff])))).toThrow(PayloadDecodeError);
   });
 });
