@@ -115,6 +115,65 @@ export class Serde<R extends RecordName> {
     return this.knownId === undefined ? undefined : this.write(this.knownId, value);
   }
 
+  /**
+   * The payload of a frame written with this Serde's own schema (its id fetched already, so no
+   * resolution): those bytes are the value's encoding here, to be copied as they are
+   * (`encodeNowExtending`). `undefined` for any other writer schema or an id not fetched yet.
+   */
+  localPayload(message: Buffer): Buffer | undefined {
+    const { schemaId, payload } = readFrame(message, this.topic);
+    const reader = this.readers.get(schemaId);
+    return reader && !reader.resolver ? payload : undefined;
+  }
+
+  /**
+   * `encodeNow` of a record whose leading fields are a record of `head`'s schema, copied unchanged
+   * from one `head` decoded (`payload`: its `localPayload`): the payload is copied and only the
+   * remaining fields are encoded. The bytes are those of `encodeNow(value)`. `undefined` when the id
+   * is not known yet or this schema does not begin with `head`'s fields; an invalid value throws the
+   * RecordEncodeError of `encode`. The caller vouches that the leading fields of `value` are those
+   * the payload was decoded to.
+   */
+  encodeNowExtending(head: { readonly type: avro.Type }, payload: Buffer, value: RecordTypes[R]): Buffer | undefined {
+    const id = this.knownId;
+    const rest = this.restAfter(head);
+    if (id === undefined || !rest) return undefined;
+    const v = value as unknown as Record<string, unknown>;
+    try {
+      return writeFrameWith(id, (buf, pos) => {
+        const end = pos + payload.length;
+        if (end > buf.length) return buf.length - end; // bytes missing, as avsc reports them
+        payload.copy(buf, pos);
+        let at = end;
+        for (const f of rest) {
+          at = f.type.encode(v[f.name], buf, at);
+          if (at < 0) return at;
+        }
+        return at;
+      });
+    } catch {
+      return this.write(id, value); // the whole walk: throws the same RecordEncodeError as encode
+    }
+  }
+
+  private readonly rests = new Map<avro.Type, avro.types.Field[] | null>();
+
+  /** This record's fields after those of `head`'s record, when it begins with exactly them; else null. */
+  private restAfter(head: { readonly type: avro.Type }): avro.types.Field[] | null {
+    let rest = this.rests.get(head.type);
+    if (rest === undefined) {
+      const mine = (this.type as avro.types.RecordType).fields ?? [];
+      const theirs = (head.type as avro.types.RecordType).fields ?? [];
+      const same =
+        theirs.length > 0 &&
+        theirs.length < mine.length &&
+        theirs.every((f, i) => mine[i]?.name === f.name && mine[i]?.type.equals(f.type));
+      rest = same ? mine.slice(theirs.length) : null;
+      this.rests.set(head.type, rest);
+    }
+    return rest;
+  }
+
   private write(id: number, value: RecordTypes[R]): Buffer {
     try {
       return writeFrameWith(id, (buf, pos) => this.type.encode(value, buf, pos));

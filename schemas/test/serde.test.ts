@@ -154,3 +154,37 @@ describe('Serde.decodeNow / encodeNow: no promise once the registry has answered
     expect(() => serde.decodeNow(writeFrame(7, Buffer.from([0xff, 0xff, 0xff])))).toThrow(PayloadDecodeError);
   });
 });
+
+describe('Serde.encodeNowExtending: a record that begins with another record copies its bytes', () => {
+  const registry = {
+    lookupId: async () => 7,
+    schemaById: async () => ({ schema: JSON.stringify(raw.type.schema()) }),
+  } as unknown as RegistryRestClient;
+  const raw = serdeFor('RawHeadline', 'raw-headlines', { registry });
+  const classified = serdeFor('ClassifiedHeadline', 'classified', { registry });
+  const rec = sampleRecords().ClassifiedHeadline;
+
+  it('gives the bytes of encode, and undefined before the id is known or for a head it does not begin with', async () => {
+    const head = { item_id: rec.item_id, job_id: rec.job_id, headline: rec.headline };
+    const frame = await raw.encode(head);
+    expect(raw.localPayload(frame)).toBeUndefined(); // writer schema not fetched yet
+    await raw.decode(frame);
+    const payload = raw.localPayload(frame) as Buffer;
+    expect(payload.equals(raw.type.toBuffer(head))).toBe(true);
+    expect(classified.encodeNowExtending(raw, payload, rec)).toBeUndefined(); // id not known yet
+    const full = await classified.encode(rec);
+    expect(classified.encodeNowExtending(raw, payload, rec)?.equals(full)).toBe(true);
+    // DeadLetter does not begin with RawHeadline's fields
+    expect(
+      classified.encodeNowExtending(serdeFor('DeadLetter', 'classify.dlq', { registry }), payload, rec),
+    ).toBeUndefined();
+  });
+
+  it('throws the RecordEncodeError of encode for an invalid tail', async () => {
+    await classified.schemaId();
+    const payload = raw.type.toBuffer({ item_id: rec.item_id, job_id: rec.job_id, headline: rec.headline });
+    const bad = { ...rec, classification: { ...rec.classification, category: 3 } } as never;
+    expect(() => classified.encodeNowExtending(raw, payload, bad)).toThrow(RecordEncodeError);
+    expect(() => classified.encodeNowExtending(raw, payload, bad)).toThrow(/classification.category/);
+  });
+});
