@@ -118,6 +118,15 @@ export class ClassifierModel {
     return { category: this.header.labels[arg]!, confidence: s[arg]! };
   }
 
+  /** `predictOne` into typed arrays (no object per text): label index and confidence at `i`. */
+  predictInto(text: string, category: Uint16Array, confidence: Float64Array, i: number): void {
+    const s = this.scores;
+    this.score(text);
+    const arg = softmaxInPlace(s, this.weights.classes, this.header.temperature);
+    category[i] = arg;
+    confidence[i] = s[arg]!;
+  }
+
   /** Class probabilities in `labels` order. */
   probabilities(text: string): number[] {
     const s = this.scores;

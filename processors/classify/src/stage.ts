@@ -11,11 +11,13 @@ import {
 } from '@feedlog/runtime';
 import { type ClassifiedHeadline, type RawHeadline, type SerdeOptions, serdeFor } from '@feedlog/schemas';
 import { declareFeedlog, topicNames } from '@feedlog/topics';
-import { type ClassifyResult, classifyBatch, classifyBatchFused } from './batch.ts';
+import { type ClassifyResult, classifyBatch, classifyBatchFused, classifyBatchWith } from './batch.ts';
+import { classifyCodecs } from './codecs.ts';
 import { ensureDefaultModel } from './default-model.ts';
 import { classifyEnv } from './env.ts';
 import type { FusedClassifierModel } from './fused-model.ts';
 import { type AnyClassifyModel, isFused, loadAnyClassifyModel } from './load-any.ts';
+import { ClassifyPool } from './pool.ts';
 
 /** What the fused model needs of an embedding client: `EmbeddingClient` (with its cache) fits. */
 export interface ClassifyEmbedder {
@@ -46,6 +48,11 @@ export interface ClassifyStageOptions {
   tracer?: StageTracer;
   /** clock for `produced_at` (tests); default Date.now */
   now?: () => number;
+  /**
+   * Worker threads that score an n-gram model off the consumer's thread (started on the first
+   * batch, ended when the stage stops); 0: score on it. Default CLASSIFY_WORKERS. Unused by a fused model.
+   */
+  workers?: number;
 }
 
 /**
@@ -78,6 +85,8 @@ export function classifyStage(opts: ClassifyStageOptions): Stage<RawHeadline, Cl
   const model = opts.model;
   const now = opts.now ?? Date.now;
   const embedder = opts.embedder;
+  const workers = isFused(model) ? 0 : (opts.workers ?? classifyEnv.parse().CLASSIFY_WORKERS);
+  let pool: ClassifyPool | undefined;
   if (isFused(model)) {
     if (!embedder)
       throw new RangeError(`model ${model.name} is fused: the classify stage needs an embedder (EMBEDDING_BASE_URL)`);
@@ -116,26 +125,38 @@ export function classifyStage(opts: ClassifyStageOptions): Stage<RawHeadline, Cl
     }
     return classifyBatchFused(fused, heads, vectors);
   };
+  // Avro through the registry; an output copies its input's bytes and encodes only the classification
+  const codecs = classifyCodecs(
+    serdeFor('RawHeadline', name(topicNames.raw), serde),
+    serdeFor('ClassifiedHeadline', name(topicNames.classified), serde),
+  );
   return defineStage<RawHeadline, ClassifiedHeadline>({
     name:
       opts.name ?? (prefix ? `${prefix.replace(/[^a-z0-9_.-]/gi, '-').replace(/^[^a-z]+/i, '')}classify` : 'classify'),
     generation,
     model: { name: model.name, version: model.version },
-    input: { topic: name(topicNames.raw), codec: serdeFor('RawHeadline', name(topicNames.raw), serde) },
-    output: {
-      topic: name(topicNames.classified),
-      codec: serdeFor('ClassifiedHeadline', name(topicNames.classified), serde),
-    },
+    input: { topic: name(topicNames.raw), codec: codecs.input },
+    output: { topic: name(topicNames.classified), codec: codecs.output },
     dlq: { topic: dlq, codec: serdeFor('DeadLetter', dlq, serde) },
     ...(opts.config ? { config: opts.config } : {}),
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
     transform(batch, ctx): RecordResult<ClassifiedHeadline>[] | Promise<RecordResult<ClassifiedHeadline>[]> {
       const heads = batch.map((r) => r.value.headline);
-      // the n-gram model stays synchronous: no embedder, no breaker
-      if (!isFused(model)) return toRecords(classifyBatch(model, heads), batch, ctx);
+      if (!isFused(model)) {
+        // n-gram: on the pool's threads (a dead thread fails the batch, retriable), or on this one
+        if (workers === 0) return toRecords(classifyBatch(model, heads), batch, ctx);
+        pool ??= new ClassifyPool(model, { size: workers });
+        const on = pool;
+        return classifyBatchWith(model, heads, (texts) => on.predict(texts)).then((res) => toRecords(res, batch, ctx));
+      }
       return classifyFused(model, heads, { breaker: ctx.breaker(EMBEDDER_BREAKER), signal: ctx.signal }).then((res) =>
         toRecords(res, batch, ctx),
       );
+    },
+    async close() {
+      const p = pool;
+      pool = undefined;
+      await p?.close();
     },
   });
 
