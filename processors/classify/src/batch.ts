@@ -1,7 +1,6 @@
 import { textOf } from './data.ts';
 import type { FusedClassifierModel } from './fused-model.ts';
 import type { ClassifierModel } from './model.ts';
-import type { PoolPredictions } from './pool.ts';
 
 /** What the classify stage hands the transform (the fields of a RawHeadline it needs). */
 export interface ClassifyInput {
@@ -50,41 +49,6 @@ export function classifyBatch(model: ClassifierModel, records: readonly Classify
       modelVersion: model.version,
     };
   });
-}
-
-/**
- * `classifyBatch` with the scoring done elsewhere (`predict`: a ClassifyPool's threads): the
- * texts are cut here, the same way, and the answers (label index + confidence) come back in order.
- * Same results as `classifyBatch` over the same model.
- */
-export async function classifyBatchWith(
-  model: ClassifierModel,
-  records: readonly ClassifyInput[],
-  predict: (texts: string[]) => Promise<PoolPredictions>,
-): Promise<ClassifyResult[]> {
-  const out: ClassifyResult[] = new Array(records.length);
-  const texts: string[] = [];
-  const at: number[] = [];
-  for (let i = 0; i < records.length; i++) {
-    const text = classifyText(records[i] as ClassifyInput);
-    if (text instanceof ClassifyInputError) out[i] = { ok: false, error: text };
-    else {
-      texts.push(text);
-      at.push(i);
-    }
-  }
-  const { category, confidence } = await predict(texts);
-  const labels = model.labels;
-  for (let j = 0; j < at.length; j++) {
-    out[at[j]!] = {
-      ok: true,
-      category: labels[category[j]!]!,
-      confidence: confidence[j]!,
-      modelName: model.name,
-      modelVersion: model.version,
-    };
-  }
-  return out;
 }
 
 /** The text the n-gram model reads, or the error of a record with none. */

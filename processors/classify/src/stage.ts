@@ -11,7 +11,7 @@ import {
 } from '@feedlog/runtime';
 import { type ClassifiedHeadline, type RawHeadline, type SerdeOptions, serdeFor } from '@feedlog/schemas';
 import { declareFeedlog, topicNames } from '@feedlog/topics';
-import { type ClassifyResult, classifyBatch, classifyBatchFused, classifyBatchWith } from './batch.ts';
+import { type ClassifyResult, classifyBatch, classifyBatchFused, classifyText } from './batch.ts';
 import { classifyCodecs } from './codecs.ts';
 import { ensureDefaultModel } from './default-model.ts';
 import { classifyEnv } from './env.ts';
@@ -146,8 +146,7 @@ export function classifyStage(opts: ClassifyStageOptions): Stage<RawHeadline, Cl
         // n-gram: on the pool's threads (a dead thread fails the batch, retriable), or on this one
         if (workers === 0) return toRecords(classifyBatch(model, heads), batch, ctx);
         pool ??= new ClassifyPool(model, { size: workers });
-        const on = pool;
-        return classifyBatchWith(model, heads, (texts) => on.predict(texts)).then((res) => toRecords(res, batch, ctx));
+        return onPool(pool, heads, batch, ctx);
       }
       return classifyFused(model, heads, { breaker: ctx.breaker(EMBEDDER_BREAKER), signal: ctx.signal }).then((res) =>
         toRecords(res, batch, ctx),
@@ -160,34 +159,63 @@ export function classifyStage(opts: ClassifyStageOptions): Stage<RawHeadline, Cl
     },
   });
 
+  /** The `run` block every output of a batch shares (one object: the records only read it). */
+  function runOf(ctx: { generation: number }): ClassifiedHeadline['classification']['run'] {
+    return { model_name: model.name, model_version: model.version, generation: ctx.generation, produced_at: now() };
+  }
+
+  function output(
+    v: RawHeadline,
+    category: string,
+    confidence: number,
+    run: ClassifiedHeadline['classification']['run'],
+  ): RecordResult<ClassifiedHeadline> {
+    return {
+      // event time for ordering downstream without decoding (the cluster stage merges partitions by it)
+      headers: { [EVENT_TIME_HEADER]: String(v.headline.published_at ?? v.headline.ingested_at) },
+      value: {
+        item_id: v.item_id,
+        job_id: v.job_id,
+        headline: v.headline,
+        classification: { category, confidence, run },
+      },
+    };
+  }
+
   function toRecords(
     results: ClassifyResult[],
     batch: readonly { value: RawHeadline }[],
     ctx: { generation: number },
   ): RecordResult<ClassifiedHeadline>[] {
-    const producedAt = now();
+    const run = runOf(ctx);
     return results.map((res, i): RecordResult<ClassifiedHeadline> => {
       if (!res.ok) return new PoisonRecordError(res.error.message, { cause: res.error });
-      const v = (batch[i] as (typeof batch)[number]).value;
-      return {
-        // event time for ordering downstream without decoding (the cluster stage merges partitions by it)
-        headers: { [EVENT_TIME_HEADER]: String(v.headline.published_at ?? v.headline.ingested_at) },
-        value: {
-          item_id: v.item_id,
-          job_id: v.job_id,
-          headline: v.headline,
-          classification: {
-            category: res.category,
-            confidence: res.confidence,
-            run: {
-              model_name: res.modelName,
-              model_version: res.modelVersion,
-              generation: ctx.generation,
-              produced_at: producedAt,
-            },
-          },
-        },
-      };
+      return output((batch[i] as (typeof batch)[number]).value, res.category, res.confidence, run);
     });
+  }
+
+  /** `classifyBatch` + `toRecords` with the scoring on the pool: outputs straight from its typed arrays. */
+  async function onPool(
+    p: ClassifyPool,
+    heads: readonly RawHeadline['headline'][],
+    batch: readonly { value: RawHeadline }[],
+    ctx: { generation: number },
+  ): Promise<RecordResult<ClassifiedHeadline>[]> {
+    const out: RecordResult<ClassifiedHeadline>[] = new Array(heads.length);
+    const texts: string[] = [];
+    for (let i = 0; i < heads.length; i++) {
+      const text = classifyText(heads[i] as RawHeadline['headline']);
+      if (typeof text === 'string') texts.push(text);
+      else out[i] = new PoisonRecordError(text.message, { cause: text });
+    }
+    const { category, confidence } = await p.predict(texts);
+    const run = runOf(ctx);
+    const labels = model.labels;
+    for (let i = 0, j = 0; i < heads.length; i++) {
+      if (out[i] !== undefined) continue;
+      out[i] = output((batch[i] as (typeof batch)[number]).value, labels[category[j]!]!, confidence[j]!, run);
+      j++;
+    }
+    return out;
   }
 }

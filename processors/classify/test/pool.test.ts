@@ -3,7 +3,7 @@ import { isRetriable, runInMemory } from '@feedlog/runtime';
 import { type ClassifiedHeadline, type RawHeadline, sampleRecords } from '@feedlog/schemas';
 import { refCodec } from '@feedlog/test';
 import { describe, expect, it } from 'vitest';
-import { classifyBatch, classifyBatchWith, ensureDefaultModel } from '../src/index.ts';
+import { ensureDefaultModel } from '../src/index.ts';
 import { ClassifyPool, ClassifyWorkerError } from '../src/pool.ts';
 import { classifyStage, EVENT_TIME_HEADER } from '../src/stage.ts';
 
@@ -44,10 +44,6 @@ describe('the classify pool (the n-gram model on worker threads)', () => {
       expect(Array.from(p.category, (c) => model.labels[c])).toEqual(here.map((h) => h.category));
       expect(Array.from(p.confidence)).toEqual(here.map((h) => h.confidence));
       expect(await pool.predict([])).toEqual({ category: new Uint16Array(0), confidence: new Float64Array(0) });
-      // classifyBatchWith over the pool = classifyBatch on this thread, rejected records included
-      const records = [...texts.map((t) => ({ title: t })), { title: '  ', summary: null }];
-      const viaPool = await classifyBatchWith(model, records, (t) => pool.predict(t));
-      expect(viaPool).toEqual(classifyBatch(model, records));
     } finally {
       await pool.close();
     }
