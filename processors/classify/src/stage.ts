@@ -11,13 +11,14 @@ import {
 } from '@feedlog/runtime';
 import { type ClassifiedHeadline, type RawHeadline, type SerdeOptions, serdeFor } from '@feedlog/schemas';
 import { declareFeedlog, topicNames } from '@feedlog/topics';
-import { type ClassifyResult, classifyBatch, classifyBatchFused, classifyText } from './batch.ts';
+import { type ClassifyResult, classifyBatchFused, classifyText } from './batch.ts';
 import { classifyCodecs } from './codecs.ts';
 import { ensureDefaultModel } from './default-model.ts';
 import { classifyEnv } from './env.ts';
 import type { FusedClassifierModel } from './fused-model.ts';
 import { type AnyClassifyModel, isFused, loadAnyClassifyModel } from './load-any.ts';
-import { ClassifyPool } from './pool.ts';
+import type { ClassifierModel } from './model.ts';
+import { ClassifyPool, type PoolPredictions } from './pool.ts';
 
 /** What the fused model needs of an embedding client: `EmbeddingClient` (with its cache) fits. */
 export interface ClassifyEmbedder {
@@ -68,8 +69,9 @@ export function loadClassifyModel(
 }
 
 /**
- * raw-headlines → classified. The transform is the pure `classifyBatch` over the whole batch (a fused
- * model first asks the embedder for the batch's vectors, see `classify` above); a
+ * raw-headlines → classified. The transform scores the whole batch: an n-gram model on the
+ * `workers` threads of a ClassifyPool or on the consumer's thread (the same predictions as
+ * `classifyBatch`), a fused model after asking the embedder for the batch's vectors; a
  * record with nothing to classify (empty title and summary) is rejected with a PoisonRecordError
  * and dead-lettered to classify.dlq by the runtime while the rest of the batch goes on.
  * Every output copies the input and adds `classification { category, confidence, run }` where
@@ -141,13 +143,12 @@ export function classifyStage(opts: ClassifyStageOptions): Stage<RawHeadline, Cl
     ...(opts.config ? { config: opts.config } : {}),
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
     transform(batch, ctx): RecordResult<ClassifiedHeadline>[] | Promise<RecordResult<ClassifiedHeadline>[]> {
-      const heads = batch.map((r) => r.value.headline);
       if (!isFused(model)) {
         // n-gram: on the pool's threads (a dead thread fails the batch, retriable), or on this one
-        if (workers === 0) return toRecords(classifyBatch(model, heads), batch, ctx);
-        pool ??= new ClassifyPool(model, { size: workers });
-        return onPool(pool, heads, batch, ctx);
+        if (workers > 0) pool ??= new ClassifyPool(model, { size: workers });
+        return ngram(model, batch, ctx, pool);
       }
+      const heads = batch.map((r) => r.value.headline);
       return classifyFused(model, heads, { breaker: ctx.breaker(EMBEDDER_BREAKER), signal: ctx.signal }).then((res) =>
         toRecords(res, batch, ctx),
       );
@@ -194,28 +195,37 @@ export function classifyStage(opts: ClassifyStageOptions): Stage<RawHeadline, Cl
     });
   }
 
-  /** `classifyBatch` + `toRecords` with the scoring on the pool: outputs straight from its typed arrays. */
-  async function onPool(
-    p: ClassifyPool,
-    heads: readonly RawHeadline['headline'][],
+  /**
+   * An n-gram batch: the texts (a record with none is poison), scored on the pool (`await`) or here
+   * (`predictInto`), and the outputs built straight from the label indexes and confidences.
+   */
+  function ngram(
+    m: ClassifierModel,
     batch: readonly { value: RawHeadline }[],
     ctx: { generation: number },
-  ): Promise<RecordResult<ClassifiedHeadline>[]> {
-    const out: RecordResult<ClassifiedHeadline>[] = new Array(heads.length);
+    p: ClassifyPool | undefined,
+  ): RecordResult<ClassifiedHeadline>[] | Promise<RecordResult<ClassifiedHeadline>[]> {
+    const out: RecordResult<ClassifiedHeadline>[] = new Array(batch.length);
     const texts: string[] = [];
-    for (let i = 0; i < heads.length; i++) {
-      const text = classifyText(heads[i] as RawHeadline['headline']);
+    for (let i = 0; i < batch.length; i++) {
+      const text = classifyText((batch[i] as (typeof batch)[number]).value.headline);
       if (typeof text === 'string') texts.push(text);
       else out[i] = new PoisonRecordError(text.message, { cause: text });
     }
-    const { category, confidence } = await p.predict(texts);
-    const run = runOf(ctx);
-    const labels = model.labels;
-    for (let i = 0, j = 0; i < heads.length; i++) {
-      if (out[i] !== undefined) continue;
-      out[i] = output((batch[i] as (typeof batch)[number]).value, labels[category[j]!]!, confidence[j]!, run);
-      j++;
-    }
-    return out;
+    const finish = ({ category, confidence }: PoolPredictions) => {
+      const run = runOf(ctx);
+      const labels = m.labels;
+      for (let i = 0, j = 0; i < batch.length; i++) {
+        if (out[i] !== undefined) continue;
+        out[i] = output((batch[i] as (typeof batch)[number]).value, labels[category[j]!]!, confidence[j]!, run);
+        j++;
+      }
+      return out;
+    };
+    if (p) return p.predict(texts).then(finish);
+    const category = new Uint16Array(texts.length);
+    const confidence = new Float64Array(texts.length);
+    for (let j = 0; j < texts.length; j++) m.predictInto(texts[j] as string, category, confidence, j);
+    return finish({ category, confidence });
   }
 }
