@@ -8,7 +8,7 @@ export const classifyEnv = defineEnv('@feedlog/classify', {
     doc: 'Classifier artifact the classify stage loads (`feedlog train classify --out …`): n-gram `.flcm`, or fused `.flcf` (`--embeddings`; the stage then needs EMBEDDING_BASE_URL).',
   },
   CLASSIFY_WORKERS: {
-    schema: int({ min: 0, max: 64 }).default(1),
-    doc: "Worker threads that run an n-gram model off the consumer's thread (0: on it). A fused model always runs on the consumer's thread.",
+    schema: int({ min: 0, max: 64 }).default(0),
+    doc: "Worker threads that run an n-gram model off the consumer's thread (0: on it, measured faster on a 2-core machine that also runs the broker). A fused model always runs on the consumer's thread.",
   },
 });
