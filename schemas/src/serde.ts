@@ -221,9 +221,21 @@ export class Serde<R extends RecordName> {
     }
   }
 
-  private async readerFor(id: number): Promise<{ resolver?: avro.Resolver }> {
+  /** fetches of writer schemas in flight: concurrent decodes of a new id share one registry request */
+  private readonly fetching = new Map<number, Promise<{ resolver?: avro.Resolver }>>();
+
+  private readerFor(id: number): Promise<{ resolver?: avro.Resolver }> {
     const hit = this.readers.get(id);
-    if (hit) return hit;
+    if (hit) return Promise.resolve(hit);
+    let p = this.fetching.get(id);
+    if (!p) {
+      p = this.fetchReader(id).finally(() => this.fetching.delete(id));
+      this.fetching.set(id, p);
+    }
+    return p;
+  }
+
+  private async fetchReader(id: number): Promise<{ resolver?: avro.Resolver }> {
     let found: { schema: string; schemaType?: string };
     try {
       found = await this.registry.schemaById(id);

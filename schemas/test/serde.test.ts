@@ -146,6 +146,11 @@ describe('Serde.decodeNow / encodeNow: no promise once the registry has answered
     expect(serde.decodeNow(frame)).toEqual(viaDecode);
     expect(viaDecode).toEqual(good);
     expect(calls.schemaById).toBe(1);
+    // concurrent decodes of an id not fetched yet share one registry request
+    const other = fresh();
+    const many = await Promise.all(Array.from({ length: 50 }, () => other.serde.decode(frame)));
+    expect(many).toHaveLength(50);
+    expect(other.calls.schemaById).toBe(1);
     // another id is still unknown: only decode may ask the registry
     expect(serde.decodeNow(writeFrame(8, serde.type.toBuffer(good)))).toBeUndefined();
     // the typed errors of decode, thrown: a bad frame, a payload that is not the record
