@@ -49,6 +49,8 @@ export class Serde<R extends RecordName> {
   private readonly schemaText: string;
   private readonly autoRegister: boolean;
   private idPromise: Promise<number> | undefined;
+  /** the schema id once `schemaId()` has resolved it: `encodeNow` needs no await */
+  private knownId: number | undefined;
   private readonly readers = new Map<number, { resolver?: avro.Resolver }>();
 
   constructor(
@@ -66,10 +68,16 @@ export class Serde<R extends RecordName> {
 
   /** Schema id of the local schema under this topic's subject (looked up or registered once). */
   schemaId(): Promise<number> {
-    this.idPromise ??= this.resolveId().catch((e: unknown) => {
-      this.idPromise = undefined; // retry the lookup next time
-      throw e;
-    });
+    this.idPromise ??= this.resolveId().then(
+      (id) => {
+        this.knownId = id;
+        return id;
+      },
+      (e: unknown) => {
+        this.idPromise = undefined; // retry the lookup next time
+        throw e;
+      },
+    );
     return this.idPromise;
   }
 
@@ -95,7 +103,78 @@ export class Serde<R extends RecordName> {
    * payload is written in place after the header (`writeFrameWith`), not copied into a frame.
    */
   async encode(value: RecordTypes[R]): Promise<Buffer> {
-    const id = await this.schemaId();
+    return this.write(await this.schemaId(), value);
+  }
+
+  /**
+   * `encode` without a promise once the schema id is known (an earlier `encode` or `schemaId()`
+   * resolved it); `undefined` before, when only `encode` can ask the registry. Throws what
+   * `encode` rejects with.
+   */
+  encodeNow(value: RecordTypes[R]): Buffer | undefined {
+    return this.knownId === undefined ? undefined : this.write(this.knownId, value);
+  }
+
+  /**
+   * The payload of a frame written with this Serde's own schema (its id fetched already, so no
+   * resolution): those bytes are the value's encoding here, to be copied as they are
+   * (`encodeNowExtending`). `undefined` for any other writer schema or an id not fetched yet.
+   */
+  localPayload(message: Buffer): Buffer | undefined {
+    const { schemaId, payload } = readFrame(message, this.topic);
+    const reader = this.readers.get(schemaId);
+    return reader && !reader.resolver ? payload : undefined;
+  }
+
+  /**
+   * `encodeNow` of a record whose leading fields are a record of `head`'s schema, copied unchanged
+   * from one `head` decoded (`payload`: its `localPayload`): the payload is copied and only the
+   * remaining fields are encoded. The bytes are those of `encodeNow(value)`. `undefined` when the id
+   * is not known yet or this schema does not begin with `head`'s fields; an invalid value throws the
+   * RecordEncodeError of `encode`. The caller vouches that the leading fields of `value` are those
+   * the payload was decoded to.
+   */
+  encodeNowExtending(head: { readonly type: avro.Type }, payload: Buffer, value: RecordTypes[R]): Buffer | undefined {
+    const id = this.knownId;
+    const rest = this.restAfter(head);
+    if (id === undefined || !rest) return undefined;
+    const v = value as unknown as Record<string, unknown>;
+    try {
+      return writeFrameWith(id, (buf, pos) => {
+        const end = pos + payload.length;
+        if (end > buf.length) return buf.length - end; // bytes missing, as avsc reports them
+        payload.copy(buf, pos);
+        let at = end;
+        for (const f of rest) {
+          at = f.type.encode(v[f.name], buf, at);
+          if (at < 0) return at;
+        }
+        return at;
+      });
+    } catch {
+      return this.write(id, value); // the whole walk: throws the same RecordEncodeError as encode
+    }
+  }
+
+  private readonly rests = new Map<avro.Type, avro.types.Field[] | null>();
+
+  /** This record's fields after those of `head`'s record, when it begins with exactly them; else null. */
+  private restAfter(head: { readonly type: avro.Type }): avro.types.Field[] | null {
+    let rest = this.rests.get(head.type);
+    if (rest === undefined) {
+      const mine = (this.type as avro.types.RecordType).fields ?? [];
+      const theirs = (head.type as avro.types.RecordType).fields ?? [];
+      const same =
+        theirs.length > 0 &&
+        theirs.length < mine.length &&
+        theirs.every((f, i) => mine[i]?.name === f.name && mine[i]?.type.equals(f.type));
+      rest = same ? mine.slice(theirs.length) : null;
+      this.rests.set(head.type, rest);
+    }
+    return rest;
+  }
+
+  private write(id: number, value: RecordTypes[R]): Buffer {
     try {
       return writeFrameWith(id, (buf, pos) => this.type.encode(value, buf, pos));
     } catch (e) {
@@ -116,7 +195,21 @@ export class Serde<R extends RecordName> {
 
   async decode(message: Buffer): Promise<RecordTypes[R]> {
     const { schemaId: id, payload } = readFrame(message, this.topic);
-    const reader = await this.readerFor(id);
+    return this.read(id, payload, await this.readerFor(id));
+  }
+
+  /**
+   * `decode` without a promise when the message's writer schema is already known (an earlier
+   * `decode` fetched its id); `undefined` for an id not seen yet, which only `decode` can ask the
+   * registry about. Throws what `decode` rejects with (a bad frame, a payload that does not decode).
+   */
+  decodeNow(message: Buffer): RecordTypes[R] | undefined {
+    const { schemaId: id, payload } = readFrame(message, this.topic);
+    const reader = this.readers.get(id);
+    return reader ? this.read(id, payload, reader) : undefined;
+  }
+
+  private read(id: number, payload: Buffer, reader: { resolver?: avro.Resolver }): RecordTypes[R] {
     try {
       return this.type.fromBuffer(payload, reader.resolver) as RecordTypes[R];
     } catch (e) {
@@ -128,9 +221,21 @@ export class Serde<R extends RecordName> {
     }
   }
 
-  private async readerFor(id: number): Promise<{ resolver?: avro.Resolver }> {
+  /** fetches of writer schemas in flight: concurrent decodes of a new id share one registry request */
+  private readonly fetching = new Map<number, Promise<{ resolver?: avro.Resolver }>>();
+
+  private readerFor(id: number): Promise<{ resolver?: avro.Resolver }> {
     const hit = this.readers.get(id);
-    if (hit) return hit;
+    if (hit) return Promise.resolve(hit);
+    let p = this.fetching.get(id);
+    if (!p) {
+      p = this.fetchReader(id).finally(() => this.fetching.delete(id));
+      this.fetching.set(id, p);
+    }
+    return p;
+  }
+
+  private async fetchReader(id: number): Promise<{ resolver?: avro.Resolver }> {
     let found: { schema: string; schemaType?: string };
     try {
       found = await this.registry.schemaById(id);

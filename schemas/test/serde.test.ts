@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  PayloadDecodeError,
   RecordEncodeError,
   RegistryUnavailableError,
   TruncatedMessageError,
@@ -99,5 +100,96 @@ describe('Serde.encode: one walk, same bytes, same errors', () => {
       expect(s.type.isValid(value)).toBe(true);
       expect(await s.encode(value as never)).toEqual(writeFrame(7, s.type.toBuffer(value)));
     }
+  });
+});
+
+describe('Serde.decodeNow / encodeNow: no promise once the registry has answered', () => {
+  const good = sampleRecords().RawHeadline;
+  const fresh = () => {
+    const calls = { lookupId: 0, schemaById: 0 };
+    const registry = {
+      lookupId: async () => {
+        calls.lookupId++;
+        return 7;
+      },
+      schemaById: async () => {
+        calls.schemaById++;
+        return { schema: JSON.stringify(serde.type.schema()) };
+      },
+    } as unknown as RegistryRestClient;
+    const serde = serdeFor('RawHeadline', 'raw-headlines', { registry });
+    return { serde, calls };
+  };
+
+  it('encodeNow: undefined until the schema id is known, then the bytes of encode', async () => {
+    const { serde, calls } = fresh();
+    expect(serde.encodeNow(good)).toBeUndefined();
+    const viaEncode = await serde.encode(good);
+    const now = serde.encodeNow(good);
+    expect(now?.equals(viaEncode)).toBe(true);
+    expect(calls.lookupId).toBe(1);
+    // an invalid record: the same RecordEncodeError, thrown, naming the field
+    expect(() => serde.encodeNow({ ...good, job_id: 3 } as never)).toThrow(RecordEncodeError);
+    try {
+      serde.encodeNow({ ...good, job_id: 3 } as never);
+    } catch (e) {
+      expect(e).toMatchObject({ code: 'FEEDLOG_RECORD_ENCODE', paths: ['job_id'] });
+    }
+  });
+
+  it('decodeNow: undefined for a schema id not fetched yet, then the value of decode; bad frames throw', async () => {
+    const { serde, calls } = fresh();
+    const frame = writeFrame(7, serde.type.toBuffer(good));
+    expect(serde.decodeNow(frame)).toBeUndefined();
+    expect(calls.schemaById).toBe(0);
+    const viaDecode = await serde.decode(frame);
+    expect(serde.decodeNow(frame)).toEqual(viaDecode);
+    expect(viaDecode).toEqual(good);
+    expect(calls.schemaById).toBe(1);
+    // concurrent decodes of an id not fetched yet share one registry request
+    const other = fresh();
+    const many = await Promise.all(Array.from({ length: 50 }, () => other.serde.decode(frame)));
+    expect(many).toHaveLength(50);
+    expect(other.calls.schemaById).toBe(1);
+    // another id is still unknown: only decode may ask the registry
+    expect(serde.decodeNow(writeFrame(8, serde.type.toBuffer(good)))).toBeUndefined();
+    // the typed errors of decode, thrown: a bad frame, a payload that is not the record
+    expect(() => serde.decodeNow(Buffer.from([1, 0, 0, 0, 7, 2]))).toThrow(WrongMagicByteError);
+    expect(() => serde.decodeNow(Buffer.from([0, 0, 1]))).toThrow(TruncatedMessageError);
+    expect(() => serde.decodeNow(writeFrame(7, Buffer.from([0xff, 0xff, 0xff])))).toThrow(PayloadDecodeError);
+  });
+});
+
+describe('Serde.encodeNowExtending: a record that begins with another record copies its bytes', () => {
+  const registry = {
+    lookupId: async () => 7,
+    schemaById: async () => ({ schema: JSON.stringify(raw.type.schema()) }),
+  } as unknown as RegistryRestClient;
+  const raw = serdeFor('RawHeadline', 'raw-headlines', { registry });
+  const classified = serdeFor('ClassifiedHeadline', 'classified', { registry });
+  const rec = sampleRecords().ClassifiedHeadline;
+
+  it('gives the bytes of encode, and undefined before the id is known or for a head it does not begin with', async () => {
+    const head = { item_id: rec.item_id, job_id: rec.job_id, headline: rec.headline };
+    const frame = await raw.encode(head);
+    expect(raw.localPayload(frame)).toBeUndefined(); // writer schema not fetched yet
+    await raw.decode(frame);
+    const payload = raw.localPayload(frame) as Buffer;
+    expect(payload.equals(raw.type.toBuffer(head))).toBe(true);
+    expect(classified.encodeNowExtending(raw, payload, rec)).toBeUndefined(); // id not known yet
+    const full = await classified.encode(rec);
+    expect(classified.encodeNowExtending(raw, payload, rec)?.equals(full)).toBe(true);
+    // DeadLetter does not begin with RawHeadline's fields
+    expect(
+      classified.encodeNowExtending(serdeFor('DeadLetter', 'classify.dlq', { registry }), payload, rec),
+    ).toBeUndefined();
+  });
+
+  it('throws the RecordEncodeError of encode for an invalid tail', async () => {
+    await classified.schemaId();
+    const payload = raw.type.toBuffer({ item_id: rec.item_id, job_id: rec.job_id, headline: rec.headline });
+    const bad = { ...rec, classification: { ...rec.classification, category: 3 } } as never;
+    expect(() => classified.encodeNowExtending(raw, payload, bad)).toThrow(RecordEncodeError);
+    expect(() => classified.encodeNowExtending(raw, payload, bad)).toThrow(/classification.category/);
   });
 });

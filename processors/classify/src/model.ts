@@ -66,8 +66,10 @@ export class ClassifierModel {
     let sq = 0;
     let prev = 0;
     let havePrev = false;
-    for (const m of text.toLowerCase().matchAll(WORD_RE)) {
-      const e = this.wordScore(m[0]);
+    // match(), not matchAll(): the words as one array of strings, no match object per word
+    const words = text.toLowerCase().match(WORD_RE) ?? [];
+    for (let k = 0; k < words.length; k++) {
+      const e = this.wordScore(words[k] as string);
       for (let c = 0; c < C; c++) s[c]! += e.s[c]!;
       sq += e.sq;
       if (bw > 0 && havePrev) {
@@ -116,6 +118,15 @@ export class ClassifierModel {
     this.score(text);
     const arg = softmaxInPlace(s, this.weights.classes, this.header.temperature);
     return { category: this.header.labels[arg]!, confidence: s[arg]! };
+  }
+
+  /** `predictOne` into typed arrays (no object per text): label index and confidence at `i`. */
+  predictInto(text: string, category: Uint16Array, confidence: Float64Array, i: number): void {
+    const s = this.scores;
+    this.score(text);
+    const arg = softmaxInPlace(s, this.weights.classes, this.header.temperature);
+    category[i] = arg;
+    confidence[i] = s[arg]!;
   }
 
   /** Class probabilities in `labels` order. */

@@ -11,11 +11,14 @@ import {
 } from '@feedlog/runtime';
 import { type ClassifiedHeadline, type RawHeadline, type SerdeOptions, serdeFor } from '@feedlog/schemas';
 import { declareFeedlog, topicNames } from '@feedlog/topics';
-import { type ClassifyResult, classifyBatch, classifyBatchFused } from './batch.ts';
+import { type ClassifyResult, classifyBatchFused, classifyText } from './batch.ts';
+import { classifyCodecs } from './codecs.ts';
 import { ensureDefaultModel } from './default-model.ts';
 import { classifyEnv } from './env.ts';
 import type { FusedClassifierModel } from './fused-model.ts';
 import { type AnyClassifyModel, isFused, loadAnyClassifyModel } from './load-any.ts';
+import type { ClassifierModel } from './model.ts';
+import { ClassifyPool, type PoolPredictions } from './pool.ts';
 
 /** What the fused model needs of an embedding client: `EmbeddingClient` (with its cache) fits. */
 export interface ClassifyEmbedder {
@@ -46,6 +49,11 @@ export interface ClassifyStageOptions {
   tracer?: StageTracer;
   /** clock for `produced_at` (tests); default Date.now */
   now?: () => number;
+  /**
+   * Worker threads that score an n-gram model off the consumer's thread (started on the first
+   * batch, ended when the stage stops); 0: score on it. Default CLASSIFY_WORKERS. Unused by a fused model.
+   */
+  workers?: number;
 }
 
 /**
@@ -61,8 +69,9 @@ export function loadClassifyModel(
 }
 
 /**
- * raw-headlines → classified. The transform is the pure `classifyBatch` over the whole batch (a fused
- * model first asks the embedder for the batch's vectors, see `classify` above); a
+ * raw-headlines → classified. The transform scores the whole batch: an n-gram model on the
+ * `workers` threads of a ClassifyPool or on the consumer's thread (the same predictions as
+ * `classifyBatch`), a fused model after asking the embedder for the batch's vectors; a
  * record with nothing to classify (empty title and summary) is rejected with a PoisonRecordError
  * and dead-lettered to classify.dlq by the runtime while the rest of the batch goes on.
  * Every output copies the input and adds `classification { category, confidence, run }` where
@@ -78,6 +87,8 @@ export function classifyStage(opts: ClassifyStageOptions): Stage<RawHeadline, Cl
   const model = opts.model;
   const now = opts.now ?? Date.now;
   const embedder = opts.embedder;
+  const workers = isFused(model) ? 0 : (opts.workers ?? classifyEnv.parse().CLASSIFY_WORKERS);
+  let pool: ClassifyPool | undefined;
   if (isFused(model)) {
     if (!embedder)
       throw new RangeError(`model ${model.name} is fused: the classify stage needs an embedder (EMBEDDING_BASE_URL)`);
@@ -116,57 +127,105 @@ export function classifyStage(opts: ClassifyStageOptions): Stage<RawHeadline, Cl
     }
     return classifyBatchFused(fused, heads, vectors);
   };
+  // Avro through the registry; an output copies its input's bytes and encodes only the classification
+  const codecs = classifyCodecs(
+    serdeFor('RawHeadline', name(topicNames.raw), serde),
+    serdeFor('ClassifiedHeadline', name(topicNames.classified), serde),
+  );
   return defineStage<RawHeadline, ClassifiedHeadline>({
     name:
       opts.name ?? (prefix ? `${prefix.replace(/[^a-z0-9_.-]/gi, '-').replace(/^[^a-z]+/i, '')}classify` : 'classify'),
     generation,
     model: { name: model.name, version: model.version },
-    input: { topic: name(topicNames.raw), codec: serdeFor('RawHeadline', name(topicNames.raw), serde) },
-    output: {
-      topic: name(topicNames.classified),
-      codec: serdeFor('ClassifiedHeadline', name(topicNames.classified), serde),
-    },
+    input: { topic: name(topicNames.raw), codec: codecs.input },
+    output: { topic: name(topicNames.classified), codec: codecs.output },
     dlq: { topic: dlq, codec: serdeFor('DeadLetter', dlq, serde) },
     ...(opts.config ? { config: opts.config } : {}),
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
     transform(batch, ctx): RecordResult<ClassifiedHeadline>[] | Promise<RecordResult<ClassifiedHeadline>[]> {
+      if (!isFused(model)) {
+        // n-gram: on the pool's threads (a dead thread fails the batch, retriable), or on this one
+        if (workers > 0) pool ??= new ClassifyPool(model, { size: workers });
+        return ngram(model, batch, ctx, pool);
+      }
       const heads = batch.map((r) => r.value.headline);
-      // the n-gram model stays synchronous: no embedder, no breaker
-      if (!isFused(model)) return toRecords(classifyBatch(model, heads), batch, ctx);
       return classifyFused(model, heads, { breaker: ctx.breaker(EMBEDDER_BREAKER), signal: ctx.signal }).then((res) =>
         toRecords(res, batch, ctx),
       );
     },
+    async close() {
+      const p = pool;
+      pool = undefined;
+      await p?.close();
+    },
   });
+
+  /** The `run` block every output of a batch shares (one object: the records only read it). */
+  function runOf(ctx: { generation: number }): ClassifiedHeadline['classification']['run'] {
+    return { model_name: model.name, model_version: model.version, generation: ctx.generation, produced_at: now() };
+  }
+
+  function output(
+    v: RawHeadline,
+    category: string,
+    confidence: number,
+    run: ClassifiedHeadline['classification']['run'],
+  ): RecordResult<ClassifiedHeadline> {
+    return {
+      // event time for ordering downstream without decoding (the cluster stage merges partitions by it)
+      headers: { [EVENT_TIME_HEADER]: String(v.headline.published_at ?? v.headline.ingested_at) },
+      value: {
+        item_id: v.item_id,
+        job_id: v.job_id,
+        headline: v.headline,
+        classification: { category, confidence, run },
+      },
+    };
+  }
 
   function toRecords(
     results: ClassifyResult[],
     batch: readonly { value: RawHeadline }[],
     ctx: { generation: number },
   ): RecordResult<ClassifiedHeadline>[] {
-    const producedAt = now();
+    const run = runOf(ctx);
     return results.map((res, i): RecordResult<ClassifiedHeadline> => {
       if (!res.ok) return new PoisonRecordError(res.error.message, { cause: res.error });
-      const v = (batch[i] as (typeof batch)[number]).value;
-      return {
-        // event time for ordering downstream without decoding (the cluster stage merges partitions by it)
-        headers: { [EVENT_TIME_HEADER]: String(v.headline.published_at ?? v.headline.ingested_at) },
-        value: {
-          item_id: v.item_id,
-          job_id: v.job_id,
-          headline: v.headline,
-          classification: {
-            category: res.category,
-            confidence: res.confidence,
-            run: {
-              model_name: res.modelName,
-              model_version: res.modelVersion,
-              generation: ctx.generation,
-              produced_at: producedAt,
-            },
-          },
-        },
-      };
+      return output((batch[i] as (typeof batch)[number]).value, res.category, res.confidence, run);
     });
+  }
+
+  /**
+   * An n-gram batch: the texts (a record with none is poison), scored on the pool (`await`) or here
+   * (`predictInto`), and the outputs built straight from the label indexes and confidences.
+   */
+  function ngram(
+    m: ClassifierModel,
+    batch: readonly { value: RawHeadline }[],
+    ctx: { generation: number },
+    p: ClassifyPool | undefined,
+  ): RecordResult<ClassifiedHeadline>[] | Promise<RecordResult<ClassifiedHeadline>[]> {
+    const out: RecordResult<ClassifiedHeadline>[] = new Array(batch.length);
+    const texts: string[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const text = classifyText((batch[i] as (typeof batch)[number]).value.headline);
+      if (typeof text === 'string') texts.push(text);
+      else out[i] = new PoisonRecordError(text.message, { cause: text });
+    }
+    const finish = ({ category, confidence }: PoolPredictions) => {
+      const run = runOf(ctx);
+      const labels = m.labels;
+      for (let i = 0, j = 0; i < batch.length; i++) {
+        if (out[i] !== undefined) continue;
+        out[i] = output((batch[i] as (typeof batch)[number]).value, labels[category[j]!]!, confidence[j]!, run);
+        j++;
+      }
+      return out;
+    };
+    if (p) return p.predict(texts).then(finish);
+    const category = new Uint16Array(texts.length);
+    const confidence = new Float64Array(texts.length);
+    for (let j = 0; j < texts.length; j++) m.predictInto(texts[j] as string, category, confidence, j);
+    return finish({ category, confidence });
   }
 }

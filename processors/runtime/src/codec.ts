@@ -10,6 +10,14 @@ import { DecodeError, EncodeError } from './errors.ts';
 export interface Codec<T> {
   decode(buf: Buffer): Promise<T>;
   encode(value: T, subject: string): Promise<Buffer>;
+  /**
+   * Optional fast path, tried first by the runtime for every record: the decoded value now, or
+   * `undefined` when only `decode` can tell (the Serde meets a schema id it has not fetched yet).
+   * Throws what `decode` would reject with. A codec whose values can be `undefined` must not offer it.
+   */
+  decodeNow?(buf: Buffer): T | undefined;
+  /** Optional fast path for `encode`: the bytes now, or `undefined` when only `encode` can tell. */
+  encodeNow?(value: T, subject: string): Buffer | undefined;
 }
 
 /** Plain UTF-8 strings (passthrough stages, benchmarks). */
@@ -17,12 +25,19 @@ export function stringCodec(): Codec<string> {
   return {
     decode: async (buf) => buf.toString('utf8'),
     encode: async (value) => Buffer.from(value, 'utf8'),
+    decodeNow: (buf) => buf.toString('utf8'),
+    encodeNow: (value) => Buffer.from(value, 'utf8'),
   };
 }
 
 /** Bytes unchanged. */
 export function bytesCodec(): Codec<Buffer> {
-  return { decode: async (buf) => buf, encode: async (value) => value };
+  return {
+    decode: async (buf) => buf,
+    encode: async (value) => value,
+    decodeNow: (buf) => buf,
+    encodeNow: (value) => value,
+  };
 }
 
 /** JSON values, unframed. */

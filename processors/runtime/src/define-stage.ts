@@ -208,6 +208,8 @@ interface StageDefinitionBase<I, O> {
   onAssigned?(p: AssignedPartition): Promise<void> | void;
   /** Called when the partition is revoked or the stage stops, after its last batch. */
   onRevoked?(p: { topic: string; partition: number }): Promise<void> | void;
+  /** Called once when the stage stops, after its last batch: release what the stage holds (worker threads, say). */
+  close?(): Promise<void> | void;
 }
 
 export interface BatchStageDefinition<I, O> extends StageDefinitionBase<I, O> {
@@ -238,6 +240,7 @@ export interface Stage<I, O> {
   tracer: StageTracer | undefined;
   onAssigned: StageDefinitionBase<I, O>['onAssigned'];
   onRevoked: StageDefinitionBase<I, O>['onRevoked'];
+  close: StageDefinitionBase<I, O>['close'];
   transform(batch: StageRecord<I>[], ctx: StageContext): Promise<RecordResult<O>[]>;
 }
 
@@ -347,6 +350,7 @@ export function defineStage<I, O>(def: StageDefinitionInput<I, O>): Stage<I, O> 
     tracer: def.tracer,
     onAssigned: def.onAssigned,
     onRevoked: def.onRevoked,
+    close: def.close,
     transform,
   };
 }

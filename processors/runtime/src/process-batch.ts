@@ -106,15 +106,32 @@ export async function processBatch<I, O>(
   for (let attempt = 1; toDecode.length > 0; attempt++) {
     const again: number[] = [];
     let lastErr: unknown;
+    let codecTopic: string | undefined;
+    let codec = stage.input.codec;
     for (const i of toDecode) {
       const r = raw[i] as RawRecord;
       if (r.value === null) {
         await kill(i, new DecodeError('null value (tombstone) on a stage input'), 1);
         continue;
       }
+      if (r.topic !== codecTopic) {
+        codecTopic = r.topic;
+        codec = stage.input.codecFor(r.topic);
+      }
       try {
-        const value = await stage.input.codecFor(r.topic).decode(r.value);
-        decoded[i] = { ...r, value, trace: parseTraceparent(r.headers[TRACEPARENT]) };
+        // no promise per record once the codec knows the writer schema (decodeNow)
+        const value = codec.decodeNow?.(r.value) ?? (await codec.decode(r.value));
+        const h = r.headers[TRACEPARENT];
+        decoded[i] = {
+          topic: r.topic,
+          partition: r.partition,
+          offset: r.offset,
+          timestamp: r.timestamp,
+          key: r.key,
+          value,
+          headers: r.headers,
+          trace: h === undefined ? undefined : parseTraceparent(h),
+        };
       } catch (e) {
         if (isRetriable(e)) {
           again.push(i);
@@ -218,10 +235,11 @@ export async function processBatch<I, O>(
       pending = retry;
     }
 
+    const output = stage.output;
+    const hasLineage = stage.config.lineageHeaders;
     for (const [i, r] of results) {
       const rec = decoded[i] as StageRecord<I>;
       const emits: Emit<O>[] = r === null ? [] : Array.isArray(r) ? r : [r];
-      const output = stage.output;
       if (!output) {
         slots[i] = { kind: 'values', values: emits.map((e) => e.value) };
         continue;
@@ -231,23 +249,21 @@ export async function processBatch<I, O>(
         for (const e of emits) {
           let value: Buffer;
           try {
-            value = await output.codec.encode(e.value, output.subject);
+            // no promise per record once the codec knows the schema id (encodeNow)
+            value =
+              output.codec.encodeNow?.(e.value, output.subject) ?? (await output.codec.encode(e.value, output.subject));
           } catch (err) {
             throw err instanceof StageError
               ? err
               : new EncodeError(String((err as Error)?.message ?? err), { cause: err });
           }
           const key = e.key === undefined ? rec.key : typeof e.key === 'string' ? Buffer.from(e.key) : e.key;
-          messages.push({
-            key,
-            value,
-            headers: {
-              ...e.headers,
-              [TRACEPARENT]: formatTraceparent(span.recordContext(rec.trace)),
-              ...lineage,
-            },
-            ...(e.timestamp === undefined ? {} : { timestamp: String(e.timestamp) }),
-          });
+          const headers: Record<string, string | Buffer> = e.headers ? Object.assign({}, e.headers) : {};
+          headers[TRACEPARENT] = formatTraceparent(span.recordContext(rec.trace));
+          if (hasLineage) Object.assign(headers, lineage);
+          const m: OutMessage = { key, value, headers };
+          if (e.timestamp !== undefined) m.timestamp = String(e.timestamp);
+          messages.push(m);
         }
         slots[i] = { kind: 'out', messages };
       } catch (err) {

@@ -242,6 +242,9 @@ export async function runStage<I, O>(stage: Stage<I, O>, opts: RunOptions = {}):
       if (merged) closing.push(merged.close(cfg.shutdownTimeoutMs));
       workers.clear();
       await Promise.allSettled(closing);
+      try {
+        await stage.close?.();
+      } catch {}
       await consumer.disconnect().catch(() => {});
       await admin.disconnect().catch(() => {});
       if (status !== 'failed') setStatus('stopped');

@@ -30,6 +30,7 @@ describe.each(['kafkajs', 'platformatic'] as const)('poison records on the real 
     const ids = staticSchemaIds({ [`${t.input}-value`]: 11, [`${t.output}-value`]: 12 });
     type In = { title: string };
     const codec = confluentJsonCodec<In>(ids);
+    let closed = 0;
     const stage = defineStage({
       name: t.stage,
       generation: 1,
@@ -38,6 +39,9 @@ describe.each(['kafkajs', 'platformatic'] as const)('poison records on the real 
       output: { topic: t.output, codec: confluentJsonCodec<In>(ids) },
       dlq: { topic: t.dlq },
       config: { batch: { maxRecords: 50, lingerMs: 20 }, sessionTimeoutMs: 6_000 },
+      close: () => {
+        closed++;
+      },
       map(r) {
         if (r.value.title === '') throw new PoisonRecordError('empty title');
         return { title: r.value.title.toUpperCase() };
@@ -122,8 +126,11 @@ describe.each(['kafkajs', 'platformatic'] as const)('poison records on the real 
       expect(running.health().status).toBe('ready');
     } finally {
       off();
+      expect(closed).toBe(0);
       await running.stop();
     }
     expect(running.health().status).toBe('stopped');
+    // the stage's own resources (a worker pool, say) are released once, when it stops
+    expect(closed).toBe(1);
   });
 });

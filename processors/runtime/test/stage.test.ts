@@ -5,6 +5,7 @@ import {
   BreakerOpenError,
   backoffSchedule,
   confluentJsonCodec,
+  DecodeError,
   defineStage,
   formatTraceparent,
   jsonCodec,
@@ -275,6 +276,50 @@ describe('the in-memory driver (the runtime batch path without a broker)', () =>
     await expect(runInMemory(stage, [{ value: 'a' }])).rejects.toThrow(/decode kept failing/);
   });
 
+  it("takes a codec's synchronous path (decodeNow/encodeNow) and its promise only when that declines, same errors", async () => {
+    const calls = { decode: 0, encode: 0, decodeNow: 0, encodeNow: 0 };
+    // 'late…' values decline the fast path (a schema id not fetched yet); 'bad' does not decode; 'boom' does not encode
+    const codec = {
+      decode: async (b: Buffer) => {
+        calls.decode++;
+        return b.toString();
+      },
+      decodeNow: (b: Buffer) => {
+        calls.decodeNow++;
+        const v = b.toString();
+        if (v === 'bad') throw new DecodeError('not a record');
+        return v.startsWith('late') ? undefined : v;
+      },
+      encode: async (v: string) => {
+        calls.encode++;
+        return Buffer.from(v);
+      },
+      encodeNow: (v: string) => {
+        calls.encodeNow++;
+        if (v === 'BOOM') throw new Error('field x does not fit');
+        return v.startsWith('LATE') ? undefined : Buffer.from(v);
+      },
+    };
+    const stage = defineStage({
+      ...base,
+      input: { topic: 'in', codec },
+      output: { topic: 'out', codec },
+      dlq: { topic: 'dlq' },
+      map: (r) => r.value.toUpperCase(),
+    });
+    const r = await runInMemory(
+      stage,
+      ['a', 'late1', 'bad', 'b', 'boom', 'late2'].map((v) => ({ key: v, value: v })),
+    );
+    expect(r.outputs.map((o) => o.value)).toEqual(['A', 'LATE1', 'B', 'LATE2']);
+    expect(r.dead.map((d) => [d.original_key?.toString(), d.error_class])).toEqual([
+      ['bad', 'DecodeError'],
+      ['boom', 'EncodeError'],
+    ]);
+    // the driver encodes the 6 inputs and decodes the 4 outputs through `encode`/`decode` itself
+    expect(calls).toEqual({ decodeNow: 6, decode: 2 + 4, encodeNow: 5, encode: 6 + 2 });
+  });
+
   it('supports fan-out, filtering and explicit keys from a batch transform', async () => {
     const stage = defineStage({
       ...base,
@@ -450,7 +495,8 @@ describe('several inputs and store stages', () => {
   const store = { committedOffset: async () => -1, commit: async () => {} };
   it('decodes each input topic with its own codec and hands a store stage its values', async () => {
     const { processBatch } = await import('../src/process-batch.ts');
-    const twice = { ...stringCodec(), decode: async (b: Buffer) => `${b}${b}` };
+    // a codec of its own (a spread stringCodec would keep its decodeNow, which the runtime tries first)
+    const twice = { encode: stringCodec().encode, decode: async (b: Buffer) => `${b}${b}` };
     const stage = defineStage<string, string>({
       ...base,
       input: {

@@ -1,0 +1,28 @@
+// A classify pool thread (see pool.ts): the stage's n-gram model, rebuilt from the header and
+// weights it was given, scoring jobs one after another. Messages in: PoolJob; out: PoolReply.
+import { parentPort, workerData } from 'node:worker_threads';
+import { ClassifierModel } from './model.ts';
+import type { PoolJob, PoolReply, PoolWorkerData } from './pool.ts';
+
+const data = workerData as PoolWorkerData;
+const model = new ClassifierModel(data.header, data.weights);
+const port = parentPort;
+if (!port) throw new Error('pool-worker.ts runs as a worker thread');
+
+port.on('message', (job: PoolJob) => {
+  const n = job.lengths.length;
+  try {
+    const category = new Uint16Array(n);
+    const confidence = new Float64Array(n);
+    for (let i = 0, at = 0; i < n; i++) {
+      const len = job.lengths[i] as number;
+      model.predictInto(job.text.slice(at, at + len), category, confidence, i);
+      at += len;
+    }
+    const reply: PoolReply = { id: job.id, category, confidence };
+    port.postMessage(reply, [category.buffer, confidence.buffer]);
+  } catch (e) {
+    const reply: PoolReply = { id: job.id, error: e instanceof Error ? e.message : String(e) };
+    port.postMessage(reply);
+  }
+});
