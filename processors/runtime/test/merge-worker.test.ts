@@ -25,7 +25,10 @@ function fixture() {
     input: { topic: 'in', codec: stringCodec() },
     output: { topic: 'out', codec: stringCodec() },
     dlq: { topic: 'dlq' },
-    config: { batch: { maxRecords: 10, maxBytes: 1 << 20, lingerMs: 5 }, buffer: { maxRecords: 25, maxBytes: 1 << 20 } },
+    config: {
+      batch: { maxRecords: 10, maxBytes: 1 << 20, lingerMs: 5 },
+      buffer: { maxRecords: 25, maxBytes: 1 << 20 },
+    },
     merge: { orderBy: (r) => Number(r.timestamp) },
     map: (r) => r.value.toUpperCase(),
   });
