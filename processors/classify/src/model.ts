@@ -129,6 +129,20 @@ export class ClassifierModel {
     confidence[i] = s[arg]!;
   }
 
+  /**
+   * `predictOne` of each text into typed arrays (label index and confidence per text, no object
+   * per text): the stage's in-thread path and each pool thread score batches with it.
+   */
+  predictBatch(texts: readonly string[]): {
+    category: Uint16Array<ArrayBuffer>;
+    confidence: Float64Array<ArrayBuffer>;
+  } {
+    const category = new Uint16Array(texts.length);
+    const confidence = new Float64Array(texts.length);
+    for (let i = 0; i < texts.length; i++) this.predictInto(texts[i] as string, category, confidence, i);
+    return { category, confidence };
+  }
+
   /** Class probabilities in `labels` order. */
   probabilities(text: string): number[] {
     const s = this.scores;

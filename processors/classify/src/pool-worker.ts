@@ -10,15 +10,14 @@ const port = parentPort;
 if (!port) throw new Error('pool-worker.ts runs as a worker thread');
 
 port.on('message', (job: PoolJob) => {
-  const n = job.lengths.length;
   try {
-    const category = new Uint16Array(n);
-    const confidence = new Float64Array(n);
-    for (let i = 0, at = 0; i < n; i++) {
+    const texts: string[] = new Array(job.lengths.length);
+    for (let i = 0, at = 0; i < texts.length; i++) {
       const len = job.lengths[i] as number;
-      model.predictInto(job.text.slice(at, at + len), category, confidence, i);
+      texts[i] = job.text.slice(at, at + len);
       at += len;
     }
+    const { category, confidence } = model.predictBatch(texts);
     const reply: PoolReply = { id: job.id, category, confidence };
     port.postMessage(reply, [category.buffer, confidence.buffer]);
   } catch (e) {

@@ -222,10 +222,6 @@ export function classifyStage(opts: ClassifyStageOptions): Stage<RawHeadline, Cl
       }
       return out;
     };
-    if (p) return p.predict(texts).then(finish);
-    const category = new Uint16Array(texts.length);
-    const confidence = new Float64Array(texts.length);
-    for (let j = 0; j < texts.length; j++) m.predictInto(texts[j] as string, category, confidence, j);
-    return finish({ category, confidence });
+    return p ? p.predict(texts).then(finish) : finish(m.predictBatch(texts));
   }
 }
