@@ -1,7 +1,7 @@
 /**
  * `feedlog up` → `feedlog status` → `feedlog down` over every feedlog service (registry, embedder,
  * the stages, the materializer, the poller, the API), by the launcher's own functions, on ports of
- * their own (registry 48081, embedder 48090, API 48080, stages 49300+) with a FEEDLOG_HOME, a
+ * their own (registry 27081, embedder 27090, API 27080, stages 27300+) with a FEEDLOG_HOME, a
  * database and a topic prefix of their own. Kafka and PostgreSQL are the harness's (shared) ones,
  * so only the services are started: what `status` says of them is the point.
  * Every service must answer its readiness probe, /healthz and /metrics on loopback, and stop on
@@ -25,13 +25,16 @@ import {
   uniquePrefix,
 } from '../src/index.ts';
 
+// Below 32768, outside Linux's ephemeral range (ip_local_port_range 32768-60999): a port in that
+// range can be the local end of any other test's outgoing connection at the moment `up` checks it
+// (CI once failed on "port 49302 needed by cluster is already in use by an unknown process").
 const PORTS = {
-  KAFKA_PORT: '49092',
-  POSTGRES_PORT: '49432',
-  SCHEMA_REGISTRY_PORT: '48081',
-  EMBEDDER_PORT: '48090',
-  API_PORT: '48080',
-  STAGE_PORT_BASE: '49300',
+  KAFKA_PORT: '27092',
+  POSTGRES_PORT: '27432',
+  SCHEMA_REGISTRY_PORT: '27081',
+  EMBEDDER_PORT: '27090',
+  API_PORT: '27080',
+  STAGE_PORT_BASE: '27300',
 };
 
 const saved = { ...process.env };
