@@ -2,6 +2,7 @@ import { type ArtifactHeader, decodeArtifact, readArtifact } from './artifact.ts
 import { Featurizer, SEED_BI, WORD_RE } from './features.ts';
 import { combine } from './hash.ts';
 import { type LinearWeights, scoreInto, softmaxInPlace } from './linear.ts';
+import { AsciiWordTable } from './word-table.ts';
 
 export interface Prediction {
   category: string;
@@ -22,11 +23,14 @@ export class ClassifierModel {
     this.scores = new Float64Array(weights.classes);
     const f = header.features;
     this.cached = f.sqrtLen === true && f.tf === 'count' && !f.l2;
+    this.table = new AsciiWordTable(weights.classes, this.cached ? 18 : 1);
   }
 
   /** Whether predictions use the per-word score cache (see score()). */
   readonly cached: boolean;
   private readonly wordCache = new Map<string, { s: Float64Array; sq: number; hu: number }>();
+  /** The word table of ASCII texts (most headlines): see scoreAscii. */
+  private readonly table: AsciiWordTable;
 
   /** Class scores through the featuriser, bypassing the word cache (for checks). */
   uncachedProbabilities(text: string): number[] {
@@ -58,6 +62,7 @@ export class ClassifierModel {
       scoreInto(this.weights, this.featurizer.transform(text), s);
       return;
     }
+    if (this.scoreAscii(text)) return;
     const C = this.weights.classes;
     const W = this.weights.w;
     const mask = this.weights.dim - 1;
@@ -84,33 +89,107 @@ export class ClassifierModel {
     for (let c = 0; c < C; c++) s[c] = s[c]! * inv + this.weights.b[c]!;
   }
 
+  /**
+   * score() for an ASCII text, scanned once by character code: the same words as WORD_RE over the
+   * lower-cased text ([0-9a-z]+ after folding A-Z), the same sums in the same order, each word's
+   * entry from the AsciiWordTable (a string is made only on a miss). Returns false, having written
+   * nothing that counts, at the first non-ASCII character: score() then takes the general path.
+   */
+  private scoreAscii(text: string): boolean {
+    const t = this.table;
+    const C = this.weights.classes;
+    const W = this.weights.w;
+    const mask = this.weights.dim - 1;
+    const bw = this.header.features.bigrams;
+    const s = this.scores;
+    const ts = t.s;
+    for (let c = 0; c < C; c++) s[c] = 0;
+    let sq = 0;
+    let prev = 0;
+    let havePrev = false;
+    const n = text.length;
+    let start = -1;
+    let h1 = 0;
+    let h2 = 0;
+    for (let i = 0; i <= n; i++) {
+      let code = i < n ? text.charCodeAt(i) : 32;
+      if (code >= 128) return false;
+      if (code >= 65 && code <= 90) code += 32;
+      const word = (code >= 97 && code <= 122) || (code >= 48 && code <= 57);
+      if (word) {
+        if (start < 0) {
+          start = i;
+          h1 = 0x811c9dc5;
+          h2 = 0x9747b28c;
+        }
+        h1 = Math.imul(h1 ^ code, 0x01000193);
+        h2 = Math.imul(h2 ^ code, 0x5bd1e995) ^ (h2 >>> 13);
+        continue;
+      }
+      if (start < 0) continue;
+      const length = i - start;
+      let slot = t.find(h1, h2, length);
+      if (slot < 0) {
+        slot = t.claim(slot, h1, h2, length);
+        t.sq[slot] = this.wordInto(text.slice(start, i).toLowerCase(), ts, slot * C);
+        t.hu[slot] = this.lastHu;
+      }
+      start = -1;
+      const base0 = slot * C;
+      for (let c = 0; c < C; c++) s[c]! += ts[base0 + c]!;
+      sq += t.sq[slot]!;
+      const hu = t.hu[slot]! >>> 0;
+      if (bw > 0 && havePrev) {
+        const base = (combine(prev, hu, SEED_BI) & mask) * C;
+        for (let c = 0; c < C; c++) s[c]! += bw * W[base + c]!;
+        sq += bw * bw;
+      }
+      prev = hu;
+      havePrev = true;
+    }
+    const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0;
+    for (let c = 0; c < C; c++) s[c] = s[c]! * inv + this.weights.b[c]!;
+    return true;
+  }
+
   private wordScore(word: string): { s: Float64Array; sq: number; hu: number } {
     const hit = this.wordCache.get(word);
     if (hit) return hit;
+    const s = new Float64Array(this.weights.classes);
+    const sq = this.wordInto(word, s, 0);
+    const e = { s, sq, hu: this.lastHu };
+    if (this.wordCache.size >= 200_000) this.wordCache.clear();
+    this.wordCache.set(word, e);
+    return e;
+  }
+
+  /** The unigram hash of the word last passed to wordInto. */
+  private lastHu = 0;
+
+  /** A word's unigram + char n-gram class contributions into out[at..at+C); returns their squared weights. */
+  private wordInto(word: string, out: Float64Array, at: number): number {
     const C = this.weights.classes;
     const W = this.weights.w;
     const mask = this.weights.dim - 1;
     const { unigrams: uw, chars: cw } = this.header.features;
     const entry = this.featurizer.wordEntry(word);
-    const s = new Float64Array(C);
+    for (let c = 0; c < C; c++) out[at + c] = 0;
     let sq = 0;
     const hu = entry[0]! >>> 0;
     if (uw > 0) {
       const base = (hu & mask) * C;
-      for (let c = 0; c < C; c++) s[c]! += uw * W[base + c]!;
+      for (let c = 0; c < C; c++) out[at + c]! += uw * W[base + c]!;
       sq += uw * uw;
     }
     if (cw > 0) {
       for (let k = 1; k < entry.length; k++) {
         const base = (entry[k]! & mask) * C;
-        for (let c = 0; c < C; c++) s[c]! += cw * W[base + c]!;
+        for (let c = 0; c < C; c++) out[at + c]! += cw * W[base + c]!;
         sq += cw * cw;
       }
     }
-    const e = { s, sq, hu };
-    if (this.wordCache.size >= 200_000) this.wordCache.clear();
-    this.wordCache.set(word, e);
-    return e;
+    this.lastHu = hu;
+    return sq;
   }
 
   predictOne(text: string): Prediction {

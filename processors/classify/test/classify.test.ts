@@ -23,6 +23,7 @@ import {
   trainClassifier,
   writeModel,
 } from '../src/index.ts';
+import { AsciiWordTable } from '../src/word-table.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'feedlog-classify-'));
 
@@ -164,6 +165,50 @@ describe('artifact', () => {
       for (let c = 0; c < a.length; c++) expect(a[c]).toBeCloseTo(b[c]!, 5);
     }
     expect(r.model.predictOne('a peach and a melon').category).toBe('alpha');
+  });
+
+  it('the ASCII word table gives exactly the probabilities of the general cached path', () => {
+    const r = trainClassifier(toyDataset(6), {
+      holdout: 0,
+      measureSpeed: false,
+      candidates: [{ method: 'nbsvm', features: { bits: 14, chars: 0.5, tf: 'count', l2: false, sqrtLen: true } }],
+    });
+    const texts = [
+      'the apple with a drill',
+      'Old HARP, new cello!',
+      '  --saw saw2 SAW 3saw--  ',
+      "it's a 10-inch drill: APPLE's",
+      'x',
+      '...',
+      '',
+    ];
+    // an em dash is neither a letter nor a digit: the same words, but the text is not ASCII, so it
+    // takes the general path (toLowerCase + WORD_RE + the Map cache)
+    for (const t of [...texts, ...texts]) {
+      const ascii = r.model.probabilities(t);
+      expect(r.model.probabilities(`${t} \u2014`)).toEqual(ascii);
+      const b = r.model.uncachedProbabilities(t);
+      for (let c = 0; c < ascii.length; c++) expect(ascii[c]).toBeCloseTo(b[c]!, 5);
+    }
+    // a non-ASCII word mid-text: the general path from the start, same as the featuriser
+    const mixed = r.model.probabilities('apple Ünïcode drill');
+    const ref = r.model.uncachedProbabilities('apple Ünïcode drill');
+    for (let c = 0; c < mixed.length; c++) expect(mixed[c]).toBeCloseTo(ref[c]!, 5);
+  });
+
+  it('AsciiWordTable finds what it was given and empties itself when half full', () => {
+    const t = new AsciiWordTable(2, 2); // 4 slots: emptied at the third claim
+    const a = t.claim(t.find(1, 2, 3), 1, 2, 3);
+    expect(t.find(1, 2, 3)).toBe(a);
+    expect(t.find(1, 2, 4)).toBeLessThan(0); // same hashes, other length
+    expect(t.find(1, 3, 3)).toBeLessThan(0);
+    const b = t.claim(t.find(5, 6, 1), 5, 6, 1);
+    expect(b).not.toBe(a);
+    expect(t.find(5, 6, 1)).toBe(b);
+    const c = t.claim(t.find(7, 8, 2), 7, 8, 2);
+    expect(t.find(7, 8, 2)).toBe(c);
+    expect(t.find(1, 2, 3)).toBeLessThan(0);
+    expect(t.find(5, 6, 1)).toBeLessThan(0);
   });
 
   it('version changes when one weight changes, and when labels change', () => {
