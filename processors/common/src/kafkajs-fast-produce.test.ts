@@ -10,6 +10,7 @@ import {
   FAST_PRODUCE_KAFKAJS_VERSION,
   fastProduceState,
   installedPartitioner,
+  loadNativeCrc32c,
   murmur2,
   setFastProduce,
 } from './kafkajs-fast-produce.ts';
@@ -50,6 +51,28 @@ describe('kafkajs fast produce', () => {
     expect(fastProduceState()).toBe('installed');
     const { Partitioners } = require('kafkajs') as { Partitioners: { DefaultPartitioner: unknown } };
     expect(Partitioners.DefaultPartitioner).toBe(installedPartitioner);
+  });
+
+  it('the record batch checksum is the native CRC-32C, equal to kafkajs’ own on every buffer', () => {
+    const native = loadNativeCrc32c();
+    expect(native).toBeTypeOf('function'); // the linux-x64 binary is installed with the package
+    const installed = require('kafkajs/src/protocol/recordBatch/crc32C/index.js') as (b: Buffer) => number;
+    const released = require('kafkajs/src/protocol/recordBatch/crc32C/crc32C.js') as (b: Buffer) => number;
+    expect(installed(Buffer.from('123456789'))).toBe(0xe3069283); // the CRC-32C check value
+    for (const n of [0, 1, 3, 7, 8, 9, 63, 64, 65, 1000, 4096, 65_537]) {
+      const b = randomBytes(n);
+      expect(installed(b)).toBe(released(b));
+      // a view into a larger buffer, as kafkajs passes its encoder's buffer
+      const view = randomBytes(n + 11).subarray(5, 5 + n);
+      expect(installed(view)).toBe(released(view));
+    }
+    setFastProduce(false);
+    try {
+      const b = randomBytes(100);
+      expect(installed(b)).toBe(released(b));
+    } finally {
+      setFastProduce(true);
+    }
   });
 
   it('murmur2 gives kafkajs’ (Java’s) hash on every key', () => {

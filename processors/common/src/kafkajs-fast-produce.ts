@@ -13,7 +13,12 @@
  *   and the available-partition list filtered only for keyless messages, not for every message.
  *   Same partition as kafkajs' DefaultPartitioner and Java's (a test compares them key by key).
  *
- * Both go in through the require cache, before kafkajs loads its producer: this module is the first
+ * - **The record batch checksum** (`src/protocol/recordBatch/crc32C`): kafkajs computes CRC-32C a
+ *   byte at a time in JavaScript, 11–13 % of a stage's CPU in the issue-14 profiles (every
+ *   produced byte passes through it once). `@node-rs/crc32` (napi-rs, hardware CRC instructions)
+ *   gives the same value; if its binary does not load here, kafkajs' own function stays.
+ *
+ * All three go in through the require cache, before kafkajs loads its producer: this module is the first
  * import of `kafka.ts` and of the package index. Nothing else of kafkajs is touched (not
  * `sendMessages.js`, which may be patched on its own). If kafkajs was loaded first, nothing is
  * replaced and `fastProduceState()` says so. FEEDLOG_KAFKAJS_FAST_PRODUCE=0 leaves kafkajs as
@@ -28,6 +33,7 @@ const require = createRequire(import.meta.url);
 export const FAST_PRODUCE_KAFKAJS_VERSION = '2.2.4';
 const RECORD_MODULE = 'kafkajs/src/protocol/recordBatch/record/v0/index.js';
 const PARTITIONER_MODULE = 'kafkajs/src/producer/partitioners/default/index.js';
+const CRC_MODULE = 'kafkajs/src/protocol/recordBatch/crc32C/index.js';
 /** loaded before the two above if kafkajs itself was: then the override comes too late */
 const PRODUCE_REQUEST_MODULE = 'kafkajs/src/protocol/requests/produce/v3/request.js';
 
@@ -249,7 +255,7 @@ function preload(request: string, exports: unknown): void {
   require.cache[filename] = m;
 }
 
-/** Put the two modules in the require cache (once per process); says what it did. */
+/** Put the modules in the require cache (once per process); says what it did. */
 export function installFastProduce(env?: NodeJS.ProcessEnv): FastProduceState {
   if (state !== undefined) return state;
   if (!readEnvVar(envVar(commonEnv, 'FEEDLOG_KAFKAJS_FAST_PRODUCE'), env)) {
@@ -275,12 +281,27 @@ export function installFastProduce(env?: NodeJS.ProcessEnv): FastProduceState {
   )(require('kafkajs/src/producer/partitioners/default/murmur2.js')) as () => ReturnType<typeof createFastPartitioner>;
   preload(RECORD_MODULE, (r: RecordArgs) => (enabled ? encodeRecord(r) : undefined) ?? original(r));
   preload(PARTITIONER_MODULE, installedPartitioner);
+  const nativeCrc = loadNativeCrc32c();
+  if (nativeCrc) {
+    const releasedCrc = require(CRC_MODULE) as (b: Buffer) => number;
+    delete require.cache[require.resolve(CRC_MODULE)];
+    preload(CRC_MODULE, (b: Buffer) => (enabled ? nativeCrc(b) >>> 0 : releasedCrc(b)));
+  }
   releasedPartitioner = createReleased;
   state = 'installed';
   return state;
 }
 
 let enabled = true;
+
+/** `@node-rs/crc32`'s crc32c, or undefined when its platform binary is missing or does not load. */
+export function loadNativeCrc32c(): ((b: Buffer) => number) | undefined {
+  try {
+    return (require('@node-rs/crc32') as { crc32c: (b: Buffer) => number }).crc32c;
+  } catch {
+    return undefined;
+  }
+}
 let releasedPartitioner: (() => ReturnType<typeof createFastPartitioner>) | undefined;
 
 /** kafkajs' `Partitioners.DefaultPartitioner` once installed: the fast one, or kafkajs' own while switched off */
