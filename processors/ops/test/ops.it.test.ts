@@ -42,7 +42,10 @@ function rawV2Schema(): string {
 }
 
 async function produce(topic: string, messages: { key: string | null; value: Buffer }[]) {
-  const producer = kafka.producer();
+  // idempotent: right after the topics are created a partition may answer NOT_LEADER, and kafkajs
+  // then re-sends the broker's whole request, writing the partitions that had succeeded twice
+  // (CI once saw b's record twice in the tail)
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   await producer.send({ topic, acks: -1, messages });
   await producer.disconnect();
