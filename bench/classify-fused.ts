@@ -32,6 +32,8 @@ const { values } = parseArgs({
     folds: { type: 'string', default: '5' },
     model: { type: 'string', default: process.env.EMBEDDING_MODEL ?? 'all-MiniLM-L6-v2-int8' },
     'embed-only': { type: 'boolean', default: false },
+    // kNN neighbours (default 30, the product's DEFAULT_KNN.k); an experiment, the product does not choose k
+    k: { type: 'string' },
   },
 });
 const MODEL = values.model;
@@ -83,6 +85,7 @@ function score(train: number[], test: number[], summary = true): Row[] {
     rows: train,
     vectors: full,
     embeddingModel: MODEL,
+    ...(values.k ? { k: Number(values.k) } : {}),
     seed: SEED,
     candidates,
   });
@@ -103,7 +106,7 @@ function score(train: number[], test: number[], summary = true): Row[] {
       'n-gram (product)': members[j]![0]!,
       'embedding head (L-BFGS, standardised)': members[j]![1]!,
       'embedding head, class-balanced': headProbabilities(headB, tv[j]!),
-      'kNN k=30 (usearch exact)': members[j]![2]!,
+      [`kNN k=${values.k ?? 30} (usearch exact)`]: members[j]![2]!,
       'fusion n-gram + kNN, equal weights': fuse([members[j]![0]!, members[j]![2]!], {
         weights: [0.5, 0.5],
         temperature: 1,
