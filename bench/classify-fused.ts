@@ -3,7 +3,10 @@
 // over the training part (AG: stratified 80 % of ag_news-dev, seed 42, as `feedlog train classify`;
 // UCI: all of stories-dev, outer AND inner folds grouped by story), plus the AG hold-out scored once.
 //   . /tmp/shared-env.sh; FEEDLOG_EMBED_CACHE_DIR=/tmp/classifier FEEDLOG_SHARED_DATA=/work/shared/data \
-//     nice -n 10 npx tsx bench/classify-fused.ts [--data ag|uci] [--folds 5]
+//     nice -n 10 npx tsx bench/classify-fused.ts [--data ag|uci] [--folds 5] [--model all-MiniLM-L6-v2-int8]
+// --model: the embedding model (default EMBEDDING_MODEL, else all-MiniLM-L6-v2-int8), served at
+// EMBEDDING_BASE_URL; e.g. bge-small-en-v1.5 from an embedder started with EMBEDDER_MODELS=bge-small-en-v1.5.
+// --embed-only: fill the snapshot and stop (embedding and CV in separate, shorter holds of the CPU).
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -24,8 +27,16 @@ import { embedAll } from './lib/embed-file.ts';
 
 const root = process.env.FEEDLOG_SHARED_DATA ?? fileURLToPath(new URL('../../shared/data', import.meta.url));
 const { values } = parseArgs({
-  options: { data: { type: 'string', default: 'ag' }, folds: { type: 'string', default: '5' } },
+  options: {
+    data: { type: 'string', default: 'ag' },
+    folds: { type: 'string', default: '5' },
+    model: { type: 'string', default: process.env.EMBEDDING_MODEL ?? 'all-MiniLM-L6-v2-int8' },
+    'embed-only': { type: 'boolean', default: false },
+    // kNN neighbours (default 30, the product's DEFAULT_KNN.k); an experiment, the product does not choose k
+    k: { type: 'string' },
+  },
 });
+const MODEL = values.model;
 const SEED = 42;
 const isAg = values.data === 'ag';
 const ds = loadDataset(isAg ? `${root}/ag_news/ag_news-dev.csv` : `${root}/uci/stories-dev.csv`);
@@ -33,8 +44,38 @@ const C = ds.labels.length;
 const li = new Map(ds.labels.map((l, i) => [l, i]));
 const y = ds.examples.map((e) => li.get(e.label)!);
 const groups = isAg ? undefined : ds.examples.map((e, i) => e.group ?? `row:${i}`);
-const full = (await embedAll(ds.examples.map((e) => textOf(e)))).vectors;
-const title = isAg ? (await embedAll(ds.examples.map((e) => textOf(e, false)))).vectors : full;
+// `--model a+b` (an experiment, not something the stage can serve): each model's unit vectors
+// concatenated and scaled by 1/sqrt(models), so the result is unit-length again
+async function embedWith(texts: string[], what: string): Promise<Float32Array[]> {
+  const parts: Float32Array[][] = [];
+  for (const m of MODEL.split('+')) {
+    const r = await embedAll(texts, m);
+    if (r.sent > 0)
+      console.log(`embedded ${r.sent} ${what} texts with ${m}: ${(r.sent / r.seconds).toFixed(1)} texts/s`);
+    parts.push(r.vectors);
+  }
+  if (parts.length === 1) return parts[0]!;
+  const s = 1 / Math.sqrt(parts.length);
+  return texts.map((_, i) => {
+    const v = new Float32Array(parts.reduce((n, p) => n + p[i]!.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      for (const x of p[i]!) v[o++] = x * s;
+    }
+    return v;
+  });
+}
+const full = await embedWith(
+  ds.examples.map((e) => textOf(e)),
+  'title + description',
+);
+const title = isAg
+  ? await embedWith(
+      ds.examples.map((e) => textOf(e, false)),
+      'title',
+    )
+  : full;
+if (values['embed-only']) process.exit(0);
 const candidates = isAg ? [DEFAULT_CANDIDATES[0]!] : DEFAULT_CANDIDATES;
 
 type Row = { truth: number; p: Record<string, Float64Array> };
@@ -43,7 +84,8 @@ function score(train: number[], test: number[], summary = true): Row[] {
   const r = trainFused(ds, {
     rows: train,
     vectors: full,
-    embeddingModel: 'all-MiniLM-L6-v2-int8',
+    embeddingModel: MODEL,
+    ...(values.k ? { k: Number(values.k) } : {}),
     seed: SEED,
     candidates,
   });
@@ -64,7 +106,7 @@ function score(train: number[], test: number[], summary = true): Row[] {
       'n-gram (product)': members[j]![0]!,
       'embedding head (L-BFGS, standardised)': members[j]![1]!,
       'embedding head, class-balanced': headProbabilities(headB, tv[j]!),
-      'kNN k=30 (usearch exact)': members[j]![2]!,
+      [`kNN k=${values.k ?? 30} (usearch exact)`]: members[j]![2]!,
       'fusion n-gram + kNN, equal weights': fuse([members[j]![0]!, members[j]![2]!], {
         weights: [0.5, 0.5],
         temperature: 1,
@@ -128,6 +170,8 @@ for (const [k, v] of Object.entries(per))
   console.log(
     `| ${k} | ${msd(v.acc)} | ${msd(v.f1)} | ${msd(v.ece)} | ${pct(pool[k]!.acc)} / ${pct(pool[k]!.f1)} / ${pct(pool[k]!.ece)} |`,
   );
+// per outer fold, so two embedding models run on the same folds can be compared fold by fold
+console.log(`fused accuracy per outer fold: ${per['fused (weights + T by inner 4-fold OOF)']!.acc.map(pct).join(' ')}`);
 for (const k of ['n-gram (product)', 'fused (weights + T by inner 4-fold OOF)'])
   console.log(`confusion (pooled, rows = true ${ds.labels.join('/')}) ${k}: ${JSON.stringify(pool[k]!.confusion)}`);
 if (isAg) {

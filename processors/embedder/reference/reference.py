@@ -3,10 +3,10 @@
 
 Runs a model with the reference implementations: the Rust-backed `tokenizers` package and Python
 `onnxruntime`, both from PyPI (see requirements.txt), with the same recipe the model card gives:
-WordPiece ids truncated to max_seq_length, masked mean pooling over the last hidden state, L2
-normalisation.
+WordPiece ids truncated to max_seq_length, masked mean pooling over the last hidden state (or the
+[CLS] token's state with --pooling cls, BGE's recipe), L2 normalisation.
 
-  embed  --onnx M --tokenizer T --max-tokens N --output NAME [--no-normalize]
+  embed  --onnx M --tokenizer T --max-tokens N --output NAME [--no-normalize] [--pooling mean|cls]
          --headlines uci/stories-dev.csv --n 1000 [--sts sts-dev.csv] --out ref.json
       writes {texts, ids, embeddings (base64 float32 LE, n x dims), dims, sts_spearman}
   bench  --onnx M --tokenizer T --max-tokens N --output NAME --headlines CSV
@@ -46,7 +46,7 @@ def load_sts(path):
 
 
 class Model:
-    def __init__(self, onnx_path, tokenizer_path, max_tokens, output, normalize, threads, spin=True):
+    def __init__(self, onnx_path, tokenizer_path, max_tokens, output, normalize, threads, spin=True, pooling="mean"):
         self.tok = Tokenizer.from_file(tokenizer_path)
         self.tok.no_padding()
         self.tok.enable_truncation(max_length=max_tokens)
@@ -60,6 +60,7 @@ class Model:
         self.inputs = {i.name for i in self.sess.get_inputs()}
         self.output = output
         self.normalize = normalize
+        self.pooling = pooling
 
     def ids(self, texts):
         return [e.ids for e in self.tok.encode_batch(texts)]
@@ -75,8 +76,11 @@ class Model:
         if "token_type_ids" in self.inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
         hidden = self.sess.run([self.output], feeds)[0]
-        m = mask[..., None].astype(np.float32)
-        v = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+        if self.pooling == "cls":
+            v = hidden[:, 0]
+        else:
+            m = mask[..., None].astype(np.float32)
+            v = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
         if self.normalize:
             v = v / np.clip(np.linalg.norm(v, axis=1, keepdims=True), 1e-12, None)
         return v.astype(np.float32)
@@ -138,6 +142,7 @@ def main():
     p.add_argument("--max-tokens", type=int, required=True)
     p.add_argument("--output", required=True)
     p.add_argument("--no-normalize", action="store_true")
+    p.add_argument("--pooling", choices=["mean", "cls"], default="mean")
     p.add_argument("--headlines", required=True)
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--sts")
@@ -148,7 +153,7 @@ def main():
     p.add_argument("--bucket-rows", type=int, default=0)
     p.add_argument("--no-spin", action="store_true")
     a = p.parse_args()
-    model = Model(a.onnx, a.tokenizer, a.max_tokens, a.output, not a.no_normalize, a.threads, not a.no_spin)
+    model = Model(a.onnx, a.tokenizer, a.max_tokens, a.output, not a.no_normalize, a.threads, not a.no_spin, a.pooling)
     texts = load_headlines(a.headlines, a.n)
 
     if a.command == "embed":

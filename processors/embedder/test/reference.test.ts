@@ -67,7 +67,7 @@ describe.skipIf(!!skipReason).each(Object.keys(MODELS))('reference check: %s', (
     expect(mismatches.slice(0, 3)).toEqual([]);
   });
 
-  it(`embeddings match Python onnxruntime (cosine >= 0.999) on ${N} headlines`, async () => {
+  it(`embeddings match Python onnxruntime (cosine >= 0.999; 0.98 if batch-dependent) on ${N} headlines`, async () => {
     const ours = await embedAll(model, ref.texts);
     const cos = ours.map((v, i) => cosine(v, ref.embeddings[i]!));
     const worst = Math.min(...cos);
@@ -75,7 +75,10 @@ describe.skipIf(!!skipReason).each(Object.keys(MODELS))('reference check: %s', (
       `[${name}] cosine vs Python onnxruntime over ${N} headlines: min ${worst.toFixed(7)}, mean ${(cos.reduce((a, b) => a + b, 0) / cos.length).toFixed(7)}`,
     );
     expect(ours[0]!.length).toBe(ref.dims);
-    expect(cos.filter((c) => !(c >= 0.999)).length).toBe(0);
+    // a dynamically quantised graph gives each text a slightly different vector in another batch
+    // (Python pads 64 rows to the longest, we run length buckets of 16): 0.98 there, 0.999 otherwise
+    const floor = MODELS[name]!.batchDependent ? 0.98 : 0.999;
+    expect(cos.filter((c) => !(c >= floor)).length).toBe(0);
   }, 300_000);
 
   it.runIf(withSts)(
