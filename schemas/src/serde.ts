@@ -133,17 +133,30 @@ export class Serde<R extends RecordName> {
    * is not known yet or this schema does not begin with `head`'s fields; an invalid value throws the
    * RecordEncodeError of `encode`. The caller vouches that the leading fields of `value` are those
    * the payload was decoded to.
+   *
+   * `writeRest`, when given, writes the remaining fields instead of avsc's walk over them (for a
+   * caller that keeps their bytes from record to record, as the classify stage does per label):
+   * the contract of avsc's `Type.encode` (returns the end, or `buf.length` minus where the end
+   * would have been), and the caller vouches that it writes the bytes avsc would write for the
+   * `fieldsAfter(head)` of `value`. If it throws, the whole value is encoded by avsc instead (an
+   * invalid one throws the RecordEncodeError of `encode`).
    */
-  encodeNowExtending(head: { readonly type: avro.Type }, payload: Buffer, value: RecordTypes[R]): Buffer | undefined {
+  encodeNowExtending(
+    head: { readonly type: avro.Type },
+    payload: Buffer,
+    value: RecordTypes[R],
+    writeRest?: (value: RecordTypes[R], buf: Buffer, pos: number) => number,
+  ): Buffer | undefined {
     const id = this.knownId;
-    const rest = this.restAfter(head);
+    const rest = this.fieldsAfter(head);
     if (id === undefined || !rest) return undefined;
     const v = value as unknown as Record<string, unknown>;
     try {
       return writeFrameWith(id, (buf, pos) => {
         const end = pos + payload.length;
         if (end > buf.length) return buf.length - end; // bytes missing, as avsc reports them
-        payload.copy(buf, pos);
+        buf.set(payload, pos); // TypedArray#set: no native call per record, unlike Buffer#copy
+        if (writeRest) return writeRest(value, buf, end);
         let at = end;
         for (const f of rest) {
           at = f.type.encode(v[f.name], buf, at);
@@ -159,7 +172,7 @@ export class Serde<R extends RecordName> {
   private readonly rests = new Map<avro.Type, avro.types.Field[] | null>();
 
   /** This record's fields after those of `head`'s record, when it begins with exactly them; else null. */
-  private restAfter(head: { readonly type: avro.Type }): avro.types.Field[] | null {
+  fieldsAfter(head: { readonly type: avro.Type }): readonly avro.types.Field[] | null {
     let rest = this.rests.get(head.type);
     if (rest === undefined) {
       const mine = (this.type as avro.types.RecordType).fields ?? [];
