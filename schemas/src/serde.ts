@@ -127,6 +127,53 @@ export class Serde<R extends RecordName> {
   }
 
   /**
+   * A reader of local payloads (`localPayload`'s) that decodes only the fields named in `keep` and
+   * skips the bytes of the others (avsc's resolver from this schema to its projection: a skipped
+   * string costs a length read, no string). `keep` names top-level fields, each `true` (all of it)
+   * or the list of fields to keep of a record-typed field: `{ headline: ['title'] }`. The result
+   * has the kept fields only; `T` is the caller's type for it. Throws for a name that is not a
+   * field, or a list for a field that is not a record; the reader throws the PayloadDecodeError of
+   * `decode` for a payload that does not decode.
+   */
+  projection<T>(keep: Readonly<Record<string, true | readonly string[]>>): (payload: Buffer) => T {
+    const schema = this.type.schema() as avro.schema.RecordType;
+    const fields = Object.entries(keep).map(([name, sub]) => {
+      const f = schema.fields.find((x) => x.name === name);
+      if (!f) throw new RangeError(`${this.record} has no field ${name}`);
+      if (sub === true) return f;
+      const t = f.type as avro.schema.RecordType;
+      if (typeof t !== 'object' || t.type !== 'record') throw new RangeError(`${this.record}.${name} is not a record`);
+      const kept = sub.map((n) => {
+        const g = t.fields.find((x) => x.name === n);
+        if (!g) throw new RangeError(`${this.record}.${name} has no field ${n}`);
+        return g;
+      });
+      return { ...f, type: { ...t, fields: kept } };
+    });
+    // same record names as the local schema (a resolver matches records by name)
+    const reader = avro.Type.forSchema({ ...schema, fields } as avro.Schema);
+    const resolver = reader.createResolver(this.type);
+    return (payload) => this.readPayload(() => reader.fromBuffer(payload, resolver) as T);
+  }
+
+  /** The value of a local payload (`localPayload`'s): `decodeNow` of its frame, without the frame. */
+  decodePayload(payload: Buffer): RecordTypes[R] {
+    return this.readPayload(() => this.type.fromBuffer(payload) as RecordTypes[R]);
+  }
+
+  private readPayload<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (e) {
+      throw new PayloadDecodeError(
+        `message on ${this.topic} does not decode as ${this.record}: ${(e as Error).message}`,
+        this.topic,
+        { cause: e },
+      );
+    }
+  }
+
+  /**
    * `encodeNow` of a record whose leading fields are a record of `head`'s schema, copied unchanged
    * from one `head` decoded (`payload`: its `localPayload`): the payload is copied and only the
    * remaining fields are encoded. The bytes are those of `encodeNow(value)`. `undefined` when the id

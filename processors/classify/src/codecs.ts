@@ -1,10 +1,12 @@
 import type { Codec } from '@feedlog/runtime';
 import type { Classification, ClassifiedHeadline, RawHeadline, Serde } from '@feedlog/schemas';
-
-/** Where a decoded headline keeps the payload it came from (a non-enumerable property: not a field). */
-const SOURCE = Symbol('feedlog.classify.source');
-type Tagged = RawHeadline['headline'] & { [SOURCE]?: { payload: Buffer; value: RecordIds } };
-type RecordIds = Pick<RawHeadline, 'item_id' | 'job_id'>;
+import {
+  PayloadRawHeadline,
+  type PayloadReaders,
+  payloadOf,
+  READ_FIELDS,
+  type ReadFields,
+} from './payload-headline.ts';
 
 /** What the tail writer needs of an avsc type (the Serde's `fieldsAfter` gives avsc's own). */
 interface AvroType {
@@ -85,34 +87,37 @@ export function classificationWriter(
 /**
  * The classify stage's codecs. A ClassifiedHeadline is its RawHeadline's fields (item_id, job_id,
  * headline: the same schema, in the same order) plus `classification`, so its Avro encoding begins
- * with the input's payload: when the input was written with the local RawHeadline schema, the
- * output copies those bytes and encodes only the classification (`Serde.encodeNowExtending`, the
- * classification from the bytes of its label and run kept between records: `classificationWriter`)
- * instead of walking every string of the headline again. The bytes are those of a full encode.
+ * with the input's payload. When the input was written with the local RawHeadline schema, the
+ * input codec decodes only what the stage reads (a PayloadRawHeadline: the rest on demand) and the
+ * output codec copies the payload and encodes only the classification (`Serde.encodeNowExtending`,
+ * from the bytes of its label and run kept between records: `classificationWriter`), instead of
+ * making every string of the headline and walking them again. The bytes are those of a full encode.
  *
- * The input codec keeps each decoded record's payload on its `headline` object; the output
- * codec uses it only when the value carries that same headline object, item_id and job_id (the
- * stage copies them unchanged), and encodes the whole value otherwise.
+ * The output codec copies the payload only for an output of `classifiedOf` whose input and leading
+ * fields were not changed since (`payloadOf`), and encodes the whole value otherwise. Any other
+ * writer schema is decoded whole (resolved into the local one) and its outputs encoded whole.
  */
 export function classifyCodecs(
   raw: Serde<'RawHeadline'>,
   classified: Serde<'ClassifiedHeadline'>,
 ): { input: Codec<RawHeadline>; output: Codec<ClassifiedHeadline> } {
-  const remember = (buf: Buffer, value: RawHeadline): RawHeadline => {
+  const readers: PayloadReaders = {
+    read: raw.projection<{ headline: ReadFields }>({ headline: READ_FIELDS }),
+    full: (payload) => raw.decodePayload(payload),
+  };
+  // a frame of the local schema (whose id was fetched): read lazily; else undefined
+  const lazily = (buf: Buffer): RawHeadline | undefined => {
     const payload = raw.localPayload(buf);
-    if (payload) Object.defineProperty(value.headline, SOURCE, { value: { payload, value } });
-    return value;
+    return payload && new PayloadRawHeadline(payload, readers);
   };
   const writeClassification = classificationWriter(classified.fieldsAfter(raw));
   const writeTail =
     writeClassification &&
     ((v: ClassifiedHeadline, buf: Buffer, pos: number) => writeClassification(v.classification, buf, pos));
   const input: Codec<RawHeadline> = {
-    decode: async (buf) => remember(buf, await raw.decode(buf)),
-    decodeNow(buf) {
-      const v = raw.decodeNow(buf);
-      return v === undefined ? undefined : remember(buf, v);
-    },
+    // the first frame of a schema id fetches it (and is decoded whole); the next are read lazily
+    decode: async (buf) => lazily(buf) ?? raw.decode(buf),
+    decodeNow: (buf) => lazily(buf) ?? raw.decodeNow(buf),
     encode: (value) => raw.encode(value),
   };
   const output: Codec<ClassifiedHeadline> = {
@@ -120,10 +125,8 @@ export function classifyCodecs(
     decodeNow: (buf) => classified.decodeNow(buf),
     encode: (value) => classified.encode(value),
     encodeNow(value) {
-      const from = (value.headline as Tagged)[SOURCE];
-      if (from && from.value.item_id === value.item_id && from.value.job_id === value.job_id) {
-        return classified.encodeNowExtending(raw, from.payload, value, writeTail) ?? classified.encodeNow(value);
-      }
+      const payload = payloadOf(value);
+      if (payload) return classified.encodeNowExtending(raw, payload, value, writeTail) ?? classified.encodeNow(value);
       return classified.encodeNow(value);
     },
   };
