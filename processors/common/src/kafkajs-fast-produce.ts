@@ -180,8 +180,51 @@ function writeBytes(buf: Buffer, o: number, v: Buffer | string | null | undefine
   if (v === null || v === undefined) return writeUVarInt(buf, o, 1); // varint -1
   o = writeUVarInt(buf, o, zigzag32(len));
   if (typeof v === 'string') buf.write(v, o, len, 'utf8');
-  else v.copy(buf, o);
+  else buf.set(v, o); // TypedArray#set: a builtin, no Buffer#copy wrapper
   return o + len;
+}
+
+/** Header keys seen (a stage uses a handful): their UTF-8 bytes, copied into each record instead of encoded again. */
+const headerKeys = new Map<string, Buffer>();
+function keyBytes(k: string): Buffer {
+  let b = headerKeys.get(k);
+  if (b === undefined) {
+    b = Buffer.from(k, 'utf8');
+    if (headerKeys.size >= 1024) headerKeys.clear(); // only odd producers have this many
+    headerKeys.set(k, b);
+  }
+  return b;
+}
+
+/** Longest header string written by the loop below; longer ones by Buffer#write (one native call). */
+const SHORT = 64;
+
+/** The UTF-8 length of a short ASCII string (its length: one byte per character), else -1. */
+function shortAscii(s: string): number {
+  if (s.length > SHORT) return -1;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return -1;
+  return s.length;
+}
+
+/** Bytes of a header value with its length varint. */
+function sizeOfBytes(v: Buffer | string): number {
+  const n = typeof v === 'string' ? shortAscii(v) : v.length;
+  const len = n >= 0 ? n : byteLen(v);
+  return sizeOfUVarInt(zigzag32(len)) + len;
+}
+
+/**
+ * A header value with its length varint. A short ASCII string (a trace context, an epoch-ms
+ * timestamp) is written by character code: cheaper than Buffer.byteLength + Buffer#write, two
+ * native calls, at these lengths. The same bytes.
+ */
+function writeValue(buf: Buffer, o: number, v: Buffer | string): number {
+  if (typeof v !== 'string') return writeBytes(buf, o, v, v.length);
+  const n = shortAscii(v);
+  if (n < 0) return writeBytes(buf, o, v, byteLen(v));
+  o = writeUVarInt(buf, o, zigzag32(n));
+  for (let i = 0; i < n; i++) buf[o + i] = v.charCodeAt(i);
+  return o + n;
 }
 
 const plain = (v: unknown): v is Buffer | string | null | undefined =>
@@ -199,22 +242,28 @@ export function encodeRecord(r: RecordArgs): EncodedRecord | undefined {
     return undefined;
   const keyLen = key == null ? 0 : byteLen(key);
   const valueLen = value == null ? 0 : byteLen(value);
-  // headers: [key, value, key bytes, value bytes] flattened
-  const hs: (string | Buffer | number)[] = [];
+  // headers: sized in a first pass, written in a second (for-in: no key array, no per-record list)
+  let count = 0;
   let headersSize = 0;
-  if (r.headers) {
-    for (const hk of Object.keys(r.headers)) {
-      const hv = r.headers[hk];
-      for (const v of Array.isArray(hv) ? hv : [hv]) {
-        if (typeof v !== 'string' && !Buffer.isBuffer(v)) return undefined; // kafkajs throws or writes -1: its call
-        const kl = Buffer.byteLength(hk, 'utf8');
-        const vl = byteLen(v);
-        headersSize += sizeOfUVarInt(zigzag32(kl)) + kl + sizeOfUVarInt(zigzag32(vl)) + vl;
-        hs.push(hk, v, kl, vl);
+  const headers = r.headers;
+  if (headers) {
+    for (const hk in headers) {
+      if (!Object.hasOwn(headers, hk)) continue;
+      const hv = headers[hk];
+      const kl = keyBytes(hk).length;
+      if (Array.isArray(hv)) {
+        for (const v of hv) {
+          if (typeof v !== 'string' && !Buffer.isBuffer(v)) return undefined; // kafkajs throws or writes -1: its call
+          headersSize += sizeOfUVarInt(zigzag32(kl)) + kl + sizeOfBytes(v);
+          count++;
+        }
+      } else {
+        if (typeof hv !== 'string' && !Buffer.isBuffer(hv)) return undefined;
+        headersSize += sizeOfUVarInt(zigzag32(kl)) + kl + sizeOfBytes(hv);
+        count++;
       }
     }
   }
-  const count = hs.length / 4;
   const tsZ = zigzag64(timestampDelta);
   const body =
     1 +
@@ -233,10 +282,21 @@ export function encodeRecord(r: RecordArgs): EncodedRecord | undefined {
   o = writeBytes(buf, o, key, keyLen);
   o = writeBytes(buf, o, value, valueLen);
   o = writeUVarInt(buf, o, zigzag32(count));
-  for (let i = 0; i < hs.length; i += 4) {
-    o = writeBytes(buf, o, hs[i] as string, hs[i + 2] as number);
-    o = writeBytes(buf, o, hs[i + 1] as string | Buffer, hs[i + 3] as number);
-  }
+  if (headers)
+    for (const hk in headers) {
+      if (!Object.hasOwn(headers, hk)) continue;
+      const hv = headers[hk] as Buffer | string | (Buffer | string)[];
+      const kb = keyBytes(hk);
+      if (Array.isArray(hv))
+        for (const v of hv) {
+          o = writeBytes(buf, o, kb, kb.length);
+          o = writeValue(buf, o, v);
+        }
+      else {
+        o = writeBytes(buf, o, kb, kb.length);
+        o = writeValue(buf, o, hv);
+      }
+    }
   return new EncodedRecord(buf);
 }
 
