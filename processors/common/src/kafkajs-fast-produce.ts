@@ -206,25 +206,34 @@ function shortAscii(s: string): number {
   return s.length;
 }
 
-/** Bytes of a header value with its length varint. */
-function sizeOfBytes(v: Buffer | string): number {
-  const n = typeof v === 'string' ? shortAscii(v) : v.length;
-  const len = n >= 0 ? n : byteLen(v);
+/**
+ * Each header value's byte length, from the sizing pass to the writing pass of one record (a
+ * scratch array reused by every record): `~length` (negative) for a string written by
+ * Buffer#write, the length for one written by character code or a Buffer.
+ */
+const valueLens: number[] = [];
+
+/** Bytes of a header value with its length varint; notes its length in valueLens[at]. */
+function sizeOfValue(v: Buffer | string, at: number): number {
+  let len = typeof v === 'string' ? shortAscii(v) : v.length;
+  if (len >= 0) valueLens[at] = len;
+  else {
+    len = byteLen(v);
+    valueLens[at] = ~len;
+  }
   return sizeOfUVarInt(zigzag32(len)) + len;
 }
 
 /**
- * A header value with its length varint. A short ASCII string (a trace context, an epoch-ms
- * timestamp) is written by character code: cheaper than Buffer.byteLength + Buffer#write, two
- * native calls, at these lengths. The same bytes.
+ * A header value with its length varint (`noted`: its valueLens entry). A short ASCII string (a
+ * trace context, an epoch-ms timestamp) is written by character code: at these lengths cheaper
+ * than Buffer.byteLength + Buffer#write, two native calls. The same bytes.
  */
-function writeValue(buf: Buffer, o: number, v: Buffer | string): number {
-  if (typeof v !== 'string') return writeBytes(buf, o, v, v.length);
-  const n = shortAscii(v);
-  if (n < 0) return writeBytes(buf, o, v, byteLen(v));
-  o = writeUVarInt(buf, o, zigzag32(n));
-  for (let i = 0; i < n; i++) buf[o + i] = v.charCodeAt(i);
-  return o + n;
+function writeValue(buf: Buffer, o: number, v: Buffer | string, noted: number): number {
+  if (typeof v !== 'string' || noted < 0) return writeBytes(buf, o, v, noted < 0 ? ~noted : noted);
+  o = writeUVarInt(buf, o, zigzag32(noted));
+  for (let i = 0; i < noted; i++) buf[o + i] = v.charCodeAt(i);
+  return o + noted;
 }
 
 const plain = (v: unknown): v is Buffer | string | null | undefined =>
@@ -254,12 +263,12 @@ export function encodeRecord(r: RecordArgs): EncodedRecord | undefined {
       if (Array.isArray(hv)) {
         for (const v of hv) {
           if (typeof v !== 'string' && !Buffer.isBuffer(v)) return undefined; // kafkajs throws or writes -1: its call
-          headersSize += sizeOfUVarInt(zigzag32(kl)) + kl + sizeOfBytes(v);
+          headersSize += sizeOfUVarInt(zigzag32(kl)) + kl + sizeOfValue(v, count);
           count++;
         }
       } else {
         if (typeof hv !== 'string' && !Buffer.isBuffer(hv)) return undefined;
-        headersSize += sizeOfUVarInt(zigzag32(kl)) + kl + sizeOfBytes(hv);
+        headersSize += sizeOfUVarInt(zigzag32(kl)) + kl + sizeOfValue(hv, count);
         count++;
       }
     }
@@ -282,6 +291,7 @@ export function encodeRecord(r: RecordArgs): EncodedRecord | undefined {
   o = writeBytes(buf, o, key, keyLen);
   o = writeBytes(buf, o, value, valueLen);
   o = writeUVarInt(buf, o, zigzag32(count));
+  let h = 0;
   if (headers)
     for (const hk in headers) {
       if (!Object.hasOwn(headers, hk)) continue;
@@ -290,11 +300,11 @@ export function encodeRecord(r: RecordArgs): EncodedRecord | undefined {
       if (Array.isArray(hv))
         for (const v of hv) {
           o = writeBytes(buf, o, kb, kb.length);
-          o = writeValue(buf, o, v);
+          o = writeValue(buf, o, v, valueLens[h++] as number);
         }
       else {
         o = writeBytes(buf, o, kb, kb.length);
-        o = writeValue(buf, o, hv);
+        o = writeValue(buf, o, hv, valueLens[h++] as number);
       }
     }
   return new EncodedRecord(buf);
