@@ -127,23 +127,83 @@ export class Serde<R extends RecordName> {
   }
 
   /**
+   * A reader of local payloads (`localPayload`'s) that decodes only the fields named in `keep` and
+   * skips the bytes of the others (avsc's resolver from this schema to its projection: a skipped
+   * string costs a length read, no string). `keep` names top-level fields, each `true` (all of it)
+   * or the list of fields to keep of a record-typed field: `{ headline: ['title'] }`. The result
+   * has the kept fields only; `T` is the caller's type for it. Throws for a name that is not a
+   * field, or a list for a field that is not a record; the reader throws the PayloadDecodeError of
+   * `decode` for a payload that does not decode.
+   */
+  projection<T>(keep: Readonly<Record<string, true | readonly string[]>>): (payload: Buffer) => T {
+    const schema = this.type.schema() as avro.schema.RecordType;
+    const fields = Object.entries(keep).map(([name, sub]) => {
+      const f = schema.fields.find((x) => x.name === name);
+      if (!f) throw new RangeError(`${this.record} has no field ${name}`);
+      if (sub === true) return f;
+      const t = f.type as avro.schema.RecordType;
+      if (typeof t !== 'object' || t.type !== 'record') throw new RangeError(`${this.record}.${name} is not a record`);
+      const kept = sub.map((n) => {
+        const g = t.fields.find((x) => x.name === n);
+        if (!g) throw new RangeError(`${this.record}.${name} has no field ${n}`);
+        return g;
+      });
+      return { ...f, type: { ...t, fields: kept } };
+    });
+    // same record names as the local schema (a resolver matches records by name)
+    const reader = avro.Type.forSchema({ ...schema, fields } as avro.Schema);
+    const resolver = reader.createResolver(this.type);
+    return (payload) => this.readPayload(() => reader.fromBuffer(payload, resolver) as T);
+  }
+
+  /** The value of a local payload (`localPayload`'s): `decodeNow` of its frame, without the frame. */
+  decodePayload(payload: Buffer): RecordTypes[R] {
+    return this.readPayload(() => this.type.fromBuffer(payload) as RecordTypes[R]);
+  }
+
+  private readPayload<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (e) {
+      throw new PayloadDecodeError(
+        `message on ${this.topic} does not decode as ${this.record}: ${(e as Error).message}`,
+        this.topic,
+        { cause: e },
+      );
+    }
+  }
+
+  /**
    * `encodeNow` of a record whose leading fields are a record of `head`'s schema, copied unchanged
    * from one `head` decoded (`payload`: its `localPayload`): the payload is copied and only the
    * remaining fields are encoded. The bytes are those of `encodeNow(value)`. `undefined` when the id
    * is not known yet or this schema does not begin with `head`'s fields; an invalid value throws the
    * RecordEncodeError of `encode`. The caller vouches that the leading fields of `value` are those
    * the payload was decoded to.
+   *
+   * `writeRest`, when given, writes the remaining fields instead of avsc's walk over them (for a
+   * caller that keeps their bytes from record to record, as the classify stage does per label):
+   * the contract of avsc's `Type.encode` (returns the end, or `buf.length` minus where the end
+   * would have been), and the caller vouches that it writes the bytes avsc would write for the
+   * `fieldsAfter(head)` of `value`. If it throws, the whole value is encoded by avsc instead (an
+   * invalid one throws the RecordEncodeError of `encode`).
    */
-  encodeNowExtending(head: { readonly type: avro.Type }, payload: Buffer, value: RecordTypes[R]): Buffer | undefined {
+  encodeNowExtending(
+    head: { readonly type: avro.Type },
+    payload: Buffer,
+    value: RecordTypes[R],
+    writeRest?: (value: RecordTypes[R], buf: Buffer, pos: number) => number,
+  ): Buffer | undefined {
     const id = this.knownId;
-    const rest = this.restAfter(head);
+    const rest = this.fieldsAfter(head);
     if (id === undefined || !rest) return undefined;
     const v = value as unknown as Record<string, unknown>;
     try {
       return writeFrameWith(id, (buf, pos) => {
         const end = pos + payload.length;
         if (end > buf.length) return buf.length - end; // bytes missing, as avsc reports them
-        payload.copy(buf, pos);
+        buf.set(payload, pos); // TypedArray#set: no native call per record, unlike Buffer#copy
+        if (writeRest) return writeRest(value, buf, end);
         let at = end;
         for (const f of rest) {
           at = f.type.encode(v[f.name], buf, at);
@@ -159,7 +219,7 @@ export class Serde<R extends RecordName> {
   private readonly rests = new Map<avro.Type, avro.types.Field[] | null>();
 
   /** This record's fields after those of `head`'s record, when it begins with exactly them; else null. */
-  private restAfter(head: { readonly type: avro.Type }): avro.types.Field[] | null {
+  fieldsAfter(head: { readonly type: avro.Type }): readonly avro.types.Field[] | null {
     let rest = this.rests.get(head.type);
     if (rest === undefined) {
       const mine = (this.type as avro.types.RecordType).fields ?? [];

@@ -193,3 +193,28 @@ describe('Serde.encodeNowExtending: a record that begins with another record cop
     expect(() => classified.encodeNowExtending(raw, payload, bad)).toThrow(/classification.category/);
   });
 });
+
+describe('Serde.projection and decodePayload: a local payload read in part, or whole', () => {
+  const registry = {} as unknown as RegistryRestClient;
+  const raw = serdeFor('RawHeadline', 'raw-headlines', { registry });
+  const rec = sampleRecords().RawHeadline;
+  const payload = raw.type.toBuffer(rec);
+
+  it('reads only the named fields, the others skipped', () => {
+    const read = raw.projection<Record<string, unknown>>({ job_id: true, headline: ['title', 'published_at'] });
+    expect(JSON.parse(JSON.stringify(read(payload)))).toEqual({
+      job_id: rec.job_id,
+      headline: { title: rec.headline.title, published_at: rec.headline.published_at },
+    });
+    expect(raw.decodePayload(payload)).toEqual(rec);
+  });
+
+  it('refuses names that are not fields, and throws the PayloadDecodeError of decode for bad bytes', () => {
+    expect(() => raw.projection({ nope: true })).toThrow(RangeError);
+    expect(() => raw.projection({ headline: ['nope'] })).toThrow(RangeError);
+    expect(() => raw.projection({ item_id: ['x'] })).toThrow(/not a record/);
+    const read = raw.projection({ headline: ['title'] });
+    expect(() => read(payload.subarray(0, payload.length - 2))).toThrow(PayloadDecodeError);
+    expect(() => raw.decodePayload(Buffer.concat([payload, Buffer.from([0])]))).toThrow(PayloadDecodeError);
+  });
+});

@@ -18,6 +18,7 @@ import { classifyEnv } from './env.ts';
 import type { FusedClassifierModel } from './fused-model.ts';
 import { type AnyClassifyModel, isFused, loadAnyClassifyModel } from './load-any.ts';
 import type { ClassifierModel } from './model.ts';
+import { classifiedOf } from './payload-headline.ts';
 import { ClassifyPool, type PoolPredictions } from './pool.ts';
 
 /** What the fused model needs of an embedding client: `EmbeddingClient` (with its cache) fits. */
@@ -174,12 +175,8 @@ export function classifyStage(opts: ClassifyStageOptions): Stage<RawHeadline, Cl
     return {
       // event time for ordering downstream without decoding (the cluster stage merges partitions by it)
       headers: { [EVENT_TIME_HEADER]: String(v.headline.published_at ?? v.headline.ingested_at) },
-      value: {
-        item_id: v.item_id,
-        job_id: v.job_id,
-        headline: v.headline,
-        classification: { category, confidence, run },
-      },
+      // the input's fields read through (a PayloadRawHeadline's are not decoded: its bytes are copied)
+      value: classifiedOf(v, { category, confidence, run }),
     };
   }
 

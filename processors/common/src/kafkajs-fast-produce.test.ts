@@ -111,6 +111,11 @@ describe('kafkajs fast produce', () => {
       { key: 'k', value: 'v', headers: { traceparent: '00-abc-def-01', 'feedlog-event-time': '1733000000000' } },
       { key: 'k', value: 'v', headers: { a: ['1', Buffer.from('2')], b: Buffer.alloc(0), ü: 'x'.repeat(300) } },
       { key: '', value: '', headers: {} },
+      // header strings around the length written by character code, ASCII or not
+      { key: 'k', value: 'v', headers: { a: 'x'.repeat(63), b: 'y'.repeat(64), c: 'z'.repeat(65) } },
+      { key: 'k', value: 'v', headers: { a: `${'x'.repeat(62)}é`, b: `é${'y'.repeat(63)}`, c: '\u007f', d: '' } },
+      { key: 'k', value: 'v', headers: { a: ['x'.repeat(64), `${'é'.repeat(40)}`, Buffer.from('b')], e: 'é' } },
+      { key: 'k', value: 'v', headers: Object.assign(Object.create({ inherited: 'no' }), { own: 'yes' }) },
     ];
     for (let i = 0; i < 500; i++) {
       cases.push({

@@ -180,8 +180,60 @@ function writeBytes(buf: Buffer, o: number, v: Buffer | string | null | undefine
   if (v === null || v === undefined) return writeUVarInt(buf, o, 1); // varint -1
   o = writeUVarInt(buf, o, zigzag32(len));
   if (typeof v === 'string') buf.write(v, o, len, 'utf8');
-  else v.copy(buf, o);
+  else buf.set(v, o); // TypedArray#set: a builtin, no Buffer#copy wrapper
   return o + len;
+}
+
+/** Header keys seen (a stage uses a handful): their UTF-8 bytes, copied into each record instead of encoded again. */
+const headerKeys = new Map<string, Buffer>();
+function keyBytes(k: string): Buffer {
+  let b = headerKeys.get(k);
+  if (b === undefined) {
+    b = Buffer.from(k, 'utf8');
+    if (headerKeys.size >= 1024) headerKeys.clear(); // only odd producers have this many
+    headerKeys.set(k, b);
+  }
+  return b;
+}
+
+/** Longest header string written by the loop below; longer ones by Buffer#write (one native call). */
+const SHORT = 64;
+
+/** The UTF-8 length of a short ASCII string (its length: one byte per character), else -1. */
+function shortAscii(s: string): number {
+  if (s.length > SHORT) return -1;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return -1;
+  return s.length;
+}
+
+/**
+ * Each header value's byte length, from the sizing pass to the writing pass of one record (a
+ * scratch array reused by every record): `~length` (negative) for a string written by
+ * Buffer#write, the length for one written by character code or a Buffer.
+ */
+const valueLens: number[] = [];
+
+/** Bytes of a header value with its length varint; notes its length in valueLens[at]. */
+function sizeOfValue(v: Buffer | string, at: number): number {
+  let len = typeof v === 'string' ? shortAscii(v) : v.length;
+  if (len >= 0) valueLens[at] = len;
+  else {
+    len = byteLen(v);
+    valueLens[at] = ~len;
+  }
+  return sizeOfUVarInt(zigzag32(len)) + len;
+}
+
+/**
+ * A header value with its length varint (`noted`: its valueLens entry). A short ASCII string (a
+ * trace context, an epoch-ms timestamp) is written by character code: at these lengths cheaper
+ * than Buffer.byteLength + Buffer#write, two native calls. The same bytes.
+ */
+function writeValue(buf: Buffer, o: number, v: Buffer | string, noted: number): number {
+  if (typeof v !== 'string' || noted < 0) return writeBytes(buf, o, v, noted < 0 ? ~noted : noted);
+  o = writeUVarInt(buf, o, zigzag32(noted));
+  for (let i = 0; i < noted; i++) buf[o + i] = v.charCodeAt(i);
+  return o + noted;
 }
 
 const plain = (v: unknown): v is Buffer | string | null | undefined =>
@@ -199,22 +251,28 @@ export function encodeRecord(r: RecordArgs): EncodedRecord | undefined {
     return undefined;
   const keyLen = key == null ? 0 : byteLen(key);
   const valueLen = value == null ? 0 : byteLen(value);
-  // headers: [key, value, key bytes, value bytes] flattened
-  const hs: (string | Buffer | number)[] = [];
+  // headers: sized in a first pass, written in a second (for-in: no key array, no per-record list)
+  let count = 0;
   let headersSize = 0;
-  if (r.headers) {
-    for (const hk of Object.keys(r.headers)) {
-      const hv = r.headers[hk];
-      for (const v of Array.isArray(hv) ? hv : [hv]) {
-        if (typeof v !== 'string' && !Buffer.isBuffer(v)) return undefined; // kafkajs throws or writes -1: its call
-        const kl = Buffer.byteLength(hk, 'utf8');
-        const vl = byteLen(v);
-        headersSize += sizeOfUVarInt(zigzag32(kl)) + kl + sizeOfUVarInt(zigzag32(vl)) + vl;
-        hs.push(hk, v, kl, vl);
+  const headers = r.headers;
+  if (headers) {
+    for (const hk in headers) {
+      if (!Object.hasOwn(headers, hk)) continue;
+      const hv = headers[hk];
+      const kl = keyBytes(hk).length;
+      if (Array.isArray(hv)) {
+        for (const v of hv) {
+          if (typeof v !== 'string' && !Buffer.isBuffer(v)) return undefined; // kafkajs throws or writes -1: its call
+          headersSize += sizeOfUVarInt(zigzag32(kl)) + kl + sizeOfValue(v, count);
+          count++;
+        }
+      } else {
+        if (typeof hv !== 'string' && !Buffer.isBuffer(hv)) return undefined;
+        headersSize += sizeOfUVarInt(zigzag32(kl)) + kl + sizeOfValue(hv, count);
+        count++;
       }
     }
   }
-  const count = hs.length / 4;
   const tsZ = zigzag64(timestampDelta);
   const body =
     1 +
@@ -233,10 +291,22 @@ export function encodeRecord(r: RecordArgs): EncodedRecord | undefined {
   o = writeBytes(buf, o, key, keyLen);
   o = writeBytes(buf, o, value, valueLen);
   o = writeUVarInt(buf, o, zigzag32(count));
-  for (let i = 0; i < hs.length; i += 4) {
-    o = writeBytes(buf, o, hs[i] as string, hs[i + 2] as number);
-    o = writeBytes(buf, o, hs[i + 1] as string | Buffer, hs[i + 3] as number);
-  }
+  let h = 0;
+  if (headers)
+    for (const hk in headers) {
+      if (!Object.hasOwn(headers, hk)) continue;
+      const hv = headers[hk] as Buffer | string | (Buffer | string)[];
+      const kb = keyBytes(hk);
+      if (Array.isArray(hv))
+        for (const v of hv) {
+          o = writeBytes(buf, o, kb, kb.length);
+          o = writeValue(buf, o, v, valueLens[h++] as number);
+        }
+      else {
+        o = writeBytes(buf, o, kb, kb.length);
+        o = writeValue(buf, o, hv, valueLens[h++] as number);
+      }
+    }
   return new EncodedRecord(buf);
 }
 
