@@ -7,6 +7,9 @@
  *
  * passthrough: the same raw-headlines records (same size) through an exactly-once runtime stage that
  *   decodes and encodes nothing (bytes codec): what classify is measured against (issue 14: ≥ 0.8×).
+ * passthrough-sized (unless --no-sized): the same, each record padded to classify's mean output size
+ *   with an event-time header, through a synchronous batch transform as classify's: the issue's
+ *   "at the same record size".
  * --old-loop: also run passthrough and classify with the runtime as before issue 14 (500 records a
  *   transaction, buffer 5,000, backpressureBlockMs 0, kafkajs' released record encoder and
  *   partitioner), after the new one, same topic, same run. (Serde's old double walk is gone.)
@@ -35,7 +38,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { classifyBatch } from '@feedlog/classify';
 import { isFused } from '@feedlog/classify/load-any';
-import { classifyStage, loadClassifyModel } from '@feedlog/classify/stage';
+import { classifyStage, EVENT_TIME_HEADER, loadClassifyModel } from '@feedlog/classify/stage';
 import { ClusterState, evaluateClustering, type LabeledHeadline, loadUciCsv } from '@feedlog/cluster';
 import { runClusterStage } from '@feedlog/cluster/run-cluster';
 import { clusterStage } from '@feedlog/cluster/stage';
@@ -57,6 +60,8 @@ const data = arg('--data') ?? fileURLToPath(new URL('../../shared/data/uci/stori
 const withQuality = !args.includes('--no-quality');
 const withCluster = !args.includes('--no-cluster');
 const oldLoop = args.includes('--old-loop');
+// --no-sized: skip the passthrough at classify's output size (it reads both topics once to size the pad)
+const sized = !args.includes('--no-sized');
 const profDir = arg('--cpu-prof-dir');
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -323,6 +328,38 @@ async function throughput() {
       `classify${sfx}`,
     );
   }
+  // issue 14 compares classify with the passthrough "at the same record size": classify's records
+  // are its input's plus the classification and an event-time header. passthrough-sized writes each
+  // input padded to classify's mean output size with a same-length event-time header, through a
+  // synchronous batch transform as classify's is (the plain passthrough's async map is a cost classify
+  // does not pay); it runs after classify, whose output fixes the pad.
+  if (sized) {
+    const [rawVol, outVol] = [await topicVolume(t(topicNames.raw)), await topicVolume(t(topicNames.classified))];
+    const pad = Math.max(0, Math.round((outVol.bytes - rawVol.bytes) / N));
+    log(`passthrough-sized: ${pad} bytes of pad per record (classified ${outVol.bytes} B vs raw ${rawVol.bytes} B)`);
+    let n = 0;
+    results['passthrough-sized'] = await timed(
+      defineStage({
+        name: `${prefix.replace(/[^a-z0-9_.-]/gi, '-')}passthrough-sized`,
+        generation: 1,
+        model: { name: 'passthrough', version: '1' },
+        input: { topic: t(topicNames.raw), codec: bytesCodec() },
+        output: { topic: t('bench.passthrough'), codec: bytesCodec() },
+        dlq: { topic: t('classify.dlq') },
+        config: loop(false),
+        transform: (batch) =>
+          batch.map((r) => {
+            const v = r.value as Buffer;
+            const out = Buffer.allocUnsafe(v.length + pad);
+            out.set(v);
+            out.fill(0, v.length);
+            // a 13-digit epoch-ms string, as classify's header carries
+            return { headers: { [EVENT_TIME_HEADER]: String(1_400_000_000_000 + n++) }, value: out };
+          }),
+      }) as Stage<unknown, unknown>,
+      'passthrough-sized',
+    );
+  }
   const c = results.classify as ReturnType<ReturnType<typeof stageClock>['result']>;
   const passthrough = results.passthrough as typeof c;
   if (!withCluster) {
@@ -449,6 +486,11 @@ else {
   for (const [name, r] of Object.entries(tp.results))
     console.log(
       `${name.padEnd(16)} ${f(r.perSec).padStart(8)} rec/s  ${f(r.perCpuSec).padStart(7)} rec/cpu-s  ×${(r.perSec / tp.passthrough.perSec).toFixed(2)} of passthrough  (wall: ${share(r)})`,
+    );
+  const ps = tp.results['passthrough-sized'];
+  if (ps)
+    console.log(
+      `classify ×${(tp.classify.perSec / ps.perSec).toFixed(2)} of passthrough-sized (same record size); CPU per record classify / passthrough-sized ×${(ps.perCpuSec > 0 ? tp.classify.perCpuSec / ps.perCpuSec : 0).toFixed(2)}`,
     );
   if (tp.results['passthrough-old'] && tp.results['classify-old'])
     console.log(
