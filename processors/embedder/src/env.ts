@@ -1,7 +1,7 @@
 import { defineEnv, envVar } from '@feedlog/common/define-env';
 import { commonEnv } from '@feedlog/common/env';
-import { bool, int, list, oneOf, str } from '@feedlog/common/env-parsers';
-import { DEFAULT_MODEL, MODELS } from './models.ts';
+import { bool, int, list, oneOf, str, url } from '@feedlog/common/env-parsers';
+import { DEFAULT_MODEL, MAVEN_REPOSITORY, MODELS } from './models.ts';
 import { DEFAULT_BUCKET_ROWS } from './onnx-model.ts';
 
 /** The local OpenAI-compatible embedder `feedlog up` starts (its port is @feedlog/common's EMBEDDER_PORT). */
@@ -63,6 +63,12 @@ export const embedderEnv = defineEnv('@feedlog/embedder', {
   EMBEDDER_MAX_WAIT_MS: {
     schema: int({ min: 0, max: 1000 }).default(3),
     doc: 'How long the embedder waits to fill a model batch.',
+  },
+  EMBEDDER_MAVEN_REPOSITORY: {
+    // a mirror with Maven's standard layout (an in-house repository manager); pip's own settings
+    // (PIP_INDEX_URL) do the same for the wheel-sourced models
+    schema: url().default(MAVEN_REPOSITORY),
+    doc: 'Maven repository (standard layout) the jar-sourced models (bge) are downloaded from.',
   },
   EMBEDDER_REFERENCE_PYTHON: {
     schema: str().optional(),

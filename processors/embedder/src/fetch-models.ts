@@ -8,6 +8,6 @@ const env = embedderEnv.parse();
 const served = [...new Set([env.EMBEDDER_DEFAULT_MODEL, ...env.EMBEDDER_MODELS])];
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : served;
 for (const name of names) {
-  const files = await ensureModel(name, defaultModelCache());
+  const files = await ensureModel(name, defaultModelCache(), { mavenRepository: env.EMBEDDER_MAVEN_REPOSITORY });
   process.stdout.write(`${name}: ${files.dir}\n`);
 }

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { loadConfig } from '@feedlog/common';
 import yauzl from 'yauzl';
 import {
+  MAVEN_REPOSITORY,
   type MavenJarSource,
   type ModelSource,
   type ModelSpec,
@@ -64,8 +65,7 @@ export interface EnsureModelOptions {
   jarTimeoutSeconds?: number;
 }
 
-/** Maven Central in its standard repository layout (any mirror with the same layout works). */
-export const MAVEN_REPOSITORY = 'https://repo.maven.apache.org/maven2';
+export { MAVEN_REPOSITORY } from './models.ts';
 
 /** URL of a jar in the standard Maven layout: group dots become path segments. */
 export function jarUrl(src: MavenJarSource, repository: string = MAVEN_REPOSITORY): string {

@@ -23,6 +23,7 @@ runProcess('embedder', async ({ config, telemetry, log }) => {
     executionMode: env.EMBEDDER_EXECUTION_MODE,
     allowSpinning: env.EMBEDDER_ALLOW_SPINNING,
     bucketRows: env.EMBEDDER_BUCKET_ROWS,
+    mavenRepository: env.EMBEDDER_MAVEN_REPOSITORY,
   });
   const app = await buildEmbedderApp({
     models,

@@ -74,6 +74,9 @@ export function sourceName(src: ModelSource): string {
  */
 export type Pooling = 'mean' | 'cls';
 
+/** Maven Central in its standard repository layout (any mirror with the same layout works: EMBEDDER_MAVEN_REPOSITORY). */
+export const MAVEN_REPOSITORY = 'https://repo.maven.apache.org/maven2';
+
 export interface ModelSpec {
   /** The `model` name clients send and responses carry. */
   name: string;
