@@ -301,20 +301,21 @@ async function throughput() {
     log(`${label}: ${r.perSec.toFixed(0)} rec/s (${r.batches} batches)`);
     return r;
   };
+  // a passthrough stage's definition but its transform (map or batch): same input, output and DLQ topics
+  const passthroughOf = (label: string, config: ReturnType<typeof loop>) => ({
+    name: `${prefix.replace(/[^a-z0-9_.-]/gi, '-')}${label}`,
+    generation: 1,
+    model: { name: 'passthrough', version: '1' },
+    input: { topic: t(topicNames.raw), codec: bytesCodec() },
+    output: { topic: t(`bench.passthrough${label.endsWith('-old') ? '.old' : ''}`), codec: bytesCodec() },
+    dlq: { topic: t('classify.dlq') },
+    config,
+  });
   const results: Record<string, ReturnType<ReturnType<typeof stageClock>['result']>> = {};
   for (const old of variants) {
     const sfx = old ? '-old' : '';
     results[`passthrough${sfx}`] = await timed(
-      defineStage({
-        name: `${prefix.replace(/[^a-z0-9_.-]/gi, '-')}passthrough${sfx}`,
-        generation: 1,
-        model: { name: 'passthrough', version: '1' },
-        input: { topic: t(topicNames.raw), codec: bytesCodec() },
-        output: { topic: t(`bench.passthrough${sfx ? '.old' : ''}`), codec: bytesCodec() },
-        dlq: { topic: t('classify.dlq') },
-        config: loop(old),
-        map: (r) => r.value,
-      }) as Stage<unknown, unknown>,
+      defineStage({ ...passthroughOf(`passthrough${sfx}`, loop(old)), map: (r) => r.value }) as Stage<unknown, unknown>,
       `passthrough${sfx}`,
     );
     results[`classify${sfx}`] = await timed(
@@ -340,13 +341,7 @@ async function throughput() {
     let n = 0;
     results['passthrough-sized'] = await timed(
       defineStage({
-        name: `${prefix.replace(/[^a-z0-9_.-]/gi, '-')}passthrough-sized`,
-        generation: 1,
-        model: { name: 'passthrough', version: '1' },
-        input: { topic: t(topicNames.raw), codec: bytesCodec() },
-        output: { topic: t('bench.passthrough'), codec: bytesCodec() },
-        dlq: { topic: t('classify.dlq') },
-        config: loop(false),
+        ...passthroughOf('passthrough-sized', loop(false)),
         transform: (batch) =>
           batch.map((r) => {
             const v = r.value as Buffer;

@@ -161,12 +161,14 @@ export class Serde<R extends RecordName> {
     return this.readPayload(() => this.type.fromBuffer(payload) as RecordTypes[R]);
   }
 
-  private readPayload<T>(read: () => T): T {
+  /** `read()`, its failure as the PayloadDecodeError every decode throws (naming the writer's schema id when known). */
+  private readPayload<T>(read: () => T, id?: number): T {
     try {
       return read();
     } catch (e) {
+      const schema = id === undefined ? '' : ` (schema id ${id})`;
       throw new PayloadDecodeError(
-        `message on ${this.topic} does not decode as ${this.record}: ${(e as Error).message}`,
+        `message on ${this.topic}${schema} does not decode as ${this.record}: ${(e as Error).message}`,
         this.topic,
         { cause: e },
       );
@@ -270,15 +272,7 @@ export class Serde<R extends RecordName> {
   }
 
   private read(id: number, payload: Buffer, reader: { resolver?: avro.Resolver }): RecordTypes[R] {
-    try {
-      return this.type.fromBuffer(payload, reader.resolver) as RecordTypes[R];
-    } catch (e) {
-      throw new PayloadDecodeError(
-        `message on ${this.topic} (schema id ${id}) does not decode as ${this.record}: ${(e as Error).message}`,
-        this.topic,
-        { cause: e },
-      );
-    }
+    return this.readPayload(() => this.type.fromBuffer(payload, reader.resolver) as RecordTypes[R], id);
   }
 
   /** fetches of writer schemas in flight: concurrent decodes of a new id share one registry request */

@@ -65,8 +65,6 @@ export interface EnsureModelOptions {
   jarTimeoutSeconds?: number;
 }
 
-export { MAVEN_REPOSITORY } from './models.ts';
-
 /** URL of a jar in the standard Maven layout: group dots become path segments. */
 export function jarUrl(src: MavenJarSource, repository: string = MAVEN_REPOSITORY): string {
   const base = repository.replace(/\/+$/, '');
