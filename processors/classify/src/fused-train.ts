@@ -6,7 +6,7 @@ import type { FusedClassifierModel } from './fused-model.ts';
 import { argmax, chooseFusion, type FusionChoice } from './fusion.ts';
 import { DEFAULT_KNN, KnnVoter } from './knn.ts';
 import { evaluate } from './metrics.ts';
-import { kFolds } from './split.ts';
+import { kFolds, type Split } from './split.ts';
 import { type Candidate, DEFAULT_CANDIDATES, type TrainResult, trainClassifier } from './train.ts';
 
 /** L2 strengths of the embedding head compared out of fold (on standardised MiniLM vectors 0.1 led on AG News) */
@@ -38,6 +38,8 @@ export interface FusedTrainResult {
   choice: FusionChoice;
   /** the n-gram member's own training result (its candidate selection) */
   ngram: TrainResult;
+  /** the inner out-of-fold member distributions the fusion was chosen on: members[m][j] for row rows[j] */
+  oof: { rows: readonly number[]; y: number[]; folds: Split[]; members: Float64Array[][] };
 }
 
 /**
@@ -164,5 +166,5 @@ export function trainFused(ds: Dataset, o: FusedTrainOptions): FusedTrainResult 
     head,
     knn,
   );
-  return { model: decodeFused(bytes), bytes, choice, ngram };
+  return { model: decodeFused(bytes), bytes, choice, ngram, oof: { rows: o.rows, y: yRows, folds, members: oof } };
 }

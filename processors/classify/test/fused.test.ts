@@ -179,6 +179,39 @@ describe('fused artifact and training', () => {
     expect(acc).toBeGreaterThan(0.95);
   });
 
+  it('returns the inner out-of-fold distributions the fusion was chosen on (each row scored once, by a fold without it)', () => {
+    const { oof } = trained;
+    expect(oof.rows).toEqual(rows);
+    expect(oof.members).toHaveLength(3);
+    for (const m of oof.members) {
+      expect(m).toHaveLength(rows.length);
+      for (const p of m) expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    }
+    const tested = oof.folds.flatMap((f) => f.test).sort((a, b) => a - b);
+    expect(tested).toEqual(rows);
+    for (const f of oof.folds) for (const i of f.test) expect(f.train).not.toContain(i);
+    // member 2 is the kNN of each inner fold's training rows (deterministic): recomputed, it matches
+    const li = new Map(ds.labels.map((l, i) => [l, i]));
+    const pos = new Map(rows.map((r, j) => [r, j]));
+    for (const f of oof.folds) {
+      const knn = KnnVoter.fromRows(
+        f.train.map((i) => vectors[i]!),
+        f.train.map((i) => li.get(ds.examples[i]!.label)!),
+        ds.labels.length,
+        { k: trained.model.header.knn.k },
+      );
+      const kp = knn.probabilities(f.test.map((i) => vectors[i]!));
+      f.test.forEach((i, t) => {
+        expect(oof.members[2]![pos.get(i)!]).toEqual(kp[t]);
+        expect(oof.y[pos.get(i)!]).toBe(li.get(ds.examples[i]!.label));
+      });
+    }
+    // the same choice again from what is returned: the fusion was chosen on exactly these
+    const again = chooseFusion(oof.members, oof.y, ds.labels);
+    expect(again.weights).toEqual(trained.choice.weights);
+    expect(again.temperature).toBe(trained.choice.temperature);
+  });
+
   it('round-trips: same version and same predictions after save and load (either loader)', () => {
     const path = join(dir, 'toy.flcf');
     saveFused(path, trained.bytes);
