@@ -2,7 +2,7 @@ import { type ArtifactHeader, decodeArtifact, readArtifact } from './artifact.ts
 import { Featurizer, SEED_BI, WORD_RE } from './features.ts';
 import { combine } from './hash.ts';
 import { type LinearWeights, scoreInto, softmaxInPlace } from './linear.ts';
-import { AsciiWordTable } from './word-table.ts';
+import { AsciiWordTable, HU, S0, SQ } from './word-table.ts';
 
 export interface Prediction {
   category: string;
@@ -102,7 +102,10 @@ export class ClassifierModel {
     const mask = this.weights.dim - 1;
     const bw = this.header.features.bigrams;
     const s = this.scores;
-    const ts = t.s;
+    const f64 = t.f64;
+    const i32 = t.i32;
+    const st64 = t.stride64;
+    const st32 = t.stride32;
     for (let c = 0; c < C; c++) s[c] = 0;
     let sq = 0;
     let prev = 0;
@@ -131,14 +134,15 @@ export class ClassifierModel {
       let slot = t.find(h1, h2, length);
       if (slot < 0) {
         slot = t.claim(slot, h1, h2, length);
-        t.sq[slot] = this.wordInto(text.slice(start, i).toLowerCase(), ts, slot * C);
-        t.hu[slot] = this.lastHu;
+        f64[slot * st64 + SQ] = this.wordInto(text.slice(start, i).toLowerCase(), f64, slot * st64 + S0);
+        i32[slot * st32 + HU] = this.lastHu;
       }
       start = -1;
-      const base0 = slot * C;
-      for (let c = 0; c < C; c++) s[c]! += ts[base0 + c]!;
-      sq += t.sq[slot]!;
-      const hu = t.hu[slot]! >>> 0;
+      // one slot record: the sums, sq and the unigram hash share its cache line(s)
+      const base0 = slot * st64;
+      for (let c = 0; c < C; c++) s[c]! += f64[base0 + S0 + c]!;
+      sq += f64[base0 + SQ]!;
+      const hu = i32[slot * st32 + HU]! >>> 0;
       if (bw > 0 && havePrev) {
         const base = (combine(prev, hu, SEED_BI) & mask) * C;
         for (let c = 0; c < C; c++) s[c]! += bw * W[base + c]!;

@@ -23,7 +23,7 @@ import {
   trainClassifier,
   writeModel,
 } from '../src/index.ts';
-import { AsciiWordTable } from '../src/word-table.ts';
+import { AsciiWordTable, HU, S0, SQ } from '../src/word-table.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'feedlog-classify-'));
 
@@ -209,6 +209,26 @@ describe('artifact', () => {
     expect(t.find(7, 8, 2)).toBe(c);
     expect(t.find(1, 2, 3)).toBeLessThan(0);
     expect(t.find(5, 6, 1)).toBeLessThan(0);
+  });
+
+  it("AsciiWordTable's slot records do not overlap, whatever the number of classes", () => {
+    for (const C of [1, 2, 4, 5, 6, 12, 41]) {
+      const t = new AsciiWordTable(C, 3);
+      expect((t.stride64 * 8) % 64).toBe(0); // whole cache lines
+      const slots = [1, 2, 3].map((k) => t.claim(t.find(k, k + 10, k), k, k + 10, k));
+      // fill every double of each slot record with its slot number (keys live in the same bytes' first 16)
+      for (const sl of slots) {
+        t.f64[sl * t.stride64 + SQ] = sl;
+        for (let c = 0; c < C; c++) t.f64[sl * t.stride64 + S0 + c] = sl + c / 100;
+        t.i32[sl * t.stride32 + HU] = -sl;
+      }
+      for (const [k, sl] of slots.entries()) {
+        expect(t.find(k + 1, k + 11, k + 1)).toBe(sl);
+        expect(t.i32[sl * t.stride32 + HU]).toBe(-sl);
+        expect(t.f64[sl * t.stride64 + SQ]).toBe(sl);
+        for (let c = 0; c < C; c++) expect(t.f64[sl * t.stride64 + S0 + c]).toBe(sl + c / 100);
+      }
+    }
   });
 
   it('version changes when one weight changes, and when labels change', () => {
