@@ -151,8 +151,12 @@ function stageClock(stageName: string, n: number) {
   let transformMs = 0;
   let commitMs = 0;
   let batchMs = 0;
-  // CPU time of this process from the first batch's commit to the end (only the stage runs then)
+  // CPU time of this process from the first batch's commit to the end (only the stage runs then),
+  // against the records processed in that window: partitions' batches overlap, so a batch that
+  // began before the window counts for the share of its time inside it (all of it counted made
+  // rec/cpu-s absurd on short runs: 6 batches, 5 of them done mostly before the window opened)
   let cpu0: NodeJS.CpuUsage | undefined;
+  let cpu0At = 0;
   let cpuSeconds = 0;
   let afterFirst = 0;
   let resolve: () => void = () => {};
@@ -163,8 +167,13 @@ function stageClock(stageName: string, n: number) {
     if (e.stage !== stageName) return;
     const now = performance.now();
     if (first === 0) first = now - e.batchMs;
-    if (cpu0) afterFirst += e.recordsIn;
-    else cpu0 = process.cpuUsage();
+    if (cpu0) {
+      const began = now - e.batchMs;
+      afterFirst += began >= cpu0At ? e.recordsIn : (e.recordsIn * (now - cpu0At)) / Math.max(e.batchMs, 1e-3);
+    } else {
+      cpu0 = process.cpuUsage();
+      cpu0At = now;
+    }
     count += e.recordsIn;
     batches++;
     transformMs += e.transformMs;
