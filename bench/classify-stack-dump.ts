@@ -5,19 +5,10 @@
 // can be compared on the same members without retraining them.
 //   source /tmp/bge/env.sh; flock /tmp/bench.lock nice -n 10 npx tsx bench/classify-stack-dump.ts --model bge-small-en-v1.5 --out /tmp/ag-stack
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  DEFAULT_CANDIDATES,
-  kFolds,
-  loadDataset,
-  makeSplit,
-  textOf,
-  trainFused,
-} from '../processors/classify/src/index.ts';
-import { embedAll } from './lib/embed-file.ts';
+import { DEFAULT_CANDIDATES, kFolds, makeSplit, textOf, trainFused } from '../processors/classify/src/index.ts';
+import { loadAgVectors } from './lib/ag-vectors.ts';
 
-const root = process.env.FEEDLOG_SHARED_DATA ?? fileURLToPath(new URL('../../shared/data', import.meta.url));
 const { values } = parseArgs({
   options: {
     model: { type: 'string', default: 'bge-small-en-v1.5' },
@@ -27,21 +18,7 @@ const { values } = parseArgs({
 });
 const MODEL = values.model;
 const SEED = 42;
-const ds = loadDataset(`${root}/ag_news/ag_news-dev.csv`);
-const li = new Map(ds.labels.map((l, i) => [l, i]));
-const y = ds.examples.map((e) => li.get(e.label)!);
-const full = (
-  await embedAll(
-    ds.examples.map((e) => textOf(e)),
-    MODEL,
-  )
-).vectors;
-const title = (
-  await embedAll(
-    ds.examples.map((e) => textOf(e, false)),
-    MODEL,
-  )
-).vectors;
+const { ds, y, full, title } = await loadAgVectors(MODEL);
 const split = makeSplit(ds, 0.2, SEED, false);
 const outer = kFolds(split.train, 5, SEED + 1, undefined, y);
 const jobs = [...outer, { train: split.train, test: split.test }];

@@ -3,21 +3,19 @@
 // being scored). Written next to the dump as fold-F.M.json; bench/classify-stack.ts --extra M fuses them.
 //   source /tmp/bge/env.sh; flock /tmp/bench.lock nice -n 10 npx tsx bench/classify-stack-extra.ts --member mlp --only 0,1
 import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   DEFAULT_CANDIDATES,
   headProbabilities,
   KnnVoter,
-  loadDataset,
   textOf,
   trainClassifier,
   trainEmbeddingHead,
 } from '../processors/classify/src/index.ts';
+import { loadAgVectors } from './lib/ag-vectors.ts';
 import { embedAll } from './lib/embed-file.ts';
 import { type MlpHead, mlpProbabilities, trainMlpHead } from './lib/mlp-head.ts';
 
-const root = process.env.FEEDLOG_SHARED_DATA ?? fileURLToPath(new URL('../../shared/data', import.meta.url));
 const { values } = parseArgs({
   options: {
     model: { type: 'string', default: 'bge-small-en-v1.5' },
@@ -32,22 +30,8 @@ const { values } = parseArgs({
   },
 });
 const MODEL = values.model;
-const ds = loadDataset(`${root}/ag_news/ag_news-dev.csv`);
-const li = new Map(ds.labels.map((l, i) => [l, i]));
-const y = ds.examples.map((e) => li.get(e.label)!);
+const { ds, y, full, title } = await loadAgVectors(MODEL);
 const C = ds.labels.length;
-const full = (
-  await embedAll(
-    ds.examples.map((e) => textOf(e)),
-    MODEL,
-  )
-).vectors;
-const title = (
-  await embedAll(
-    ds.examples.map((e) => textOf(e, false)),
-    MODEL,
-  )
-).vectors;
 const unit = (v: Float32Array) => {
   let s = 0;
   for (const x of v) s += x * x;
