@@ -386,9 +386,15 @@ async function throughput() {
         );
       const runSized = () => timed(sizedStage(`passthrough-sized-p${k}`), `passthrough-sized-p${k}`);
       // even pairs sized first, odd pairs classify first: neither always runs on the warmer broker
-      const [cl, sz] = k % 2 === 0 ? [null, await runSized()] : [await runClassify(), null];
-      const c2 = cl ?? (await runClassify());
-      const s2 = sz ?? (await runSized());
+      let c2: Awaited<ReturnType<typeof runClassify>>;
+      let s2: typeof c2;
+      if (k % 2 === 0) {
+        s2 = await runSized();
+        c2 = await runClassify();
+      } else {
+        c2 = await runClassify();
+        s2 = await runSized();
+      }
       pairs.push({ classify: c2.perSec, sized: s2.perSec, ratio: c2.perSec / s2.perSec });
     }
   }

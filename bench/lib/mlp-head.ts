@@ -1,4 +1,5 @@
 // Experiment only (bench/classify-stack-extra.ts, issue 16): not part of the classify package.
+import { columnStats } from '../../processors/classify/src/embedding-head.ts';
 import { mulberry32 } from '../../processors/classify/src/rng.ts';
 
 /**
@@ -56,24 +57,10 @@ export function trainMlpHead(
   const drop = opts.dropout ?? 0.2;
   const B = opts.batch ?? 32;
   const rand = mulberry32(opts.seed ?? 1);
-  const mean = new Float32Array(D);
-  const invStd = new Float32Array(D);
-  {
-    const m = new Float64Array(D);
-    const sq = new Float64Array(D);
-    for (const v of X) for (let j = 0; j < D; j++) m[j]! += v[j]!;
-    for (let j = 0; j < D; j++) m[j]! /= n;
-    for (const v of X)
-      for (let j = 0; j < D; j++) {
-        const d = v[j]! - m[j]!;
-        sq[j]! += d * d;
-      }
-    for (let j = 0; j < D; j++) {
-      mean[j] = m[j]!;
-      const sd = Math.sqrt(sq[j]! / n);
-      invStd[j] = sd > 1e-8 ? 1 / sd : 0;
-    }
-  }
+  const stats = columnStats(X);
+  // the mean kept (and used for Z) in single precision, as the model stores it
+  const mean = Float32Array.from(stats.mean);
+  const invStd = stats.invStd;
   const Z = new Float32Array(n * D);
   X.forEach((v, i) => {
     for (let j = 0; j < D; j++) Z[i * D + j] = (v[j]! - mean[j]!) * invStd[j]!;

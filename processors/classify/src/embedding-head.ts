@@ -24,14 +24,11 @@ export interface HeadOptions {
   classWeights?: readonly number[];
 }
 
-export function trainEmbeddingHead(
-  X: readonly Float32Array[],
-  y: readonly number[],
-  classes: number,
-  opts: HeadOptions = {},
-): EmbeddingHead {
-  if (X.length === 0 || X.length !== y.length)
-    throw new RangeError('trainEmbeddingHead: X and y must be non-empty and of equal length');
+/**
+ * Per-dimension mean (in doubles) and 1 / standard deviation (0 for a constant dimension) of the
+ * rows: the standardisation a head learns on its training vectors and applies at prediction.
+ */
+export function columnStats(X: readonly Float32Array[]): { mean: Float64Array; invStd: Float32Array } {
   const D = X[0]!.length;
   const n = X.length;
   const mean = new Float64Array(D);
@@ -48,6 +45,20 @@ export function trainEmbeddingHead(
     const sd = Math.sqrt(sq[j]! / n);
     invStd[j] = sd > 1e-8 ? 1 / sd : 0;
   }
+  return { mean, invStd };
+}
+
+export function trainEmbeddingHead(
+  X: readonly Float32Array[],
+  y: readonly number[],
+  classes: number,
+  opts: HeadOptions = {},
+): EmbeddingHead {
+  if (X.length === 0 || X.length !== y.length)
+    throw new RangeError('trainEmbeddingHead: X and y must be non-empty and of equal length');
+  const D = X[0]!.length;
+  const n = X.length;
+  const { mean, invStd } = columnStats(X);
   const Z = new Float64Array(n * D);
   X.forEach((v, i) => {
     for (let j = 0; j < D; j++) Z[i * D + j] = (v[j]! - mean[j]!) * invStd[j]!;
